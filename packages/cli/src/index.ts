@@ -1,0 +1,1 @@
+// @dalm/cli public API

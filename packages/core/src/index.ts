@@ -1,0 +1,1 @@
+// @dalm/core public API

@@ -1,0 +1,1 @@
+// @dalm/generator public API

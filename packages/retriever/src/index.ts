@@ -1,0 +1,1 @@
+// @dalm/retriever public API

@@ -1,0 +1,1 @@
+// @dalm/trainer public API
