@@ -1,1 +1,4 @@
 // @dalm/core public API
+
+// --- layers ---
+export * from './layers/index';
