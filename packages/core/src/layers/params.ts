@@ -25,6 +25,9 @@ export interface ParamOptions {
   trainable?: boolean;
 }
 
+/** tfjs variable names are global to the engine: every store's variables get a unique suffix. */
+let variableCounter = 0;
+
 interface Entry {
   variable: tf.Variable;
   transposeOnDisk: boolean;
@@ -64,7 +67,7 @@ export class ParamStore {
       }
     });
     const trainable = opts.trainable ?? true;
-    const variable = tf.variable(value, trainable, `${name}#${seed}`);
+    const variable = tf.variable(value, trainable, `${name}#${variableCounter++}`);
     value.dispose();
     const transposeOnDisk = opts.transposeOnDisk ?? false;
     if (transposeOnDisk && shape.length !== 2) {
@@ -132,7 +135,7 @@ export class ParamStore {
    * Assigns values given in the on-disk layout. `strict` (default) requires every parameter to be
    * present; unknown names are always an error, naming `source`.
    */
-  loadHost(tensors: Map<string, HostTensor>, opts: { strict?: boolean; source?: string } = {}): void {
+  loadHost(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, opts: { strict?: boolean; source?: string } = {}): void {
     const source = opts.source ?? 'weights';
     for (const [name, t] of tensors) {
       const e = this.entries.get(name);
@@ -142,7 +145,7 @@ export class ParamStore {
         throw new Error(`${source}: tensor "${name}" has shape [${t.shape}], the model expects [${expected}]`);
       }
       tf.tidy(() => {
-        const v = tf.tensor(t.data, t.shape, 'float32');
+        const v = tf.tensor(Float32Array.from(t.data), t.shape, 'float32');
         e.variable.assign(e.transposeOnDisk ? tf.transpose(v) : v);
       });
     }

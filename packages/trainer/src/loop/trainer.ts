@@ -1,0 +1,270 @@
+/**
+ * The one generic training loop. It knows nothing about retrievers or generators: a recipe hands
+ * it named parameter groups, a dataset that collates examples by index, and either a loss function
+ * (differentiated here) or a gradient function (for recipes such as GradCache that compute
+ * gradients in several passes). The loop owns data order (a seeded permutation per epoch, so a
+ * resumed run sees the same batches), gradient accumulation, global-norm clipping, the learning-rate
+ * schedule, AdamW, checkpoints with resume, the metrics log, evaluation and the progress display.
+ *
+ * @example
+ * const result = await train({ params: { model: store }, dataset, loss: (b) => mse(model(b.x), b.y) },
+ *   { steps: 200, batchSize: 32, learningRate: 3e-4, runDir: 'runs/demo' });
+ */
+import * as tf from '@tensorflow/tfjs';
+import { epochPermutation, Progress, type ParamStore } from '@dalm/core';
+import { AdamW, defaultDecays } from '../optim/adamw';
+import { clipByGlobalNorm } from '../optim/clip';
+import { learningRateAt } from '../optim/schedule';
+import { validateTrainLoopConfig, type TrainLoopConfig } from './config';
+import { listCheckpoints, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
+import { MetricLog } from './metric-log';
+
+/** Examples addressed by index; `collate` builds one micro-batch. */
+export interface Dataset<B> {
+  size: number;
+  collate(indices: number[], ctx: StepContext): B | Promise<B>;
+}
+
+export interface StepContext {
+  /** Optimizer step being computed (0-based). */
+  step: number;
+  /** Micro-batch within the step (0..gradAccumulation-1). */
+  micro: number;
+  training: boolean;
+}
+
+/** Loss of one micro-batch plus optional scalars to log (means over micro-batches are logged). */
+export type LossOutput = tf.Scalar | { loss: tf.Scalar; metrics?: Record<string, tf.Scalar> };
+
+export interface GradientOutput {
+  loss: number;
+  /** Gradients by full parameter name `<group>/<param>`; the loop disposes them. */
+  grads: Map<string, tf.Tensor>;
+  metrics?: Record<string, number>;
+}
+
+export interface TrainTask<B> {
+  /** Parameter groups by name (e.g. { retriever, generator }); trainable variables are updated. */
+  params: Record<string, ParamStore>;
+  dataset: Dataset<B>;
+  /** Scalar loss for one micro-batch; evaluated under tf.variableGrads. */
+  loss?: (batch: B, ctx: StepContext) => LossOutput;
+  /** Alternative to `loss`: compute the gradients yourself. */
+  gradients?: (batch: B, ctx: StepContext, vars: Map<string, tf.Variable>) => Promise<GradientOutput>;
+  /** Evaluation, run every `evalEvery` steps and at the end. */
+  evaluate?: (step: number) => Promise<Record<string, number>>;
+  /** Called after each optimizer step (e.g. to rebuild an index); may return values to log. */
+  afterStep?: (step: number) => Promise<Record<string, unknown> | void>;
+  /** Recipe state to keep in checkpoints, and to restore on resume. */
+  saveExtra?: () => Record<string, unknown>;
+  restoreExtra?: (extra: Record<string, unknown>) => void;
+}
+
+export interface StepInfo {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  metrics: Record<string, number>;
+}
+
+export interface TrainCallbacks {
+  onStep?: (info: StepInfo) => void;
+  onEval?: (step: number, metrics: Record<string, number>) => void;
+  onCheckpoint?: (step: number, dir: string) => void;
+}
+
+export interface TrainResult {
+  /** Steps completed in total (including steps before a resume). */
+  steps: number;
+  /** Step at which this call started (0, or the resumed checkpoint's step). */
+  startStep: number;
+  /** Loss of every step run in this call, in order. */
+  losses: number[];
+  /** Last evaluation, if the task has one. */
+  eval: Record<string, number> | null;
+  /** Directory of the last checkpoint written, if any. */
+  checkpoint: string | null;
+}
+
+/** Indices of global micro-batch `g`: a contiguous slice of the concatenated epoch permutations. */
+export function microBatchIndices(g: number, batchSize: number, size: number, seed: number): number[] {
+  const out: number[] = [];
+  let pos = g * batchSize;
+  let epoch = -1;
+  let perm: number[] = [];
+  while (out.length < batchSize) {
+    const e = Math.floor(pos / size);
+    if (e !== epoch) {
+      epoch = e;
+      perm = epochPermutation(size, seed, e);
+    }
+    out.push(perm[pos % size]);
+    pos++;
+  }
+  return out;
+}
+
+export async function train<B>(
+  task: TrainTask<B>,
+  partialConfig: Partial<TrainLoopConfig> = {},
+  callbacks: TrainCallbacks = {},
+): Promise<TrainResult> {
+  const config = validateTrainLoopConfig(partialConfig);
+  if (!task.loss && !task.gradients) throw new Error('train: the task needs a loss or a gradients function');
+  if (task.dataset.size < 1) throw new Error('train: the dataset is empty');
+
+  // Trainable variables by full name "<group>/<param>".
+  const vars = new Map<string, tf.Variable>();
+  for (const [group, store] of Object.entries(task.params)) {
+    for (const [name, v] of store.trainableByName()) vars.set(`${group}/${name}`, v);
+  }
+  if (vars.size === 0) throw new Error('train: no trainable parameters');
+  const optimizer = new AdamW(
+    { beta1: config.beta1, beta2: config.beta2, epsilon: config.epsilon, weightDecay: config.weightDecay },
+    (full) => defaultDecays(full.slice(full.indexOf('/') + 1)),
+  );
+  const log = new MetricLog(config.runDir);
+
+  let startStep = 0;
+  if (config.runDir && config.resume) {
+    const latest = (await listCheckpoints(config.runDir)).at(-1);
+    if (latest) {
+      const state = await loadCheckpoint(latest.dir, task.params, optimizer);
+      if (state.seed !== config.seed || state.batchSize !== config.batchSize || state.gradAccumulation !== config.gradAccumulation) {
+        throw new Error(
+          `resume from ${latest.dir}: it was trained with seed ${state.seed}, batchSize ${state.batchSize}, ` +
+            `gradAccumulation ${state.gradAccumulation}; this run asks for ${config.seed}, ${config.batchSize}, ` +
+            `${config.gradAccumulation}. Use the same values, or a new run directory.`,
+        );
+      }
+      if (state.extra && task.restoreExtra) task.restoreExtra(state.extra);
+      startStep = state.step;
+      await log.write({ event: 'resume', step: startStep, from: latest.dir });
+    }
+  }
+
+  const progress = new Progress(config.label, config.steps, { silent: config.quiet });
+  progress.start(startStep);
+  const losses: number[] = [];
+  let lastEval: Record<string, number> | null = null;
+  let lastCheckpoint: string | null = null;
+  const numTensorsAtStart = tf.memory().numTensors;
+
+  const checkpoint = async (step: number) => {
+    if (!config.runDir) return;
+    const state: TrainerState = {
+      step,
+      seed: config.seed,
+      batchSize: config.batchSize,
+      gradAccumulation: config.gradAccumulation,
+      extra: task.saveExtra?.(),
+    };
+    lastCheckpoint = await saveCheckpoint(config.runDir, task.params, optimizer, state, config.keepCheckpoints);
+    await log.write({ event: 'checkpoint', step, dir: lastCheckpoint });
+    callbacks.onCheckpoint?.(step, lastCheckpoint);
+  };
+
+  const evaluate = async (step: number) => {
+    if (!task.evaluate) return;
+    lastEval = await task.evaluate(step);
+    await log.write({ event: 'eval', step, ...lastEval });
+    callbacks.onEval?.(step, lastEval);
+  };
+
+  for (let step = startStep; step < config.steps; step++) {
+    const t0 = Date.now();
+    const accumulated = new Map<string, tf.Tensor>();
+    let lossSum = 0;
+    const metricSums: Record<string, number> = {};
+    for (let micro = 0; micro < config.gradAccumulation; micro++) {
+      const ctx: StepContext = { step, micro, training: true };
+      const g = step * config.gradAccumulation + micro;
+      const batch = await task.dataset.collate(microBatchIndices(g, config.batchSize, task.dataset.size, config.seed), ctx);
+      const out = task.gradients ? await task.gradients(batch, ctx, vars) : differentiate(task.loss!, batch, ctx, vars);
+      lossSum += out.loss;
+      for (const [k, v] of Object.entries(out.metrics ?? {})) metricSums[k] = (metricSums[k] ?? 0) + v;
+      for (const [name, grad] of out.grads) {
+        const prev = accumulated.get(name);
+        if (prev) {
+          accumulated.set(name, tf.add(prev, grad));
+          prev.dispose();
+          grad.dispose();
+        } else accumulated.set(name, grad);
+      }
+    }
+    if (config.gradAccumulation > 1) {
+      for (const [name, grad] of accumulated) {
+        accumulated.set(name, tf.div(grad, config.gradAccumulation));
+        grad.dispose();
+      }
+    }
+    const { grads, norm } = clipByGlobalNorm(accumulated, config.maxGradNorm);
+    for (const g of accumulated.values()) g.dispose();
+    const lr = learningRateAt(step, {
+      learningRate: config.learningRate,
+      warmupSteps: config.warmupSteps,
+      totalSteps: config.steps,
+      decay: config.decay,
+      minRatio: config.minLrRatio,
+    });
+    optimizer.apply(vars, grads, lr);
+    for (const g of grads.values()) g.dispose();
+
+    const loss = lossSum / config.gradAccumulation;
+    if (!Number.isFinite(loss)) {
+      throw new Error(`train: loss is ${loss} at step ${step + 1}; lower the learning rate or check the data`);
+    }
+    losses.push(loss);
+    const metrics: Record<string, number> = {};
+    for (const [k, v] of Object.entries(metricSums)) metrics[k] = v / config.gradAccumulation;
+    const done = step + 1;
+    const extraLog = (await task.afterStep?.(done)) ?? {};
+    callbacks.onStep?.({ step: done, loss, lr, gradNorm: norm, metrics });
+    if (done % config.logEvery === 0 || done === config.steps || Object.keys(extraLog).length) {
+      await log.write({ step: done, loss, lr, grad_norm: norm, step_ms: Date.now() - t0, ...metrics, ...extraLog });
+    }
+    progress.update(done, { loss, lr });
+    const isLast = done === config.steps;
+    if (config.evalEvery > 0 && done % config.evalEvery === 0 && !isLast) await evaluate(done);
+    if (config.checkpointEvery > 0 && done % config.checkpointEvery === 0 && !isLast) await checkpoint(done);
+  }
+  if (startStep < config.steps || !lastEval) await evaluate(config.steps);
+  if (startStep < config.steps) await checkpoint(config.steps);
+  progress.done(losses.length ? `final loss ${losses.at(-1)!.toFixed(4)}` : 'nothing to do (already at the last step)');
+  optimizer.dispose();
+  await log.write({ event: 'end', step: config.steps, leaked_tensors: tf.memory().numTensors - numTensorsAtStart });
+  return { steps: config.steps, startStep, losses, eval: lastEval, checkpoint: lastCheckpoint };
+}
+
+/** Runs `loss` under tf.variableGrads and returns gradients by full name. */
+function differentiate<B>(
+  lossFn: (batch: B, ctx: StepContext) => LossOutput,
+  batch: B,
+  ctx: StepContext,
+  vars: Map<string, tf.Variable>,
+): GradientOutput {
+  const names = [...vars.keys()];
+  const list = names.map((n) => vars.get(n)!);
+  let metricTensors: Record<string, tf.Scalar> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const out = lossFn(batch, ctx);
+    if (out instanceof tf.Tensor) return out;
+    metricTensors = Object.fromEntries(Object.entries(out.metrics ?? {}).map(([k, t]) => [k, tf.keep(t)]));
+    return out.loss;
+  }, list);
+  const loss = value.dataSync()[0];
+  value.dispose();
+  const metrics: Record<string, number> = {};
+  for (const [k, t] of Object.entries(metricTensors)) {
+    metrics[k] = t.dataSync()[0];
+    t.dispose();
+  }
+  const byName = new Map<string, tf.Tensor>();
+  for (const n of names) {
+    const v = vars.get(n)!;
+    const g = grads[v.name];
+    if (g) byName.set(n, g);
+  }
+  return { loss, grads: byName, metrics };
+}
