@@ -1,0 +1,17 @@
+/** The `dalm` command tree. */
+import { Command, Option } from 'commander';
+import { BACKEND_CHOICES } from '@dalm/core';
+import { doctorCommand } from './commands/doctor';
+
+export function buildProgram(): Command {
+  const program = new Command('dalm')
+    .description('Domain-adapted retrieval-augmented generation: train a retriever and a generator on your corpus, index it, ask it.')
+    .addOption(new Option('--backend <name>', 'tensor backend (default: $DALM_BACKEND or auto)').choices(BACKEND_CHOICES as string[]))
+    .option('--quiet', 'no progress display')
+    .showHelpAfterError()
+    .hook('preAction', (cmd) => {
+      if (cmd.opts().quiet) process.env.DALM_PROGRESS = '0';
+    });
+  program.addCommand(doctorCommand());
+  return program;
+}
