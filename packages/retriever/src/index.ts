@@ -1,1 +1,39 @@
 // @dalm/retriever public API
+
+// --- passages & ingestion ---
+export type { Passage } from './passage';
+export { PASSAGES_FILE, readPassages, writePassages, parsePassagesJsonl, passagesToJsonl, toPassage } from './passage';
+export type { Document, RecordFields } from './ingest';
+export { DEFAULT_RECORD_FIELDS, DOCUMENT_EXTENSIONS, loadDocuments, loadDirectory, loadJsonl, loadCsv } from './ingest';
+export type { CsvRecord } from './csv';
+export { parseCsv } from './csv';
+export type { TokenCounter, ChunkConfig } from './chunk';
+export { DEFAULT_CHUNK_CONFIG, validateChunkConfig, wordTokenCounter, chunkDocument, chunkDocuments } from './chunk';
+
+// --- indexes ---
+export type { Embedder } from './embedder';
+export type { Hit, Retrieval, RetrievalOptions } from './retrieval';
+export { searchAll } from './retrieval';
+export type { DenseIndex, DenseManifest, Metric, SearchOptions } from './dense-index';
+export { DEFAULT_EF_SEARCH, MANIFEST_FILE, readManifest } from './dense-index';
+export type { IndexConfig, BuildOptions } from './hnsw-index';
+export { DEFAULT_INDEX_CONFIG, validateIndexConfig, HnswIndex } from './hnsw-index';
+export type { ExactIndexConfig } from './exact-index';
+export { DEFAULT_EXACT_INDEX_CONFIG, validateExactIndexConfig, ExactIndex } from './exact-index';
+export { loadDenseIndex } from './load-index';
+export type { Bm25Config } from './bm25';
+export { DEFAULT_BM25_CONFIG, validateBm25Config, bm25Tokenize, BM25_FILE, Bm25Index } from './bm25';
+export type { HybridConfig } from './hybrid';
+export { DEFAULT_HYBRID_CONFIG, validateHybridConfig, fuseRrf, HybridRetrieval } from './hybrid';
+
+// --- evaluation ---
+export type { Relevance } from './metrics/relevance';
+export { recallAt } from './metrics/recall';
+export { hitAt } from './metrics/hit';
+export { reciprocalRankAt } from './metrics/mrr';
+export { ndcgAt } from './metrics/ndcg';
+export { averagePrecisionAt } from './metrics/map';
+export type { IrQuery, Qrels, IrDataset } from './qrels';
+export { readQrelsTsv, loadBeirDataset, loadCovidQaDataset } from './qrels';
+export type { IrMetricName, IrEvaluatorOptions } from './ir-evaluator';
+export { IR_METRIC_NAMES, PRIMARY_IR_METRIC, IR_EVAL_DEPTH, scoreRanking, IrEvaluator } from './ir-evaluator';

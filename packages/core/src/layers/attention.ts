@@ -74,13 +74,13 @@ export interface AttentionOptions {
  */
 export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions = {}): tf.Tensor {
   return tf.tidy(() => {
-    const heads = q.shape[1];
-    const kvHeads = k.shape[1];
+    const heads = q.shape[1] as number;
+    const kvHeads = k.shape[1] as number;
     if (heads % kvHeads !== 0) throw new Error(`attention: ${heads} query heads is not a multiple of ${kvHeads} kv heads`);
     const groups = heads / kvHeads;
     const kr = repeatKv(k, groups);
     const vr = repeatKv(v, groups);
-    const dim = q.shape[3];
+    const dim = q.shape[3] as number;
     const scale = opts.scale ?? 1 / Math.sqrt(dim);
     // Explicit transpose: a transposed matMul operand is ~10x slower on the wasm backend.
     let scores = tf.mul(tf.matMul(q, tf.transpose(kr, [0, 1, 3, 2])), scale); // [b, h, q, k]

@@ -29,7 +29,7 @@ export function rotaryTables(positions: tf.Tensor, headDim: number, theta: numbe
 /** x: [batch, heads, seq, dim] -> rotated, same shape. */
 export function applyRotary(x: tf.Tensor, tables: RotaryTables): tf.Tensor {
   return tf.tidy(() => {
-    const half = x.shape[3] / 2;
+    const half = (x.shape[3] as number) / 2;
     const [x1, x2] = tf.split(x, [half, half], -1);
     const rotated = tf.concat([tf.neg(x2), x1], -1);
     return tf.add(tf.mul(x, tables.cos), tf.mul(rotated, tables.sin));

@@ -19,7 +19,7 @@ import { validateTrainLoopConfig, type TrainLoopConfig } from './config';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint';
 import { MetricLog } from './metric-log';
 
-/** Examples addressed by index; `collate` builds one micro-batch. */
+/** Examples addressed by index; `collate` builds one micro-batch (tensors in it are disposed by the loop after the step). */
 export interface Dataset<B> {
   size: number;
   collate(indices: number[], ctx: StepContext): B | Promise<B>;
@@ -182,6 +182,7 @@ export async function train<B>(
       const g = step * config.gradAccumulation + micro;
       const batch = await task.dataset.collate(microBatchIndices(g, config.batchSize, task.dataset.size, config.seed), ctx);
       const out = task.gradients ? await task.gradients(batch, ctx, vars) : differentiate(task.loss!, batch, ctx, vars);
+      tf.dispose(batch as unknown as tf.TensorContainer); // the loop owns collated batches
       lossSum += out.loss;
       for (const [k, v] of Object.entries(out.metrics ?? {})) metricSums[k] = (metricSums[k] ?? 0) + v;
       for (const [name, grad] of out.grads) {

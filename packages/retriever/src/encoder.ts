@@ -1,0 +1,308 @@
+/**
+ * The bi-encoder: a BERT-family transformer, its tokenizer and the settings around it (prefixes,
+ * truncation, pooling, normalisation), as sentence-transformers' `SentenceTransformer` with a
+ * Transformer → Pooling → [Normalize] pipeline. Queries and passages share the weights and differ
+ * only by their prefixes (E5's "query: " / "passage: ").
+ *
+ * A saved encoder is one directory that loads here, in HF `transformers` (`BertModel`) and in
+ * sentence-transformers: `config.json`, `model.safetensors`, tokenizer files and the
+ * sentence-transformers module files (see sentence-transformers.ts).
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import {
+  loadTokenizer,
+  readConfigJson,
+  readSafetensors,
+  writeModelDir,
+  type HostTensor,
+  type ParamStore,
+  type Tokenizer,
+} from '@dalm/core';
+import { BertModel, bertStateDict } from './bert';
+import { bertConfigToJson, validateBertConfig, type BertConfig } from './bert-config';
+import type { Embedder } from './embedder';
+import { DEFAULT_ENCODER_SETTINGS, validateEncoderSettings, type EncoderSettings } from './encoder-settings';
+import { l2Normalize, pool } from './pooling';
+import { readSentenceTransformersSettings, sentenceTransformersFiles } from './sentence-transformers';
+
+/** Which prefix a text gets: the query prefix, the passage prefix, or none. */
+export type TextKind = 'query' | 'passage' | 'none';
+
+/** Token id rows (special tokens included, unpadded), e.g. from `Encoder.tokenize`. */
+export interface TokenBatch {
+  inputIds: number[][];
+}
+
+/** Per-call options of `Encoder.encodeTensor`. */
+export interface EncodeTensorOptions {
+  /** Dropout on (for contrastive training). Default false. */
+  training?: boolean;
+  /** Prefix for string inputs. Default 'none'. */
+  kind?: TextKind;
+}
+
+/** Per-call options of `Encoder.embed`. */
+export interface EmbedOptions {
+  /** Prefix to add. Default 'none'. */
+  kind?: TextKind;
+  /** Texts per forward pass. Default 32. */
+  batchSize?: number;
+}
+
+/** A padded batch: int32 [batch, seq] ids and mask (1 = token, 0 = padding). */
+interface PaddedBatch {
+  inputIds: tf.Tensor2D;
+  attentionMask: tf.Tensor2D;
+}
+
+const FINGERPRINT_HEX_CHARS = 16;
+
+/**
+ * A bi-encoder: texts → one vector each. Implements `Embedder` for indexes and `encodeTensor` for
+ * training.
+ *
+ * @example
+ * const enc = await loadEncoder('models/retriever');
+ * const [q] = await enc.embedQueries(['what binds ACE2?']); // Float32Array(enc.dim)
+ */
+export class Encoder implements Embedder {
+  readonly settings: EncoderSettings;
+  private fingerprintHex: string;
+
+  constructor(
+    readonly model: BertModel,
+    readonly tokenizer: Tokenizer,
+    settings: Partial<EncoderSettings> = {},
+    /** Names where the settings came from, in errors. */
+    source = 'EncoderSettings',
+  ) {
+    if (tokenizer.vocabSize > model.config.vocab_size) {
+      throw new Error(`Encoder: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocab_size is ${model.config.vocab_size}`);
+    }
+    this.settings = validateEncoderSettings(
+      { maxLength: Math.min(DEFAULT_ENCODER_SETTINGS.maxLength, model.config.max_position_embeddings), ...settings },
+      model.config.max_position_embeddings,
+      source,
+    );
+    this.fingerprintHex = this.computeFingerprint();
+  }
+
+  /** Vector length (the hidden size). */
+  get dim(): number {
+    return this.model.config.hidden_size;
+  }
+
+  /** The model's parameters, by HF name (what an optimizer updates). */
+  get params(): ParamStore {
+    return this.model.params;
+  }
+
+  get config(): BertConfig {
+    return this.model.config;
+  }
+
+  /**
+   * Short sha256 of the parameter values, the tokenizer and the settings. Fixed at construction;
+   * call `refreshFingerprint()` after changing the weights.
+   */
+  get fingerprint(): string {
+    return this.fingerprintHex;
+  }
+
+  /** Recomputes the fingerprint from the current weights (call after training) and returns it. */
+  refreshFingerprint(): string {
+    this.fingerprintHex = this.computeFingerprint();
+    return this.fingerprintHex;
+  }
+
+  private computeFingerprint(): string {
+    const hash = createHash('sha256');
+    const host = this.model.params.toHost();
+    for (const name of [...host.keys()].sort()) {
+      const t = host.get(name)!;
+      hash.update(`${name}[${t.shape.join(',')}]`);
+      hash.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    }
+    hash.update(JSON.stringify(this.tokenizer.toJSON()));
+    hash.update(JSON.stringify(this.settings));
+    return hash.digest('hex').slice(0, FINGERPRINT_HEX_CHARS);
+  }
+
+  /** The text as the tokenizer sees it: with its prefix, lower-cased when the settings say so. */
+  private prepare(text: string, kind: TextKind): string {
+    const prefix = kind === 'query' ? this.settings.queryPrefix : kind === 'passage' ? this.settings.passagePrefix : '';
+    const full = prefix + text;
+    return this.settings.lowercase ? full.toLowerCase() : full;
+  }
+
+  /**
+   * Texts → token id rows with special tokens, truncated to `maxLength`. A row ending in a special
+   * token ([SEP]) keeps it, as HF truncation does.
+   */
+  tokenize(texts: readonly string[], kind: TextKind = 'none'): number[][] {
+    const max = this.settings.maxLength;
+    const { sep, eos } = this.tokenizer.special;
+    return texts.map((text) => {
+      const ids = this.tokenizer.encode(this.prepare(text, kind));
+      if (ids.length <= max) return ids;
+      const last = ids[ids.length - 1]!;
+      return last === sep || last === eos ? [...ids.slice(0, max - 1), last] : ids.slice(0, max);
+    });
+  }
+
+  /** Right-pads rows to the longest one. */
+  private pad(rows: readonly number[][]): PaddedBatch {
+    if (rows.length === 0) throw new Error('Encoder: cannot encode an empty batch');
+    const seq = Math.max(1, ...rows.map((r) => r.length));
+    if (seq > this.model.config.max_position_embeddings) {
+      throw new Error(`Encoder: a row has ${seq} tokens, more than max_position_embeddings (${this.model.config.max_position_embeddings})`);
+    }
+    const ids = new Int32Array(rows.length * seq).fill(this.model.config.pad_token_id);
+    const mask = new Int32Array(rows.length * seq);
+    rows.forEach((row, i) => {
+      ids.set(row, i * seq);
+      mask.fill(1, i * seq, i * seq + row.length);
+    });
+    return {
+      inputIds: tf.tensor2d(ids, [rows.length, seq], 'int32'),
+      attentionMask: tf.tensor2d(mask, [rows.length, seq], 'int32'),
+    };
+  }
+
+  /**
+   * Texts (or token rows) → pooled, optionally normalised vectors [batch, hidden], differentiable
+   * with respect to `params`. The caller owns the result.
+   *
+   * @example
+   * const { value, grads } = tf.variableGrads(() => infoNce(enc.encodeTensor(qs, { kind: 'query', training: true }), …));
+   */
+  encodeTensor(input: readonly string[] | TokenBatch, opts: EncodeTensorOptions = {}): tf.Tensor2D {
+    const rows = isTokenBatch(input) ? input.inputIds : this.tokenize(input, opts.kind ?? 'none');
+    return tf.tidy(() => {
+      const { inputIds, attentionMask } = this.pad(rows);
+      const { lastHiddenState } = this.model.forward(inputIds, attentionMask, null, { training: opts.training, pooler: false });
+      const pooled = pool(this.settings.pooling, lastHiddenState, attentionMask); // [batch, hidden]
+      return (this.settings.normalize ? l2Normalize(pooled) : pooled) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * Embeds texts in batches (inference). Texts are sorted by token count so each batch pads only to
+   * its own longest text, then the vectors are put back in input order.
+   */
+  async embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
+    const batchSize = opts.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`Encoder.embed: batchSize must be a positive integer, got ${batchSize}`);
+    const rows = this.tokenize(texts, opts.kind ?? 'none');
+    const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.length - rows[a]!.length || a - b);
+    const out = new Array<Float32Array>(texts.length);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const idx = order.slice(start, start + batchSize);
+      const vectors = this.encodeTensor({ inputIds: idx.map((i) => rows[i]!) }); // [n, hidden]
+      const data = (await vectors.data()) as Float32Array;
+      vectors.dispose();
+      idx.forEach((original, j) => {
+        out[original] = data.slice(j * this.dim, (j + 1) * this.dim);
+      });
+    }
+    return out;
+  }
+
+  embedQueries(texts: string[]): Promise<Float32Array[]> {
+    return this.embed(texts, { kind: 'query' });
+  }
+
+  embedPassages(texts: string[]): Promise<Float32Array[]> {
+    return this.embed(texts, { kind: 'passage' });
+  }
+
+  /**
+   * Writes the encoder directory atomically: HF `config.json` + `model.safetensors` (F32, HF names),
+   * tokenizer files, and the sentence-transformers module files.
+   */
+  async save(dir: string): Promise<void> {
+    await writeModelDir(dir, {
+      config: bertConfigToJson(this.model.config),
+      tensors: this.model.params.toHost(),
+      extraFiles: { ...this.tokenizer.toFiles(), ...sentenceTransformersFiles(this.settings, this.dim) },
+    });
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+function isTokenBatch(input: readonly string[] | TokenBatch): input is TokenBatch {
+  return !Array.isArray(input) && typeof input === 'object' && Array.isArray((input as TokenBatch).inputIds);
+}
+
+/** What `createEncoder` needs for a from-scratch model. */
+export interface CreateEncoderOptions {
+  /** BERT sizes; `vocab_size` defaults to the tokenizer's, `pad_token_id` to its pad id. */
+  config?: Partial<BertConfig>;
+  tokenizer: Tokenizer;
+  settings?: Partial<EncoderSettings>;
+  /** Seed of the random initialisation. Default 0. */
+  seed?: number;
+  /** Include the pooler (`pooler.dense`, unused by the bi-encoder but kept for HF's BertModel). Default true. */
+  pooler?: boolean;
+}
+
+/**
+ * A randomly initialised encoder (normal(0, initializer_range) weights, LayerNorm ones/zeros).
+ *
+ * @example
+ * const tokenizer = trainWordPiece(corpus, { vocabSize: 8000 });
+ * const enc = createEncoder({ config: SMALL_BERT_CONFIG, tokenizer, settings: { maxLength: 128 }, seed: 1 });
+ */
+export function createEncoder(opts: CreateEncoderOptions): Encoder {
+  const config = validateBertConfig({
+    vocab_size: opts.tokenizer.vocabSize,
+    pad_token_id: opts.tokenizer.special.pad ?? 0,
+    ...opts.config,
+  });
+  const model = new BertModel(config, { pooler: opts.pooler ?? true, seed: opts.seed ?? 0 });
+  try {
+    return new Encoder(model, opts.tokenizer, opts.settings);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Loads an encoder directory: a saved `Encoder`, a sentence-transformers BERT model, or a plain HF
+ * BERT directory (then: mean pooling, normalised, no prefixes, maxLength min(256, max positions)).
+ * `overrides` replace settings read from the files.
+ *
+ * @example
+ * const enc = await loadEncoder('/work/shared/fixtures/hf-tiny/bert-tiny');
+ */
+export async function loadEncoder(dir: string, overrides: Partial<EncoderSettings> = {}): Promise<Encoder> {
+  const configFile = path.join(dir, 'config.json');
+  const rawConfig = await readConfigJson(dir);
+  if (rawConfig.model_type !== undefined && rawConfig.model_type !== 'bert') {
+    throw new Error(`${configFile}: "model_type" is ${JSON.stringify(rawConfig.model_type)}; this encoder loads "bert" models`);
+  }
+  const config = validateBertConfig(rawConfig, configFile);
+  const weightsFile = path.join(dir, 'model.safetensors');
+  const raw = new Map<string, HostTensor>();
+  for (const [name, t] of await readSafetensors(weightsFile)) {
+    if (!(t.data instanceof Float32Array)) throw new Error(`${weightsFile}: tensor "${name}" has integer dtype ${t.dtype}; expected floats`);
+    raw.set(name, { shape: t.shape, data: t.data });
+  }
+  const { tensors, hasPooler } = bertStateDict(raw);
+  const settings = { ...(await readSentenceTransformersSettings(dir)), ...overrides };
+  const tokenizer = await loadTokenizer(dir);
+  const model = new BertModel(config, { pooler: hasPooler });
+  try {
+    model.loadWeights(tensors, weightsFile);
+    return new Encoder(model, tokenizer, settings, `encoder settings of ${dir}`);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+}
