@@ -37,3 +37,16 @@ export type { IrQuery, Qrels, IrDataset } from './qrels';
 export { readQrelsTsv, loadBeirDataset, loadCovidQaDataset } from './qrels';
 export type { IrMetricName, IrEvaluatorOptions } from './ir-evaluator';
 export { IR_METRIC_NAMES, PRIMARY_IR_METRIC, IR_EVAL_DEPTH, scoreRanking, IrEvaluator } from './ir-evaluator';
+
+// --- encoder ---
+export type { BertConfig } from './bert-config';
+export { DEFAULT_BERT_CONFIG, SMALL_BERT_CONFIG, validateBertConfig, bertConfigToJson } from './bert-config';
+export type { BertForwardOptions, BertOutput, BertModelOptions } from './bert';
+export { BertModel, bertStateDict } from './bert';
+export type { PoolingMode } from './pooling';
+export { POOLING_MODES, meanPool, clsPool, maxPool, pool, l2Normalize } from './pooling';
+export type { EncoderSettings } from './encoder-settings';
+export { DEFAULT_ENCODER_SETTINGS, validateEncoderSettings } from './encoder-settings';
+export { sentenceTransformersFiles, readSentenceTransformersSettings } from './sentence-transformers';
+export type { TextKind, TokenBatch, EncodeTensorOptions, EmbedOptions, CreateEncoderOptions } from './encoder';
+export { Encoder, createEncoder, loadEncoder } from './encoder';

@@ -275,7 +275,7 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
     await mkdir(path.join(dense, '1_Pooling'));
     await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: true }));
     await expect(loadEncoder(dense)).rejects.toThrow(
-      /1_Pooling\/config\.json: exactly one of pooling_mode_cls_token, pooling_mode_mean_tokens, pooling_mode_max_tokens must be true, got pooling_mode_mean_tokens \+ pooling_mode_cls_token/,
+      /1_Pooling\/config\.json: exactly one of pooling_mode_cls_token, pooling_mode_mean_tokens, pooling_mode_max_tokens must be true, got pooling_mode_cls_token \+ pooling_mode_mean_tokens/,
     );
 
     const tooLong = await copyFixture(tmp, 'too-long');

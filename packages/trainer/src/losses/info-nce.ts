@@ -11,6 +11,8 @@
  * Negatives of query i: every other query's positive (in-batch negatives) and all hard negatives.
  * With `symmetric`, the passage→query direction is added (positives only):
  *   loss = ½·(loss_q→p + mean_i −log softmax(scale · p_i·qᵀ)[i]).
+ * `exclude` [B, B + N] (1 = not a negative for that query) removes known false negatives, e.g.
+ * another query's positive that is also relevant to this one (COVID-QA questions share passages).
  * Embeddings should be L2-normalised when the scores are meant as cosine similarities.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -24,11 +26,17 @@ export interface InfoNceOptions {
 
 export const DEFAULT_INFO_NCE: InfoNceOptions = { scale: 20, symmetric: false };
 
-export function infoNceLoss(q: tf.Tensor2D, p: tf.Tensor2D, opts: InfoNceOptions = DEFAULT_INFO_NCE): tf.Scalar {
+export function infoNceLoss(
+  q: tf.Tensor2D,
+  p: tf.Tensor2D,
+  opts: InfoNceOptions = DEFAULT_INFO_NCE,
+  exclude?: tf.Tensor2D,
+): tf.Scalar {
   return tf.tidy(() => {
     const b = q.shape[0];
     if (p.shape[0] < b) throw new Error(`infoNceLoss: ${p.shape[0]} passages for ${b} queries (need at least one positive each)`);
-    const logits = tf.mul(tf.matMul(q, tf.transpose(p)), opts.scale); // [B, B+N]
+    let logits = tf.mul(tf.matMul(q, tf.transpose(p)), opts.scale); // [B, B+N]
+    if (exclude) logits = tf.add(logits, tf.mul(exclude, -1e4));
     const labels = tf.oneHot(tf.range(0, b, 1, 'int32'), p.shape[0]); // [B, B+N]
     const forward = tf.neg(tf.mean(tf.sum(tf.mul(labels, tf.logSoftmax(logits, -1)), -1)));
     if (!opts.symmetric) return forward as tf.Scalar;

@@ -1,0 +1,180 @@
+/**
+ * Contrastive retriever training: a configuration of the generic loop with the InfoNCE loss over
+ * (query, positive, hard negatives) batches, with in-batch negatives, optional symmetric term, and
+ * optional GradCache (Gao et al., 2021, "Scaling Deep Contrastive Learning Batch Size under Memory
+ * Limited Setup") so the contrastive batch is not capped by memory.
+ *
+ * @example
+ * const pairs = await readPairs('data/pairs.jsonl');
+ * await trainRetriever(encoder, pairs, { steps: 500, batchSize: 32, runDir: 'runs/retriever' });
+ * await encoder.save('models/retriever');
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Encoder } from '@dalm/retriever';
+import { train, type GradientOutput, type TrainCallbacks, type TrainResult } from '../loop/trainer';
+import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig } from '../loop/config';
+import { infoNceLoss } from '../losses/info-nce';
+import type { TrainingPair } from '../data/pairs';
+
+export interface RetrieverTrainConfig extends TrainLoopConfig {
+  /** InfoNCE scale = 1/τ. */
+  scale: number;
+  /** Add the passage→query InfoNCE term. */
+  symmetric: boolean;
+  /** Hard negatives per pair taken from the pairs file (0: in-batch negatives only). */
+  hardNegatives: number;
+  /** Compute gradients with GradCache in chunks of this many texts (0: plain backprop over the whole batch). */
+  gradCacheChunk: number;
+}
+
+export const DEFAULT_RETRIEVER_TRAIN_CONFIG: RetrieverTrainConfig = {
+  ...DEFAULT_TRAIN_LOOP_CONFIG,
+  steps: 200,
+  batchSize: 32,
+  learningRate: 5e-4,
+  warmupSteps: 20,
+  scale: 20,
+  symmetric: false,
+  hardNegatives: 1,
+  gradCacheChunk: 0,
+  label: 'train retriever',
+};
+
+export function validateRetrieverTrainConfig(partial: Partial<RetrieverTrainConfig> = {}): RetrieverTrainConfig {
+  const merged = { ...DEFAULT_RETRIEVER_TRAIN_CONFIG, ...stripUndefined(partial) };
+  const c = { ...merged, ...validateTrainLoopConfig(merged) };
+  if (!(c.scale > 0)) throw new Error(`retriever config: scale must be > 0, got ${c.scale}`);
+  if (!Number.isInteger(c.hardNegatives) || c.hardNegatives < 0) {
+    throw new Error(`retriever config: hardNegatives must be an integer >= 0, got ${c.hardNegatives}`);
+  }
+  if (!Number.isInteger(c.gradCacheChunk) || c.gradCacheChunk < 0) {
+    throw new Error(`retriever config: gradCacheChunk must be an integer >= 0, got ${c.gradCacheChunk}`);
+  }
+  return c;
+}
+
+/** One contrastive micro-batch: texts, plus which (query, passage) cells are known false negatives. */
+export interface ContrastiveBatch {
+  queries: string[];
+  /** Positives (row i for query i), then hard negatives. */
+  passages: string[];
+  /** [B, P] 1 where passage j is not a negative for query i (same text as its positive), else 0. */
+  exclude: number[][];
+}
+
+export function collateContrastive(pairs: readonly TrainingPair[], indices: number[], hardNegatives: number): ContrastiveBatch {
+  const batch = indices.map((i) => pairs[i]);
+  const queries = batch.map((p) => p.query);
+  const passages = batch.map((p) => p.positive);
+  for (const p of batch) passages.push(...(p.negatives ?? []).slice(0, hardNegatives));
+  // A passage equal to query i's positive (or to another positive of the same query) is no negative.
+  const positivesOfQuery = batch.map((p) => new Set(batch.filter((o) => o.query === p.query).map((o) => o.positive)));
+  const exclude = batch.map((_, i) => passages.map((text, j) => (j !== i && positivesOfQuery[i].has(text) ? 1 : 0)));
+  return { queries, passages, exclude };
+}
+
+/** Plain backprop: both towers in one graph. */
+function contrastiveLoss(encoder: Encoder, b: ContrastiveBatch, c: RetrieverTrainConfig): tf.Scalar {
+  return tf.tidy(() => {
+    const q = encoder.encodeTensor(b.queries, { kind: 'query', training: true }); // [B, D]
+    const p = encoder.encodeTensor(b.passages, { kind: 'passage', training: true }); // [P, D]
+    return infoNceLoss(q, p, { scale: c.scale, symmetric: c.symmetric }, tf.tensor2d(b.exclude, undefined, 'float32'));
+  });
+}
+
+function chunks<T>(xs: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+}
+
+/**
+ * GradCache: (1) embed all texts chunk by chunk without building a graph, (2) take the loss and its
+ * gradient with respect to the embeddings, (3) re-embed chunk by chunk with a graph and backprop
+ * Σ(embedding · cached gradient), accumulating parameter gradients. Exact when dropout is off
+ * (with dropout, the two passes draw different masks: an approximation GradCache also notes).
+ */
+export async function gradCacheGradients(
+  encoder: Encoder,
+  b: ContrastiveBatch,
+  c: RetrieverTrainConfig,
+  vars: Map<string, tf.Variable>,
+  prefix = 'retriever/',
+): Promise<GradientOutput> {
+  const chunk = c.gradCacheChunk;
+  const embedAll = (texts: string[], kind: 'query' | 'passage') =>
+    tf.tidy(() => tf.concat(chunks(texts, chunk).map((t) => encoder.encodeTensor(t, { kind, training: true }))) as tf.Tensor2D);
+  const qAll = embedAll(b.queries, 'query');
+  const pAll = embedAll(b.passages, 'passage');
+  const exclude = tf.tensor2d(b.exclude, undefined, 'float32');
+  const { value, grads } = tf.valueAndGrads((q: tf.Tensor, p: tf.Tensor) =>
+    infoNceLoss(q as tf.Tensor2D, p as tf.Tensor2D, { scale: c.scale, symmetric: c.symmetric }, exclude),
+  )([qAll, pAll]);
+  const [dq, dp] = grads;
+  const loss = value.dataSync()[0];
+  tf.dispose([qAll, pAll, exclude, value]);
+
+  const names = [...vars.keys()].filter((n) => n.startsWith(prefix));
+  const list = names.map((n) => vars.get(n)!);
+  const acc = new Map<string, tf.Tensor>();
+  const backprop = (texts: string[], kind: 'query' | 'passage', upstream: tf.Tensor) => {
+    let offset = 0;
+    for (const part of chunks(texts, chunk)) {
+      const g = tf.slice(upstream, [offset, 0], [part.length, -1]);
+      offset += part.length;
+      const r = tf.variableGrads(() => tf.sum(tf.mul(encoder.encodeTensor(part, { kind, training: true }), g)) as tf.Scalar, list);
+      r.value.dispose();
+      g.dispose();
+      names.forEach((n, i) => {
+        const grad = r.grads[list[i].name];
+        if (!grad) return;
+        const prev = acc.get(n);
+        acc.set(n, prev ? tf.add(prev, grad) : grad);
+        if (prev) {
+          prev.dispose();
+          grad.dispose();
+        }
+      });
+    }
+  };
+  backprop(b.queries, 'query', dq);
+  backprop(b.passages, 'passage', dp);
+  tf.dispose([dq, dp]);
+  return { loss, grads: acc };
+}
+
+export interface RetrieverTrainHooks extends TrainCallbacks {
+  /** Retrieval metrics on held-out queries (the encoder's fingerprint is refreshed before). */
+  evaluate?: (step: number) => Promise<Record<string, number>>;
+}
+
+/** Trains `encoder` in place on `pairs`. */
+export async function trainRetriever(
+  encoder: Encoder,
+  pairs: readonly TrainingPair[],
+  partial: Partial<RetrieverTrainConfig> = {},
+  hooks: RetrieverTrainHooks = {},
+): Promise<TrainResult> {
+  const c = validateRetrieverTrainConfig(partial);
+  if (pairs.length < 2) throw new Error(`trainRetriever: need at least 2 pairs for in-batch negatives, got ${pairs.length}`);
+  const evaluate = hooks.evaluate;
+  const result = await train<ContrastiveBatch>(
+    {
+      params: { retriever: encoder.params },
+      dataset: { size: pairs.length, collate: (idx) => collateContrastive(pairs, idx, c.hardNegatives) },
+      ...(c.gradCacheChunk > 0
+        ? { gradients: (b, _ctx, vars) => gradCacheGradients(encoder, b, c, vars) }
+        : { loss: (b) => contrastiveLoss(encoder, b, c) }),
+      evaluate: evaluate
+        ? async (step) => {
+            encoder.refreshFingerprint();
+            return evaluate(step);
+          }
+        : undefined,
+    },
+    c,
+    hooks,
+  );
+  encoder.refreshFingerprint();
+  return result;
+}
