@@ -1,1 +1,65 @@
 // @dalm/generator public API
+
+// --- decoder ---
+export {
+  DEFAULT_DECODER_CONFIG,
+  SMALL_DECODER_CONFIG,
+  DECODER_MODEL_TYPES,
+  validateDecoderConfig,
+  decoderConfigToJson,
+} from './decoder-config';
+export type { DecoderConfig, DecoderModelType } from './decoder-config';
+export { DEFAULT_GPT2_CONFIG, validateGpt2Config, gpt2ConfigToJson, Gpt2LMHeadModel, gpt2StateDict } from './gpt2';
+export type { Gpt2Config } from './gpt2';
+export { LlamaForCausalLM, llamaStateDict } from './llama';
+export { CAUSAL_LM_TYPES, eosList } from './causal-lm';
+export type { CausalLM, CausalLMType, CausalLMForwardOptions, CausalLMOutput, SpecialTokens } from './causal-lm';
+export { KVCache } from './kv-cache';
+export { loadCausalLM, createCausalLM, saveCausalLM, generationConfigJson, GENERATION_CONFIG_FILE } from './load';
+export type { SaveCausalLMOptions } from './load';
+
+// --- generation ---
+export {
+  argmax,
+  softmax,
+  applyRepetitionPenalty,
+  applyTemperature,
+  topKFilter,
+  topPFilter,
+  sampleIndex,
+  nextToken,
+} from './sampling';
+export type { SamplingOptions } from './sampling';
+export { generate, stream, leftPad } from './generate';
+export type { GenerateOptions, GenerateResult, PromptInput, TokenEvent, TokenDecoder, FinishReason } from './generate';
+
+// --- retrieval-augmented prompting and answering ---
+export {
+  DEFAULT_PROMPT_FORMAT,
+  PROMPT_FORMAT_FILE,
+  validatePromptFormat,
+  buildPrompt,
+  answerIds,
+  savePromptFormat,
+  loadPromptFormat,
+} from './prompt-format';
+export type { PromptFormat, PromptPassage, BuiltPrompt } from './prompt-format';
+export { RagPipeline } from './rag';
+export type { RetrievedPassage, PassageSearch, Citation, RagOptions, RagAnswer } from './rag';
+
+// --- LoRA (PEFT layout) ---
+export {
+  DEFAULT_LORA_CONFIG,
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  validateLoraConfig,
+  applyLora,
+  saveLoraAdapter,
+  readLoraConfig,
+  loadLoraAdapter,
+  mergeLora,
+} from './lora';
+export type { LoraConfig } from './lora';
+
+// --- answer metrics ---
+export { normalizeAnswer, exactMatch, tokenF1, tokenF1Single, scoreAnswers, ANSWER_METRIC_NAMES, PRIMARY_ANSWER_METRIC } from './answer-metrics';

@@ -47,13 +47,16 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor {
   });
 }
 
-/** [batch, kvHeads, seq, dim] -> [batch, kvHeads*groups, seq, dim], each kv head repeated `groups` times in a row. */
+/**
+ * [batch, kvHeads, seq, dim] -> [batch, kvHeads*groups, seq, dim], each kv head repeated `groups`
+ * times in a row. Uses a rank-4 tile: tfjs 4.22 has no gradient for rank-5 tiles.
+ */
 export function repeatKv(x: tf.Tensor, groups: number): tf.Tensor {
   if (groups === 1) return x;
   return tf.tidy(() => {
-    const [b, kv, s, d] = x.shape;
-    const expanded = tf.tile(tf.reshape(x, [b, kv, 1, s, d]), [1, 1, groups, 1, 1]); // [b, kv, groups, s, d]
-    return tf.reshape(expanded, [b, kv * groups, s, d]);
+    const [b, kv, s, d] = x.shape as number[];
+    const tiled = tf.tile(tf.reshape(x, [b * kv, 1, s, d]), [1, groups, 1, 1]); // [b*kv, groups, s, d]
+    return tf.reshape(tiled, [b, kv * groups, s, d]);
   });
 }
 
