@@ -2,3 +2,76 @@
 
 // --- layers ---
 export * from './layers/index';
+
+// --- progress & randomness ---
+export { Progress, formatNumber, formatDuration, type ProgressOptions } from './progress';
+export { Rng, mixSeed, epochPermutation } from './rng';
+
+// --- engine ---
+export { initEngine, engineInfo, BACKEND_CHOICES, AUTO_ORDER } from './engine/backend';
+export type {
+  BackendName,
+  BackendChoice,
+  EngineOptions,
+  EngineInfo,
+  CandidateReport,
+  NativeInfo,
+  WasmInfo,
+  MemorySnapshot,
+  ModuleLoader,
+} from './engine/backend';
+export { WASM_FIXES } from './engine/wasm-fixes';
+export type { WasmFixName } from './engine/wasm-fixes';
+
+// --- file formats ---
+export { atomicWriteFile, atomicWriteFileWith, atomicWriteDir } from './io/atomic';
+export { halfBitsToFloat, bf16BitsToFloat } from './io/float16';
+export {
+  MAX_SAFETENSORS_HEADER_BYTES,
+  parseSafetensors,
+  parseSafetensorsWithMetadata,
+  readSafetensors,
+  readSafetensorsWithMetadata,
+  serializeSafetensors,
+  writeSafetensors,
+} from './io/safetensors';
+export { toTfTensor, toTfTensors, fromTfTensor, fromTfTensors } from './io/tf-tensors';
+export type { SafetensorsDtype, SafetensorsTensor, SafetensorsMap, WritableTensor } from './io/safetensors';
+export { CONFIG_FILE, WEIGHTS_FILE, readJsonObject, readConfigJson, readModelDir, writeModelDir } from './io/model-dir';
+export type { ModelDirContents } from './io/model-dir';
+
+// --- tokenizers ---
+export {
+  TOKENIZER_FILE,
+  TOKENIZER_CONFIG_FILE,
+  SPECIAL_TOKENS_MAP_FILE,
+  SPECIAL_TOKEN_KEYS,
+  resolveSpecialTokenIds,
+  specialTokensMapFromConfig,
+  tokenizerFiles,
+  saveTokenizerFiles,
+} from './tokenizers/tokenizer';
+export type {
+  Tokenizer,
+  SpecialTokenIds,
+  EncodeOptions,
+  DecodeOptions,
+  EncodingWithOffsets,
+  TokenizerJSON,
+  TokenizerConfigJSON,
+} from './tokenizers/tokenizer';
+export { loadTokenizer, nativeTokenizerFromJSON } from './tokenizers/load';
+export { NativeTokenizer, UnsupportedTokenizerError, cleanUpTokenization } from './tokenizers/native-tokenizer';
+export { WordPieceTokenizer, wordPieceFiles, DEFAULT_BERT_SPECIAL_TOKENS } from './tokenizers/wordpiece';
+export type { BertSpecialTokens, WordPieceLayout } from './tokenizers/wordpiece';
+export { ByteLevelBPETokenizer, byteLevelBPEFiles } from './tokenizers/byte-level-bpe';
+export type { DecoderSpecialTokens, ByteLevelBPELayout } from './tokenizers/byte-level-bpe';
+export { BYTE_TO_CHAR, CHAR_TO_BYTE, toByteChars, fromByteChars } from './tokenizers/byte-level';
+export { bertNormalize, bertPreTokenize } from './tokenizers/bert-normalizer';
+export type { BertNormalizerOptions } from './tokenizers/bert-normalizer';
+export { trainWordPiece, validateWordPieceTrainerConfig, DEFAULT_WORDPIECE_TRAINER_CONFIG } from './tokenizers/train-wordpiece';
+export type { WordPieceTrainerConfig } from './tokenizers/train-wordpiece';
+export { trainByteLevelBPE, validateByteLevelBPETrainerConfig, DEFAULT_BPE_TRAINER_CONFIG } from './tokenizers/train-bpe';
+export type { ByteLevelBPETrainerConfig } from './tokenizers/train-bpe';
+export { learnMerges } from './tokenizers/merge-learner';
+export type { WordTable, LearnMergesOptions, LearnedMerges } from './tokenizers/merge-learner';

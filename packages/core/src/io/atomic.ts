@@ -1,0 +1,119 @@
+/**
+ * Atomic writes of files and directories.
+ *
+ * A reader (or a crash) never sees a half-written artifact: a file is written
+ * to a temporary sibling, flushed, then renamed over the target; a directory is
+ * built in a temporary sibling directory, then swapped in.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+
+/** A unique suffix for temporary siblings: process id + random bytes. */
+function tempSuffix(): string {
+  return `${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Writes a file atomically through a callback that receives an open handle to
+ * a temporary sibling file; on success the temp file is flushed and renamed
+ * over `filePath`, on failure it is removed and the old file stays intact.
+ * Parent directories are created when missing.
+ *
+ * @example
+ * await atomicWriteFileWith('out.bin', async (fh) => { await fh.write(header); await fh.write(body); });
+ */
+export async function atomicWriteFileWith(
+  filePath: string,
+  writer: (handle: FileHandle) => Promise<void>,
+): Promise<void> {
+  const target = path.resolve(filePath);
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  const tmp = `${target}.tmp-${tempSuffix()}`;
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fsp.open(tmp, 'wx');
+    await writer(handle);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fsp.rename(tmp, target);
+  } catch (err) {
+    if (handle) await handle.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Writes `data` (a UTF-8 string or raw bytes) to `filePath` atomically
+ * (temp file + fsync + rename).
+ *
+ * @example
+ * await atomicWriteFile('run/config.json', JSON.stringify(cfg, null, 2) + '\n');
+ */
+export async function atomicWriteFile(filePath: string, data: string | Uint8Array): Promise<void> {
+  await atomicWriteFileWith(filePath, async (fh) => {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let off = 0;
+    while (off < bytes.byteLength) {
+      const { bytesWritten } = await fh.write(bytes, off, bytes.byteLength - off);
+      off += bytesWritten;
+    }
+  });
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Builds a directory atomically: `writer` fills a fresh temporary sibling
+ * directory, which then replaces `dir` as a whole (files of an older `dir`
+ * that the writer did not write are gone afterwards).
+ *
+ * If `writer` throws, the temporary directory is removed and an existing
+ * `dir` is left untouched. The swap is two renames (old → backup, new → dir)
+ * because POSIX cannot rename a directory over a non-empty one; if the second
+ * rename fails the backup is moved back.
+ *
+ * @example
+ * await atomicWriteDir('runs/model', async (tmp) => {
+ *   await fs.promises.writeFile(path.join(tmp, 'config.json'), '{}');
+ * });
+ */
+export async function atomicWriteDir(dir: string, writer: (tmpDir: string) => Promise<void>): Promise<void> {
+  const target = path.resolve(dir);
+  const parent = path.dirname(target);
+  await fsp.mkdir(parent, { recursive: true });
+  const suffix = tempSuffix();
+  const tmp = path.join(parent, `.${path.basename(target)}.tmp-${suffix}`);
+  await fsp.mkdir(tmp);
+  try {
+    await writer(tmp);
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+  const backup = path.join(parent, `.${path.basename(target)}.old-${suffix}`);
+  const hadOld = await exists(target);
+  try {
+    if (hadOld) await fsp.rename(target, backup);
+    try {
+      await fsp.rename(tmp, target);
+    } catch (err) {
+      if (hadOld) await fsp.rename(backup, target);
+      throw err;
+    }
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+  if (hadOld) await fsp.rm(backup, { recursive: true, force: true });
+}
