@@ -2,6 +2,12 @@
 import { Command, Option } from 'commander';
 import { BACKEND_CHOICES } from '@dalm/core';
 import { doctorCommand } from './commands/doctor';
+import { indexCommand } from './commands/index-cmd';
+import { searchCommand } from './commands/search';
+import { pairsCommand } from './commands/pairs';
+import { trainCommand } from './commands/train';
+import { evalCommand } from './commands/eval';
+import { askCommand } from './commands/ask';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
@@ -13,5 +19,11 @@ export function buildProgram(): Command {
       if (cmd.opts().quiet) process.env.DALM_PROGRESS = '0';
     });
   program.addCommand(doctorCommand());
+  program.addCommand(indexCommand());
+  program.addCommand(searchCommand());
+  program.addCommand(pairsCommand());
+  program.addCommand(trainCommand());
+  program.addCommand(evalCommand());
+  program.addCommand(askCommand());
   return program;
 }

@@ -63,3 +63,7 @@ export type { LoraConfig } from './lora';
 
 // --- answer metrics ---
 export { normalizeAnswer, exactMatch, tokenF1, tokenF1Single, scoreAnswers, ANSWER_METRIC_NAMES, PRIMARY_ANSWER_METRIC } from './answer-metrics';
+
+// --- generator directories ---
+export { loadGenerator, saveGenerator, saveGeneratorAdapter } from './generator-dir';
+export type { LoadedGenerator } from './generator-dir';

@@ -25,6 +25,8 @@ export interface PromptFormat {
   answerPrefix: string;
   /** Text put before the answer's first word (a space, so the answer tokenizes as mid-text words). */
   answerLead: string;
+  /** Token budget of prompt + answer the model was fine-tuned with; `ask` uses the same (optional). */
+  contextTokens?: number;
 }
 
 export const DEFAULT_PROMPT_FORMAT: PromptFormat = {
@@ -40,7 +42,9 @@ export const PROMPT_FORMAT_FILE = 'prompt_format.json';
 export function validatePromptFormat(partial: Partial<PromptFormat> = {}): PromptFormat {
   const f = { ...DEFAULT_PROMPT_FORMAT, ...partial };
   for (const [k, v] of Object.entries(f)) {
-    if (typeof v !== 'string') throw new Error(`prompt format: ${k} must be a string, got ${typeof v}`);
+    if (k === 'contextTokens') {
+      if (v !== undefined && (!Number.isInteger(v) || (v as number) < 8)) throw new Error(`prompt format: contextTokens must be an integer >= 8, got ${v}`);
+    } else if (typeof v !== 'string') throw new Error(`prompt format: ${k} must be a string, got ${typeof v}`);
   }
   if (!f.passageTemplate.includes('{text}')) throw new Error('prompt format: passageTemplate must contain {text}');
   if (!f.questionTemplate.includes('{question}')) throw new Error('prompt format: questionTemplate must contain {question}');

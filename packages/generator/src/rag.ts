@@ -42,7 +42,7 @@ export interface Citation {
 export interface RagOptions {
   /** Passages to retrieve. */
   k: number;
-  /** Context length available to the prompt + answer (default: the model's positions, else 1024). */
+  /** Context length available to the prompt + answer (default: the format's `contextTokens`, else the model's positions, else 1024). */
   contextTokens?: number;
   /** Generation settings (maxNewTokens, temperature, topK, topP, ...). */
   generate?: GenerateOptions;
@@ -69,7 +69,7 @@ export class RagPipeline {
   async prepare(question: string, opts: RagOptions): Promise<{ ids: number[]; citations: Citation[] }> {
     const hits = opts.closedBook || !this.retrieval ? [] : await this.retrieval.search(question, { k: opts.k });
     const maxNew = opts.generate?.maxNewTokens ?? 32;
-    const context = opts.contextTokens ?? this.model.maxPositions ?? 1024;
+    const context = opts.contextTokens ?? this.format.contextTokens ?? this.model.maxPositions ?? 1024;
     const passages: PromptPassage[] = hits.map((h) => ({ id: h.id, text: h.passage.text, title: h.passage.title }));
     const bos = this.model.specialTokens.bos ?? undefined;
     const prompt = buildPrompt(this.tokenizer, this.format, question, passages, context - maxNew, bos);

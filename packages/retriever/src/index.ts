@@ -50,3 +50,8 @@ export { DEFAULT_ENCODER_SETTINGS, validateEncoderSettings } from './encoder-set
 export { sentenceTransformersFiles, readSentenceTransformersSettings } from './sentence-transformers';
 export type { TextKind, TokenBatch, EncodeTensorOptions, EmbedOptions, CreateEncoderOptions } from './encoder';
 export { Encoder, createEncoder, loadEncoder } from './encoder';
+
+// --- index directories ---
+export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';
+export type { RetrievalMode, IndexDirConfig } from './index-dir';
+export { loadPassages, tokenizerCounter } from './corpus';

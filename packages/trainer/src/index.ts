@@ -1,1 +1,54 @@
 // @dalm/trainer public API
+
+// --- training loop ---
+export { train, microBatchIndices } from './loop/trainer';
+export type { Dataset, StepContext, LossOutput, GradientOutput, TrainTask, StepInfo, TrainCallbacks, TrainResult } from './loop/trainer';
+export { DEFAULT_TRAIN_LOOP_CONFIG, validateTrainLoopConfig } from './loop/config';
+export type { TrainLoopConfig } from './loop/config';
+export { saveCheckpoint, loadCheckpoint, listCheckpoints, checkpointDir } from './loop/checkpoint';
+export type { TrainerState } from './loop/checkpoint';
+export { MetricLog, readMetricLog } from './loop/metric-log';
+
+// --- optimizer ---
+export { AdamW, DEFAULT_ADAMW_CONFIG, defaultDecays } from './optim/adamw';
+export type { AdamWConfig } from './optim/adamw';
+export { learningRateAt, SCHEDULE_DECAYS } from './optim/schedule';
+export type { ScheduleConfig } from './optim/schedule';
+export { clipByGlobalNorm } from './optim/clip';
+
+// --- losses ---
+export { infoNceLoss, DEFAULT_INFO_NCE } from './losses/info-nce';
+export type { InfoNceOptions } from './losses/info-nce';
+export { sequenceLogLikelihood, maskedTokenNll } from './losses/token-nll';
+export { ragSequenceLoss, ragPosterior } from './losses/rag-sequence';
+
+// --- recipes ---
+export {
+  trainRetriever,
+  gradCacheGradients,
+  collateContrastive,
+  DEFAULT_RETRIEVER_TRAIN_CONFIG,
+  validateRetrieverTrainConfig,
+} from './recipes/retriever';
+export type { RetrieverTrainConfig, RetrieverTrainHooks, ContrastiveBatch } from './recipes/retriever';
+export {
+  trainGenerator,
+  encodeExample,
+  collateLm,
+  lmLoss,
+  DEFAULT_GENERATOR_TRAIN_CONFIG,
+  validateGeneratorTrainConfig,
+} from './recipes/generator';
+export type { GeneratorTrainConfig, GeneratorTrainHooks, EncodedExample, LmBatch } from './recipes/generator';
+
+// --- data ---
+export { readPairs, writePairs, pairsFromQrels, DEFAULT_PAIR_FIELDS } from './data/pairs';
+export type { TrainingPair, PairFields } from './data/pairs';
+export { ictPairs, sentenceSpans, DEFAULT_ICT_CONFIG } from './data/ict';
+export type { IctConfig } from './data/ict';
+export { mineHardNegatives, pickNegatives, DEFAULT_HARD_NEGATIVE_CONFIG } from './data/hard-negatives';
+export type { HardNegativeConfig } from './data/hard-negatives';
+export { readQaExamples, writeQaExamples } from './data/qa';
+export type { QaExample } from './data/qa';
+export { buildRaftExamples, goldIds, DEFAULT_RAFT_CONFIG } from './data/raft';
+export type { GeneratorExample, RaftConfig } from './data/raft';

@@ -118,7 +118,10 @@ export interface GeneratorTrainHooks extends TrainCallbacks {
   evaluate?: (step: number) => Promise<Record<string, number>>;
 }
 
-/** Fine-tunes `model` in place; with `config.lora`, LoRA is applied first (only adapters train). */
+/**
+ * Fine-tunes `model` in place; with `config.lora`, LoRA is applied first (only adapters train).
+ * Sets `format.contextTokens` to the sequence budget used, so `ask` builds prompts the same way.
+ */
 export async function trainGenerator(
   model: CausalLM,
   tokenizer: Tokenizer,
@@ -131,6 +134,7 @@ export async function trainGenerator(
   if (examples.length === 0) throw new Error('trainGenerator: no training examples');
   if (c.lora && !model.params.names().some((n) => n.includes('.lora_'))) applyLora(model, c.lora);
   const maxLen = Math.min(c.maxSeqLength, model.maxPositions ?? Infinity);
+  format.contextTokens = maxLen;
   const encoded = examples.map((ex) => encodeExample(model, tokenizer, format, ex, maxLen, c.maxAnswerTokens));
   const pad = model.specialTokens.pad ?? model.specialTokens.eos[0] ?? 0;
   return train<LmBatch>(

@@ -1,0 +1,56 @@
+/** `dalm ask`: retrieve, stream the answer, then cite the passages it was given. */
+import { Command, Option } from 'commander';
+import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
+import { RagPipeline, loadGenerator, type GenerateOptions, type RagAnswer } from '@dalm/generator';
+import { addOptions, readOptions } from '../options';
+import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig } from '../specs';
+import { openIndex, printJson, startEngine } from '../context';
+
+export function formatCitations(a: RagAnswer): string {
+  return a.citations
+    .map((c) => `  [${c.id}] ${c.source ?? ''}${c.title ? ` — ${c.title}` : ''}  (score ${c.score.toFixed(4)}${c.keptTokens < c.totalTokens ? `, ${c.keptTokens}/${c.totalTokens} tokens shown` : ''})`)
+    .join('\n');
+}
+
+export function askCommand(): Command {
+  const cmd = new Command('ask')
+    .description('answer a question from the index, streaming the answer, then the cited passages')
+    .argument('<question>', 'the question')
+    .requiredOption('--generator <dir>', 'generator directory')
+    .option('--index <dir>', 'index directory (omit with --closed-book)')
+    .option('--retriever <dir>', 'encoder (default: the one recorded in the index)')
+    .addOption(new Option('--mode <mode>', 'retrieval mode (default: hybrid with a dense index, else bm25)').choices([...RETRIEVAL_MODES]))
+    .option('-k, --k <n>', 'passages in the prompt', (v) => parseInt(v, 10), 3)
+    .option('--closed-book', 'answer without retrieval')
+    .option('--json', 'print one JSON object (no streaming)');
+  addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
+  addOptions(cmd, HYBRID_OPTIONS);
+  cmd.addHelpText('after', '\nExamples:\n  dalm ask "What is the incubation period?" --generator runs/generator --index runs/index\n  dalm ask "Who hosts the virus?" --generator runs/generator --index runs/index -k 5 --temperature 0.7 --json');
+  return cmd.action(async (question: string, opts: Record<string, unknown>, self: Command) => {
+    await startEngine(self);
+    const gen = await loadGenerator(String(opts.generator));
+    const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined) : null;
+    if (!opened && !opts.closedBook) throw new Error('give --index, or --closed-book');
+    const mode = (opts.mode as RetrievalMode | undefined) ?? (opened?.index.dense ? 'hybrid' : 'bm25');
+    const retrieval = opened ? opened.index.retrieval(mode, hybridConfig(readOptions<HybridCliConfig>(opts, HYBRID_OPTIONS))) : null;
+    const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, retrieval);
+    const ragOpts = { k: Number(opts.k), closedBook: Boolean(opts.closedBook), generate: readOptions<GenerateOptions>(opts, GENERATE_OPTIONS) };
+    let answer: RagAnswer;
+    if (opts.json) {
+      answer = await rag.ask(question, ragOpts);
+      printJson({ ...answer, mode: opened ? mode : 'closed-book' });
+    } else {
+      const it = rag.stream(question, ragOpts);
+      let r = await it.next();
+      while (!r.done) {
+        process.stdout.write(r.value);
+        r = await it.next();
+      }
+      answer = r.value;
+      process.stdout.write(`\n\n${answer.citations.length ? `Sources:\n${formatCitations(answer)}` : 'Sources: none (closed-book)'}\n`);
+    }
+    gen.model.dispose();
+    opened?.index.dispose();
+    opened?.encoder?.dispose();
+  });
+}

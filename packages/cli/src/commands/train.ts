@@ -1,0 +1,173 @@
+/** `dalm train retriever|generator|e2e`: configurations of the one training loop. */
+import { Command, Option } from 'commander';
+import {
+  ExactIndex,
+  IrEvaluator,
+  RETRIEVAL_MODES,
+  loadEncoder,
+  type Encoder,
+  type Passage,
+  type RetrievalMode,
+} from '@dalm/retriever';
+import { RagPipeline, loadGenerator, mergeLora, saveGenerator, saveGeneratorAdapter, scoreAnswers, validateLoraConfig, type LoraConfig } from '@dalm/generator';
+import {
+  buildRaftExamples,
+  readPairs,
+  readQaExamples,
+  trainGenerator,
+  trainRetriever,
+  type GeneratorTrainConfig,
+  type QaExample,
+  type RetrieverTrainConfig,
+  type TrainLoopConfig,
+} from '@dalm/trainer';
+import { addOptions, readOptions } from '../options';
+import { GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS } from '../specs';
+import { checkSize, corpusPassages, openIndex, printJson, scratchEncoder, scratchGenerator, startEngine } from '../context';
+import { MODEL_SIZES } from '../presets';
+import type { GenerateOptions } from '@dalm/generator';
+
+/** Queries and qrels from QA examples' positive ids. */
+export function qrelsFromQa(examples: readonly QaExample[]) {
+  const queries = examples.filter((e) => e.positiveIds?.length).map((e) => ({ id: e.id, text: e.question }));
+  const qrels = new Map(examples.filter((e) => e.positiveIds?.length).map((e) => [e.id, new Map(e.positiveIds!.map((id) => [id, 1]))]));
+  return { queries, qrels };
+}
+
+/** Retrieval metrics of `encoder` on held-out QA over `corpus` (exact search, so only the encoder is measured). */
+export async function evalEncoder(encoder: Encoder, examples: readonly QaExample[], corpus: readonly Passage[]): Promise<Record<string, number>> {
+  const { queries, qrels } = qrelsFromQa(examples);
+  const index = await ExactIndex.build(encoder, corpus);
+  try {
+    return await new IrEvaluator(queries, qrels).evaluate(index);
+  } finally {
+    index.dispose();
+  }
+}
+
+function retrieverCommand(): Command {
+  const cmd = new Command('retriever')
+    .description('contrastive training of the bi-encoder (InfoNCE, in-batch + hard negatives)')
+    .requiredOption('--pairs <file>', 'training pairs (.jsonl/.csv; see `dalm pairs`)')
+    .requiredOption('--out <dir>', 'where to save the trained retriever')
+    .option('--base <dir>', 'start from this encoder directory (HF BERT / sentence-transformers)')
+    .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
+    .option('--tokenizer-corpus <source>', 'texts for the from-scratch WordPiece tokenizer (default: the pairs)')
+    .option('--eval-qa <file>', 'held-out QA .jsonl with positive_ids, evaluated during training')
+    .option('--eval-corpus <source>', 'passages for --eval-qa')
+    .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--json', 'print the final result as JSON');
+  addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 32, learningRate: 5e-4, warmupSteps: 20 });
+  addOptions(cmd, RETRIEVER_TRAIN_OPTIONS, { scale: 20, hardNegatives: 1, gradCacheChunk: 0 });
+  cmd.addHelpText('after', '\nExamples:\n  dalm train retriever --pairs runs/pairs.jsonl --out runs/retriever --steps 400 --run-dir runs/train-retriever\n  dalm train retriever --pairs pairs.jsonl --base models/bge-small --out runs/retriever --lr 2e-5');
+  return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    await startEngine(self);
+    const pairs = await readPairs(String(opts.pairs));
+    const encoder = opts.base
+      ? await loadEncoder(String(opts.base))
+      : scratchEncoder(
+          opts.tokenizerCorpus ? (await corpusPassages(String(opts.tokenizerCorpus))).map((p) => p.text) : pairs.flatMap((p) => [p.query, p.positive]),
+          checkSize(String(opts.size)),
+          Number(opts.modelSeed),
+        );
+    const evalQa = opts.evalQa ? await readQaExamples(String(opts.evalQa)) : null;
+    const evalCorpus = opts.evalCorpus ? await corpusPassages(String(opts.evalCorpus)) : null;
+    if (evalQa && !evalCorpus) throw new Error('--eval-qa needs --eval-corpus');
+    const config: Partial<RetrieverTrainConfig> = {
+      ...readOptions<TrainLoopConfig>(opts, TRAIN_LOOP_OPTIONS),
+      ...readOptions<RetrieverTrainConfig>(opts, RETRIEVER_TRAIN_OPTIONS),
+      quiet: Boolean((self.optsWithGlobals() as { quiet?: boolean }).quiet),
+    };
+    const before = evalQa ? await evalEncoder(encoder, evalQa, evalCorpus!) : null;
+    const result = await trainRetriever(encoder, pairs, config, {
+      evaluate: evalQa ? () => evalEncoder(encoder, evalQa, evalCorpus!) : undefined,
+    });
+    await encoder.save(String(opts.out));
+    const summary = { out: opts.out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, before, after: result.eval, fingerprint: encoder.fingerprint };
+    encoder.dispose();
+    if (opts.json) printJson(summary);
+    else {
+      process.stdout.write(`saved retriever to ${opts.out} (fingerprint ${summary.fingerprint})\n`);
+      if (before && result.eval) process.stdout.write(`held-out ndcg@10 ${before['ndcg@10'].toFixed(4)} -> ${result.eval['ndcg@10'].toFixed(4)}, recall@5 ${before['recall@5'].toFixed(4)} -> ${result.eval['recall@5'].toFixed(4)}\n`);
+    }
+  });
+}
+
+/** Answer metrics of a RAG pipeline over QA examples. */
+export async function evalAnswers(
+  rag: RagPipeline,
+  examples: readonly QaExample[],
+  opts: { k: number; closedBook?: boolean; generate?: GenerateOptions; batchSize?: number },
+): Promise<Record<string, number>> {
+  const answers = await rag.askMany(examples.map((e) => e.question), { k: opts.k, closedBook: opts.closedBook, generate: opts.generate, batchSize: opts.batchSize ?? 8 });
+  return scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: examples[i].answers })));
+}
+
+function generatorCommand(): Command {
+  const cmd = new Command('generator')
+    .description('fine-tune the generator on retrieved context (answer-only loss, RAFT distractors, full or LoRA)')
+    .requiredOption('--qa <file>', 'training QA .jsonl: question, answers[], optional positive_ids')
+    .requiredOption('--index <dir>', 'index directory to retrieve training context from')
+    .requiredOption('--out <dir>', 'where to save the generator (full model, or a PEFT adapter with --lora-r and no --merge)')
+    .option('--retriever <dir>', 'encoder for dense/hybrid retrieval (default: the one recorded in the index)')
+    .addOption(new Option('--mode <mode>', 'retrieval mode for training context').choices([...RETRIEVAL_MODES]).default('bm25'))
+    .option('-k, --k <n>', 'passages per example', (v) => parseInt(v, 10), 3)
+    .option('--gold-share <p>', 'share of examples with a gold passage among the k (RAFT P)', parseFloat, 0.8)
+    .option('--base <dir>', 'start from this generator directory (HF Llama/Qwen2/GPT-2)')
+    .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
+    .option('--merge', 'with LoRA: merge the adapter and save a full model')
+    .option('--eval-qa <file>', 'held-out QA evaluated (EM/F1) at --eval-every and the end')
+    .option('--eval-limit <n>', 'questions of --eval-qa to use', (v) => parseInt(v, 10), 100)
+    .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--json', 'print the final result as JSON');
+  addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 1e-3, warmupSteps: 20 });
+  addOptions(cmd, GENERATOR_TRAIN_OPTIONS, { maxSeqLength: 384, maxAnswerTokens: 48 });
+  addOptions(cmd, LORA_OPTIONS);
+  addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
+  cmd.addHelpText('after', '\nExamples:\n  dalm train generator --qa train.jsonl --index runs/index --out runs/generator --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base models/llama --lora-r 8 --out runs/adapter');
+  return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    await startEngine(self);
+    const qa = await readQaExamples(String(opts.qa));
+    const { index, encoder } = await openIndex(String(opts.index), opts.retriever as string | undefined);
+    const passages = index.passages();
+    const retrieval = index.retrieval(opts.mode as RetrievalMode);
+    const examples = await buildRaftExamples(qa, retrieval, new Map(passages.map((p) => [p.id, p])), { k: Number(opts.k), goldShare: Number(opts.goldShare) });
+    const gen = opts.base
+      ? await loadGenerator(String(opts.base))
+      : scratchGenerator([...passages.map((p) => p.text), ...qa.flatMap((q) => [q.question, ...q.answers])], checkSize(String(opts.size)), Number(opts.modelSeed));
+    const loraOpts = readOptions<LoraConfig>(opts, LORA_OPTIONS);
+    const lora = loraOpts.r !== undefined ? validateLoraConfig(loraOpts) : null;
+    if (lora && !opts.base && !opts.merge) throw new Error('--lora-r without --base saves an adapter with no base model on disk: add --base, or --merge');
+    const generate = readOptions<GenerateOptions>(opts, GENERATE_OPTIONS);
+    const evalQa = opts.evalQa ? (await readQaExamples(String(opts.evalQa))).slice(0, Number(opts.evalLimit)) : null;
+    const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, retrieval);
+    const config: Partial<GeneratorTrainConfig> = {
+      ...readOptions<TrainLoopConfig>(opts, TRAIN_LOOP_OPTIONS),
+      ...readOptions<GeneratorTrainConfig>(opts, GENERATOR_TRAIN_OPTIONS),
+      lora,
+      quiet: Boolean((self.optsWithGlobals() as { quiet?: boolean }).quiet),
+    };
+    const evaluate = evalQa ? () => evalAnswers(rag, evalQa, { k: Number(opts.k), generate: { ...generate, maxNewTokens: generate.maxNewTokens ?? 32 } }) : undefined;
+    const result = await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, config, { evaluate });
+    const out = String(opts.out);
+    if (lora && !opts.merge) await saveGeneratorAdapter(out, gen.model, gen.tokenizer, gen.format, lora, String(opts.base));
+    else {
+      if (lora) mergeLora(gen.model);
+      await saveGenerator(out, gen.model, gen.tokenizer, gen.format);
+    }
+    const summary = { out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, eval: result.eval, examples: examples.length, withGold: examples.filter((e) => e.hasGold).length };
+    gen.model.dispose();
+    index.dispose();
+    encoder?.dispose();
+    if (opts.json) printJson(summary);
+    else {
+      process.stdout.write(`saved generator to ${out} (${summary.examples} examples, ${summary.withGold} with a gold passage)\n`);
+      if (result.eval) process.stdout.write(`held-out exact_match ${result.eval.exact_match.toFixed(4)}, f1 ${result.eval.f1.toFixed(4)}\n`);
+    }
+  });
+}
+
+export function trainCommand(): Command {
+  return new Command('train').description('train a retriever, a generator, or both end to end').addCommand(retrieverCommand()).addCommand(generatorCommand());
+}
+

@@ -1,0 +1,91 @@
+/**
+ * Option tables: every CLI option maps onto one field of a library config. Each table is declared
+ * once and reused by every command that takes those settings.
+ */
+import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig } from '@dalm/trainer';
+import type { ChunkConfig, IndexConfig, HybridConfig, Bm25Config } from '@dalm/retriever';
+import type { GenerateOptions, LoraConfig } from '@dalm/generator';
+import type { OptionSpec } from './options';
+
+export const TRAIN_LOOP_OPTIONS: OptionSpec<TrainLoopConfig>[] = [
+  { field: 'steps', kind: 'int', description: 'optimizer steps' },
+  { field: 'batchSize', kind: 'int', description: 'examples per micro-batch' },
+  { field: 'gradAccumulation', kind: 'int', description: 'micro-batches per optimizer step' },
+  { field: 'learningRate', flag: 'lr', kind: 'float', description: 'peak learning rate' },
+  { field: 'warmupSteps', kind: 'int', description: 'linear warmup steps' },
+  { field: 'decay', kind: { choices: ['linear', 'cosine', 'constant'] }, description: 'learning-rate decay after warmup' },
+  { field: 'minLrRatio', kind: 'float', description: 'final learning rate as a share of the peak' },
+  { field: 'weightDecay', kind: 'float', description: 'AdamW decoupled weight decay' },
+  { field: 'maxGradNorm', kind: 'float', description: 'clip gradients to this global norm (0: off)' },
+  { field: 'seed', kind: 'int', description: 'seed of the data order' },
+  { field: 'logEvery', kind: 'int', description: 'write a metrics line every N steps' },
+  { field: 'evalEvery', kind: 'int', description: 'evaluate every N steps (0: at the end)' },
+  { field: 'checkpointEvery', kind: 'int', description: 'checkpoint every N steps (0: at the end)' },
+  { field: 'keepCheckpoints', kind: 'int', description: 'recent checkpoints to keep' },
+  { field: 'runDir', kind: 'string', description: 'run directory (checkpoints, metrics.jsonl)' },
+  { field: 'resume', kind: 'bool', description: 'continue from the latest checkpoint in --run-dir' },
+];
+
+export const RETRIEVER_TRAIN_OPTIONS: OptionSpec<RetrieverTrainConfig>[] = [
+  { field: 'scale', kind: 'float', description: 'InfoNCE scale = 1/temperature' },
+  { field: 'symmetric', kind: 'bool', description: 'add the passage-to-query InfoNCE term' },
+  { field: 'hardNegatives', kind: 'int', description: 'hard negatives per pair from the pairs file' },
+  { field: 'gradCacheChunk', kind: 'int', description: 'GradCache chunk size (0: plain backprop)' },
+];
+
+export const GENERATOR_TRAIN_OPTIONS: OptionSpec<GeneratorTrainConfig>[] = [
+  { field: 'maxSeqLength', kind: 'int', description: 'longest training sequence in tokens (passages are cut to fit)' },
+  { field: 'maxAnswerTokens', kind: 'int', description: 'longest answer kept, in tokens' },
+];
+
+export const LORA_OPTIONS: OptionSpec<LoraConfig>[] = [
+  { field: 'r', flag: 'lora-r', kind: 'int', description: 'LoRA rank (enables LoRA)' },
+  { field: 'alpha', flag: 'lora-alpha', kind: 'float', description: 'LoRA alpha (scale alpha/r)' },
+  { field: 'dropout', flag: 'lora-dropout', kind: 'float', description: 'LoRA dropout' },
+  { field: 'targetModules', flag: 'lora-targets', kind: 'list', description: 'modules to adapt, comma-separated' },
+];
+
+export const CHUNK_OPTIONS: OptionSpec<ChunkConfig>[] = [
+  { field: 'maxTokens', flag: 'chunk-tokens', kind: 'int', description: 'passage length in tokens (0: one passage per record, ids kept)' },
+  { field: 'overlap', flag: 'chunk-overlap', kind: 'int', description: 'tokens shared by consecutive passages' },
+];
+
+export const HNSW_OPTIONS: OptionSpec<IndexConfig>[] = [
+  { field: 'metric', kind: { choices: ['cosine', 'ip'] }, description: 'similarity of the dense index' },
+  { field: 'M', flag: 'hnsw-m', kind: 'int', description: 'HNSW graph degree M' },
+  { field: 'efConstruction', kind: 'int', description: 'HNSW efConstruction' },
+];
+
+export const BM25_OPTIONS: OptionSpec<Bm25Config>[] = [
+  { field: 'k1', flag: 'bm25-k1', kind: 'float', description: 'BM25 k1' },
+  { field: 'b', flag: 'bm25-b', kind: 'float', description: 'BM25 b' },
+];
+
+export const GENERATE_OPTIONS: OptionSpec<GenerateOptions>[] = [
+  { field: 'maxNewTokens', kind: 'int', description: 'most tokens to generate' },
+  { field: 'temperature', kind: 'float', description: 'sampling temperature (0: greedy)' },
+  { field: 'topK', kind: 'int', description: 'sample from the k most likely tokens' },
+  { field: 'topP', kind: 'float', description: 'nucleus sampling mass' },
+  { field: 'repetitionPenalty', kind: 'float', description: 'repetition penalty (1: off)' },
+  { field: 'stopStrings', flag: 'stop', kind: 'list', description: 'stop strings, comma-separated' },
+  { field: 'seed', flag: 'sample-seed', kind: 'int', description: 'seed for reproducible sampling' },
+];
+
+export interface HybridCliConfig {
+  rrfK: number;
+  denseWeight: number;
+  bm25Weight: number;
+}
+
+export const HYBRID_OPTIONS: OptionSpec<HybridCliConfig>[] = [
+  { field: 'rrfK', kind: 'int', description: 'reciprocal-rank-fusion constant' },
+  { field: 'denseWeight', kind: 'float', description: 'weight of the dense ranking in hybrid mode' },
+  { field: 'bm25Weight', kind: 'float', description: 'weight of the BM25 ranking in hybrid mode' },
+];
+
+export function hybridConfig(c: Partial<HybridCliConfig>): Partial<HybridConfig> {
+  return {
+    ...(c.rrfK !== undefined ? { k: c.rrfK } : {}),
+    ...(c.denseWeight !== undefined || c.bm25Weight !== undefined ? { weights: { dense: c.denseWeight ?? 1, bm25: c.bm25Weight ?? 1 } } : {}),
+  };
+}
