@@ -8,6 +8,7 @@ import { pairsCommand } from './commands/pairs';
 import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';
 import { askCommand } from './commands/ask';
+import { quickstartCommand } from './commands/quickstart';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
@@ -25,5 +26,6 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(askCommand());
+  program.addCommand(quickstartCommand());
   return program;
 }

@@ -23,6 +23,13 @@ export type {
 export { WASM_FIXES } from './engine/wasm-fixes';
 export type { WasmFixName } from './engine/wasm-fixes';
 
+// --- engine: WebGPU and single-file bundles ---
+export { DEFAULT_WEBGPU_OPTIONS } from './engine/webgpu';
+export type { WebGpuOptions, WebGpuInfo, WebGpuFeatureLevel, WebGpuPowerPreference } from './engine/webgpu';
+export { WEBGPU_FIXES } from './engine/webgpu-fixes';
+export type { WebGpuFixName } from './engine/webgpu-fixes';
+export { provideBackendModule } from './engine/module-loader';
+
 // --- file formats ---
 export { atomicWriteFile, atomicWriteFileWith, atomicWriteDir } from './io/atomic';
 export { halfBitsToFloat, bf16BitsToFloat } from './io/float16';

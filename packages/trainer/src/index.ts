@@ -52,3 +52,44 @@ export { readQaExamples, writeQaExamples } from './data/qa';
 export type { QaExample } from './data/qa';
 export { buildRaftExamples, goldIds, DEFAULT_RAFT_CONFIG } from './data/raft';
 export type { GeneratorExample, RaftConfig } from './data/raft';
+
+// --- pipelines ---
+export { MODEL_SIZES, ENCODER_PRESETS, DECODER_PRESETS, scratchEncoder, scratchGenerator, checkModelSize } from './pipeline/presets';
+export type { ModelSize } from './pipeline/presets';
+export { loadWordnetDomain, parseDataLine, wordnetDictPath, WORDNET_NOUN_DOMAINS } from './data/wordnet';
+export type { WordnetDomain, WordnetDocument } from './data/wordnet';
+export { runQuickstart, formatQuickstartReport, DEFAULT_QUICKSTART_CONFIG } from './pipeline/quickstart';
+export type { QuickstartConfig, QuickstartReport } from './pipeline/quickstart';
+
+// --- recipes: end-to-end (retriever + generator, RAG-sequence marginal) ---
+export {
+  trainEndToEnd,
+  collateE2E,
+  e2eLoss,
+  e2eRetrievalScores,
+  e2eAnswerLogLik,
+  DEFAULT_E2E_TRAIN_CONFIG,
+  validateE2ETrainConfig,
+  PASSAGE_MODES,
+} from './recipes/e2e';
+export type { E2ETrainConfig, E2ETrainHooks, E2ETrainResult, E2EModels, E2EBatch, ContrastiveInputs, PassageMode } from './recipes/e2e';
+export { PassageVectorIndex, PASSAGE_INDEX_KINDS } from './recipes/e2e-index';
+export type { PassageIndexKind, PassageVectorIndexOptions, RetrieveOptions } from './recipes/e2e-index';
+
+// --- data: QA pairs from raw documents ---
+export {
+  splitByDocument,
+  DEFAULT_DOCUMENT_SPLIT_CONFIG,
+  parseGeneratedQa,
+  answerIsGrounded,
+  questionsFromOutputs,
+  questionPromptIds,
+  generateQuestions,
+  validateQuestionGenConfig,
+  DEFAULT_QUESTION_FILTER_CONFIG,
+  DEFAULT_QUESTION_GEN_CONFIG,
+  DEFAULT_QUESTION_PROMPT,
+} from './data/qa-gen';
+export type { DocumentSplitConfig, QuestionFilterConfig, QuestionGenConfig, QuestionGenResult, QuestionRejection, ParsedQa } from './data/qa-gen';
+export { clozeQuestions, clozeOfSentence, salientSpans, DEFAULT_CLOZE_CONFIG } from './data/cloze';
+export type { ClozeConfig } from './data/cloze';

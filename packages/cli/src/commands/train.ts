@@ -23,8 +23,8 @@ import {
 } from '@dalm/trainer';
 import { addOptions, readOptions } from '../options';
 import { GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS } from '../specs';
-import { checkSize, corpusPassages, openIndex, printJson, scratchEncoder, scratchGenerator, startEngine } from '../context';
-import { MODEL_SIZES } from '../presets';
+import { checkSize, corpusPassages, openIndex, printJson, startEngine } from '../context';
+import { MODEL_SIZES, scratchEncoder, scratchGenerator } from '@dalm/trainer';
 import type { GenerateOptions } from '@dalm/generator';
 
 /** Queries and qrels from QA examples' positive ids. */

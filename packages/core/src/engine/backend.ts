@@ -6,7 +6,8 @@
  *   2. `tensorflow`:     `@tensorflow/tfjs-node` (native TensorFlow on CPU)
  *   3. `wasm`:           `@tensorflow/tfjs-backend-wasm` (+ the fixes in wasm-fixes.ts)
  *   4. `cpu`:            the pure-JS backend bundled with `@tensorflow/tfjs`
- * `webgpu` (`@tensorflow/tfjs-backend-webgpu` + the `webgpu` package in Node) is tried only on request.
+ * `webgpu` (`@tensorflow/tfjs-backend-webgpu` + the `webgpu` package, Dawn, in Node; see webgpu.ts) is tried only
+ * on request: under Node it cannot read tensors synchronously, and its kernels are checked on a software adapter only.
  * The optional packages are not dependencies: they are loaded with `import()` of a computed specifier,
  * and a failure to load is recorded as the reason the candidate was skipped.
  *
@@ -29,6 +30,8 @@ import {
 } from './select-backend';
 import { installSegmentSumKernel } from './segment-sum';
 import { applyWasmFixes, validateWasmFixes, WASM_FIXES, type WasmFixName } from './wasm-fixes';
+import { validateWebGpuOptions, type WebGpuInfo, type WebGpuOptions } from './webgpu';
+import { applyWebGpuFixes } from './webgpu-fixes';
 
 export {
   AUTO_ORDER,
@@ -39,6 +42,13 @@ export {
   type ModuleLoader,
   type NativeInfo,
 } from './select-backend';
+export {
+  DEFAULT_WEBGPU_OPTIONS,
+  type WebGpuFeatureLevel,
+  type WebGpuInfo,
+  type WebGpuOptions,
+  type WebGpuPowerPreference,
+} from './webgpu';
 
 /** Options of `initEngine`. */
 export interface EngineOptions {
@@ -48,9 +58,11 @@ export interface EngineOptions {
   threads?: number;
   /** wasm fixes to apply when wasm is active. Default: all of `WASM_FIXES`. */
   wasmFixes?: readonly WasmFixName[];
+  /** WebGPU adapter options. Default: `$DALM_WEBGPU_FLAGS`, `$DALM_WEBGPU_FEATURE_LEVEL`, else `DEFAULT_WEBGPU_OPTIONS`. */
+  webgpu?: WebGpuOptions;
   /** Module loader for the optional backend packages. Default: `import()`. */
   loader?: ModuleLoader;
-  /** Where `DALM_BACKEND` is read. Default: `process.env`. */
+  /** Where `DALM_BACKEND` and `DALM_WEBGPU_*` are read. Default: `process.env`. */
   env?: Record<string, string | undefined>;
 }
 
@@ -80,6 +92,8 @@ export interface EngineInfo {
   tfjsVersion: string;
   native: NativeInfo | null;
   wasm: WasmInfo | null;
+  /** The WebGPU adapter, when the backend is webgpu. */
+  webgpu: WebGpuInfo | null;
   /** Kernels/gradients the engine registered (see gradients.ts, wasm-fixes.ts, segment-sum.ts). */
   fixes: string[];
   /** Candidates tried, in order. */
@@ -120,6 +134,7 @@ async function initOnce(options: EngineOptions): Promise<EngineInfo> {
     throw new Error(`initEngine: option threads=${String(options.threads)} must be a positive integer`);
   }
   const wantedFixes = validateWasmFixes(options.wasmFixes ?? WASM_FIXES, 'initEngine option wasmFixes');
+  const webgpu = validateWebGpuOptions(options.webgpu, envOf(options));
   if (current != null && (choice === 'auto' || choice === current.backend)) {
     if (tf.getBackend() !== current.tfBackend) {
       // Someone called tf.setBackend behind the engine's back; this module is where the backend is chosen.
@@ -130,7 +145,7 @@ async function initOnce(options: EngineOptions): Promise<EngineInfo> {
     return engineInfo();
   }
   const previous = current != null ? tf.getBackend() : null;
-  const selected = await selectBackend(choice, { loader: options.loader ?? defaultLoader, threads: options.threads });
+  const selected = await selectBackend(choice, { loader: options.loader ?? defaultLoader, threads: options.threads, webgpu });
   if (!selected.ok) {
     if (previous != null) await tf.setBackend(previous);
     const available = await listAvailable(options.loader ?? defaultLoader, choice);
@@ -146,6 +161,7 @@ async function initOnce(options: EngineOptions): Promise<EngineInfo> {
     installSegmentSumKernel('cpu');
     fixes.push('cpu:UnsortedSegmentSum(scatter-add)');
   }
+  if (selected.backend === 'webgpu') fixes.push(...applyWebGpuFixes().map((f) => `webgpu:${f}`));
   current = {
     backend: selected.backend,
     tfBackend: tf.getBackend(),
@@ -154,6 +170,7 @@ async function initOnce(options: EngineOptions): Promise<EngineInfo> {
     tfjsVersion: tf.version.tfjs,
     native: selected.native ?? null,
     wasm: null,
+    webgpu: selected.webgpu ?? null,
     fixes,
     candidates: selected.candidates,
     notes: selected.notes,
@@ -176,10 +193,13 @@ function resolveChoice(options: EngineOptions): { choice: BackendChoice; by: Eng
   if (options.backend !== undefined) {
     return { choice: checkChoice(options.backend, 'initEngine option backend'), by: 'option' };
   }
-  const env = options.env ?? (typeof process !== 'undefined' ? process.env : {});
-  const fromEnv = env.DALM_BACKEND?.trim();
+  const fromEnv = envOf(options).DALM_BACKEND?.trim();
   if (fromEnv) return { choice: checkChoice(fromEnv, 'environment variable DALM_BACKEND'), by: 'DALM_BACKEND' };
   return { choice: 'auto', by: 'default' };
+}
+
+function envOf(options: EngineOptions): Record<string, string | undefined> {
+  return options.env ?? (typeof process !== 'undefined' ? process.env : {});
 }
 
 function checkChoice(value: string, where: string): BackendChoice {

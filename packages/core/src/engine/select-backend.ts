@@ -5,6 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { describeLoadError, firstLine, type ModuleLoader } from './module-loader';
+import { prepareWebGpu, validateWebGpuOptions, type LibraryProbe, type WebGpuInfo, type WebGpuOptions } from './webgpu';
+
+export { defaultLoader, describeLoadError, provideBackendModule, type ModuleLoader } from './module-loader';
+
 /** A backend the engine can run on (our names; both native packages register tfjs backend 'tensorflow'). */
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | 'webgpu';
 
@@ -16,9 +21,6 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow-gp
 
 /** The order 'auto' tries. */
 export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
-
-/** Loads a module by specifier (default: dynamic `import()`); tests inject fakes. */
-export type ModuleLoader = (specifier: string) => Promise<unknown>;
 
 /** What happened to one candidate backend. */
 export interface CandidateReport {
@@ -56,9 +58,6 @@ const TF_NAME: Record<BackendName, string> = {
   webgpu: 'webgpu',
 };
 
-/** A computed specifier keeps TypeScript and bundlers from resolving the optional packages. */
-export const defaultLoader: ModuleLoader = (specifier) => import(/* @vite-ignore */ specifier);
-
 /** Outcome of `selectBackend`. */
 export type Selection =
   | {
@@ -67,20 +66,29 @@ export type Selection =
       /** The loaded package's namespace (for wasm: setThreadsCount etc.). */
       module: unknown;
       native?: NativeInfo;
+      webgpu?: WebGpuInfo;
       candidates: CandidateReport[];
       notes: string[];
     }
   | { ok: false; candidates: CandidateReport[]; notes: string[] };
+
+/** What `selectBackend` needs besides the choice. */
+export interface SelectDeps {
+  loader: ModuleLoader;
+  /** wasm threads (browsers only). */
+  threads?: number;
+  /** WebGPU adapter options, validated (see webgpu.ts). Default: `validateWebGpuOptions()`. */
+  webgpu?: Required<WebGpuOptions>;
+  /** Checks for libvulkan.so.1 when WebGPU finds no adapter; tests inject one. */
+  probeLibrary?: LibraryProbe;
+}
 
 /**
  * Tries the candidates for `choice` in order and activates the first that works; reports every
  * candidate tried. Does not register fixes or touch the cached engine (that is `initEngine`'s job), so
  * tests can drive it with a fake `loader`.
  */
-export async function selectBackend(
-  choice: BackendChoice,
-  deps: { loader: ModuleLoader; threads?: number },
-): Promise<Selection> {
+export async function selectBackend(choice: BackendChoice, deps: SelectDeps): Promise<Selection> {
   const order = choice === 'auto' ? AUTO_ORDER : [choice];
   const candidates: CandidateReport[] = [];
   const notes: string[] = [];
@@ -88,7 +96,7 @@ export async function selectBackend(
     const attempt = await tryBackend(backend, deps, notes);
     if (attempt.ok) {
       candidates.push({ backend, modules: MODULES[backend], status: 'selected', ...(attempt.remark ? { reason: attempt.remark } : {}) });
-      return { ok: true, backend, module: attempt.module, native: attempt.native, candidates, notes };
+      return { ok: true, backend, module: attempt.module, native: attempt.native, webgpu: attempt.webgpu, candidates, notes };
     }
     candidates.push({ backend, modules: MODULES[backend], status: 'skipped', reason: attempt.reason });
   }
@@ -96,20 +104,24 @@ export async function selectBackend(
 }
 
 type Attempt =
-  | { ok: true; module: unknown; native?: NativeInfo; remark?: string }
+  | { ok: true; module: unknown; native?: NativeInfo; webgpu?: WebGpuInfo; remark?: string }
   | { ok: false; reason: string };
 
-async function tryBackend(
-  backend: BackendName,
-  deps: { loader: ModuleLoader; threads?: number },
-  notes: string[],
-): Promise<Attempt> {
+async function tryBackend(backend: BackendName, deps: SelectDeps, notes: string[]): Promise<Attempt> {
   const tfName = TF_NAME[backend];
   let module: unknown = null;
+  let webgpu: WebGpuInfo | undefined;
+  let webgpuNotes: string[] = [];
   if (backend === 'webgpu') {
-    const prepared = await prepareWebGpu(deps.loader);
-    if (typeof prepared === 'string') return { ok: false, reason: prepared };
-    module = prepared;
+    const prepared = await prepareWebGpu({
+      loader: deps.loader,
+      options: deps.webgpu ?? validateWebGpuOptions(),
+      probeLibrary: deps.probeLibrary,
+    });
+    if (!prepared.ok) return { ok: false, reason: prepared.reason };
+    module = prepared.module;
+    webgpu = prepared.info;
+    webgpuNotes = prepared.notes;
   } else if (MODULES[backend].length > 0) {
     const spec = MODULES[backend][0];
     try {
@@ -134,9 +146,10 @@ async function tryBackend(
       setThreads(deps.threads);
     }
   }
-  // A failed tfjs-node-gpu must not leave its 'tensorflow' registration in the way of tfjs-node's.
+  // A failed tfjs-node-gpu must not leave its 'tensorflow' registration in the way of tfjs-node's, nor a
+  // failed webgpu a registration that tfjs' own priority order would pick.
   const fail = (reason: string): Attempt => {
-    if (backend === 'tensorflow-gpu') tf.removeBackend(tfName);
+    if (backend === 'tensorflow-gpu' || backend === 'webgpu') tf.removeBackend(tfName);
     return { ok: false, reason };
   };
   let initialised = false;
@@ -151,7 +164,9 @@ async function tryBackend(
     (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   }
   try {
-    const sum = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).dataSync());
+    // An asynchronous read: webgpu under Node has no synchronous one (see webgpu.ts).
+    const out = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])));
+    const sum = await out.data().finally(() => out.dispose());
     if (sum[0] !== 4 || sum[1] !== 6) throw new Error(`1+3, 2+4 gave ${sum[0]}, ${sum[1]}`);
   } catch (err) {
     return fail(`backend '${tfName}' failed a smoke test: ${firstLine(err)}`);
@@ -164,32 +179,8 @@ async function tryBackend(
         : undefined;
     return { ok: true, module, native, remark };
   }
-  return { ok: true, module };
-}
-
-/** Loads the webgpu backend and, under Node, installs `navigator.gpu` from the `webgpu` package. */
-async function prepareWebGpu(loader: ModuleLoader): Promise<unknown> {
-  let backendModule: unknown;
-  try {
-    backendModule = await loader('@tensorflow/tfjs-backend-webgpu');
-  } catch (err) {
-    return describeLoadError('@tensorflow/tfjs-backend-webgpu', err);
-  }
-  const g = globalThis as { navigator?: { gpu?: unknown } };
-  if (g.navigator?.gpu == null) {
-    let dawn: { create?: (flags: string[]) => unknown; globals?: object };
-    try {
-      dawn = (await loader('webgpu')) as typeof dawn;
-    } catch (err) {
-      return describeLoadError('webgpu', err);
-    }
-    if (typeof dawn.create !== 'function') return `the 'webgpu' package has no create() export`;
-    Object.assign(globalThis, dawn.globals ?? {});
-    const nav = g.navigator ?? {};
-    nav.gpu = dawn.create([]);
-    g.navigator = nav;
-  }
-  return backendModule;
+  for (const note of webgpuNotes) if (!notes.includes(note)) notes.push(note);
+  return { ok: true, module, webgpu };
 }
 
 /** GPU visibility from tfjs-node's backend, whose fields are not typed here. */
@@ -222,21 +213,4 @@ export async function listAvailable(loader: ModuleLoader, except: BackendChoice)
     if (ok) out.push(backend);
   }
   return out;
-}
-
-/** "X is not installed" for a missing package, else the first line of the error. */
-export function describeLoadError(spec: string, err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  const missing =
-    code === 'ERR_MODULE_NOT_FOUND' ||
-    code === 'MODULE_NOT_FOUND' ||
-    /Cannot find (package|module)|Failed to (load|resolve)/i.test(message);
-  if (missing && message.includes(spec)) return `${spec} is not installed`;
-  return `${spec} failed to load: ${firstLine(err)}`;
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0].trim();
 }
