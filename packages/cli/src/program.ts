@@ -9,6 +9,7 @@ import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';
 import { askCommand } from './commands/ask';
 import { quickstartCommand } from './commands/quickstart';
+import { qaGenCommand } from './commands/qa-gen';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(askCommand());
+  program.addCommand(qaGenCommand());
   program.addCommand(quickstartCommand());
   return program;
 }

@@ -2,7 +2,7 @@
  * Option tables: every CLI option maps onto one field of a library config. Each table is declared
  * once and reused by every command that takes those settings.
  */
-import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig } from '@dalm/trainer';
+import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig, E2ETrainConfig } from '@dalm/trainer';
 import type { ChunkConfig, IndexConfig, HybridConfig, Bm25Config } from '@dalm/retriever';
 import type { GenerateOptions, LoraConfig } from '@dalm/generator';
 import type { OptionSpec } from './options';
@@ -89,3 +89,16 @@ export function hybridConfig(c: Partial<HybridCliConfig>): Partial<HybridConfig>
     ...(c.denseWeight !== undefined || c.bm25Weight !== undefined ? { weights: { dense: c.denseWeight ?? 1, bm25: c.bm25Weight ?? 1 } } : {}),
   };
 }
+
+export const E2E_TRAIN_OPTIONS: OptionSpec<E2ETrainConfig>[] = [
+  { field: 'k', kind: 'int', description: 'passages retrieved per question (the RAG marginal runs over them)' },
+  { field: 'retrievalTemperature', kind: 'float', description: 'tau of p(d|q) = softmax(cos/tau)' },
+  { field: 'passageMode', kind: { choices: ['frozen', 'reindex'] }, description: 'frozen passage vectors, or a trained passage tower with re-indexing' },
+  { field: 'reindexEvery', kind: 'int', description: 'reindex mode: rebuild the index every N steps' },
+  { field: 'trainRetriever', kind: 'bool', description: 'update the retriever' },
+  { field: 'trainGenerator', kind: 'bool', description: 'update the generator' },
+  { field: 'contrastiveWeight', kind: 'float', description: 'weight of an in-batch InfoNCE term on gold passages (0: off)' },
+  { field: 'normalizeByAnswerLength', kind: 'bool', description: 'divide each question loss by its answer length' },
+  { field: 'maxSeqLength', kind: 'int', description: 'longest generator row (prompt with one passage + answer)' },
+  { field: 'maxAnswerTokens', kind: 'int', description: 'longest answer kept, in tokens' },
+];

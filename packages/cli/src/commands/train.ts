@@ -1,6 +1,8 @@
 /** `dalm train retriever|generator|e2e`: configurations of the one training loop. */
 import { Command, Option } from 'commander';
+import path from 'node:path';
 import {
+  buildIndexDir,
   ExactIndex,
   IrEvaluator,
   RETRIEVAL_MODES,
@@ -16,13 +18,15 @@ import {
   readQaExamples,
   trainGenerator,
   trainRetriever,
+  trainEndToEnd,
+  type E2ETrainConfig,
   type GeneratorTrainConfig,
   type QaExample,
   type RetrieverTrainConfig,
   type TrainLoopConfig,
 } from '@dalm/trainer';
 import { addOptions, readOptions } from '../options';
-import { GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS } from '../specs';
+import { E2E_TRAIN_OPTIONS, GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS } from '../specs';
 import { checkSize, corpusPassages, openIndex, printJson, startEngine } from '../context';
 import { MODEL_SIZES, scratchEncoder, scratchGenerator } from '@dalm/trainer';
 import type { GenerateOptions } from '@dalm/generator';
@@ -167,7 +171,74 @@ function generatorCommand(): Command {
   });
 }
 
+function e2eCommand(): Command {
+  const cmd = new Command('e2e')
+    .description('joint training with the RAG-sequence marginal: the generator likelihood trains the retriever')
+    .requiredOption('--qa <file>', 'training QA .jsonl (question, answers[], optional positive_ids)')
+    .requiredOption('--corpus <source>', 'passages to retrieve from (.jsonl id/title/text or a documents directory)')
+    .requiredOption('--retriever <dir>', 'starting retriever directory')
+    .requiredOption('--generator <dir>', 'starting generator directory')
+    .requiredOption('--out <dir>', 'writes <out>/retriever, <out>/generator and <out>/index')
+    .option('--eval-qa <file>', 'held-out QA: retrieval and answer metrics at the end')
+    .option('--eval-limit <n>', 'questions of --eval-qa used for answer metrics', (v) => parseInt(v, 10), 100)
+    .option('--json', 'print the final result as JSON');
+  addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 4, learningRate: 2e-4, warmupSteps: 20 });
+  addOptions(cmd, E2E_TRAIN_OPTIONS, { k: 4, retrievalTemperature: 0.05, passageMode: 'frozen', reindexEvery: 100, trainRetriever: true, trainGenerator: true, contrastiveWeight: 0, maxSeqLength: 384, maxAnswerTokens: 48 });
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  dalm train e2e --qa train.jsonl --corpus corpus.jsonl --retriever runs/retriever --generator runs/generator --out runs/e2e
+  dalm train e2e ... --passage-mode reindex --reindex-every 50      # RAG-end2end: the passage tower trains too
+  dalm train e2e ... --no-train-generator                            # only the query encoder learns from the generator
+
+With --passage-mode frozen the query encoder is trained against the starting passage vectors; the
+saved index is rebuilt with the trained encoder so that queries and passages share one encoder.`,
+  );
+  return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    await startEngine(self);
+    const qa = await readQaExamples(String(opts.qa));
+    const corpus = await corpusPassages(String(opts.corpus));
+    const encoder = await loadEncoder(String(opts.retriever));
+    const gen = await loadGenerator(String(opts.generator));
+    const config: Partial<E2ETrainConfig> = {
+      ...readOptions<TrainLoopConfig>(opts, TRAIN_LOOP_OPTIONS),
+      ...readOptions<E2ETrainConfig>(opts, E2E_TRAIN_OPTIONS),
+      quiet: Boolean((self.optsWithGlobals() as { quiet?: boolean }).quiet),
+    };
+    const result = await trainEndToEnd(encoder, gen.model, gen.tokenizer, gen.format, qa, corpus, config, {
+      onReindex: (step, ms) => process.stderr.write(`re-indexed ${corpus.length} passages at step ${step} in ${(ms / 1000).toFixed(1)} s\n`),
+    });
+    result.passages.dispose();
+    const out = String(opts.out);
+    await encoder.save(path.join(out, 'retriever'));
+    if (gen.lora) mergeLora(gen.model);
+    await saveGenerator(path.join(out, 'generator'), gen.model, gen.tokenizer, gen.format);
+    await buildIndexDir(path.join(out, 'index'), corpus, encoder, { denseKind: corpus.length <= 10_000 ? 'exact' : 'hnsw' }, path.join(out, 'retriever'));
+    let evalRetrieval: Record<string, number> | null = null;
+    let evalAnswersMetrics: Record<string, number> | null = null;
+    if (opts.evalQa) {
+      const held = await readQaExamples(String(opts.evalQa));
+      evalRetrieval = await evalEncoder(encoder, held, corpus);
+      const opened = await openIndex(path.join(out, 'index'));
+      const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, opened.index.retrieval('dense'));
+      evalAnswersMetrics = await evalAnswers(rag, held.slice(0, Number(opts.evalLimit)), { k: 3 });
+      opened.index.dispose();
+      opened.encoder?.dispose();
+    }
+    const summary = { out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, reindexes: result.reindexes, retrieval: evalRetrieval, answers: evalAnswersMetrics };
+    encoder.dispose();
+    gen.model.dispose();
+    if (opts.json) printJson(summary);
+    else process.stdout.write(`saved ${out}/retriever, ${out}/generator and ${out}/index (${result.reindexes} re-indexes during training)\n`);
+  });
+}
+
 export function trainCommand(): Command {
-  return new Command('train').description('train a retriever, a generator, or both end to end').addCommand(retrieverCommand()).addCommand(generatorCommand());
+  return new Command('train')
+    .description('train a retriever, a generator, or both end to end')
+    .addCommand(retrieverCommand())
+    .addCommand(generatorCommand())
+    .addCommand(e2eCommand());
 }
 

@@ -10,24 +10,27 @@
 /** Loads a module by specifier (default: dynamic `import()`); tests inject fakes. */
 export type ModuleLoader = (specifier: string) => Promise<unknown>;
 
-/** Modules handed over by a bundle, by specifier. */
-const provided = new Map<string, unknown>();
+/** Modules handed over by a bundle, by specifier: a function that imports one on first use. */
+const provided = new Map<string, () => Promise<unknown>>();
 
 /**
- * Makes `defaultLoader(specifier)` answer with `module` instead of importing it. For bundles, whose
- * `import()` of a package name would look for a node_modules folder that is not there.
+ * Makes `defaultLoader(specifier)` answer with what `load` imports, instead of importing `specifier`.
+ * For bundles, which carry the backend packages inside (sharing the bundle's one copy of tfjs-core) and
+ * have no node_modules folder to find them in.
  *
  * @example
- *   import * as wasm from '@tensorflow/tfjs-backend-wasm';
- *   provideBackendModule('@tensorflow/tfjs-backend-wasm', wasm);
+ *   provideBackendModule('@tensorflow/tfjs-backend-wasm', () => import('@tensorflow/tfjs-backend-wasm'));
  */
-export function provideBackendModule(specifier: string, module: unknown): void {
-  provided.set(specifier, module);
+export function provideBackendModule(specifier: string, load: () => Promise<unknown>): void {
+  if (typeof load !== 'function') throw new Error(`provideBackendModule('${specifier}'): load must be a function returning import()`);
+  provided.set(specifier, load);
 }
 
 /** A provided module, else `import()` of a computed specifier (which TypeScript and bundlers leave alone). */
-export const defaultLoader: ModuleLoader = (specifier) =>
-  provided.has(specifier) ? Promise.resolve(provided.get(specifier)) : import(/* @vite-ignore */ specifier);
+export const defaultLoader: ModuleLoader = (specifier) => {
+  const load = provided.get(specifier);
+  return load ? load() : import(/* @vite-ignore */ specifier);
+};
 
 /** "X is not installed" for a missing package, else the first line of the error. */
 export function describeLoadError(spec: string, err: unknown): string {
