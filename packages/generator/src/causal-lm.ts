@@ -26,6 +26,12 @@ export interface CausalLMForwardOptions {
   training?: boolean;
   /** Only compute logits for the last position ([batch, 1, vocab]); saves the LM head over a long prompt. */
   lastOnly?: boolean;
+  /**
+   * Only compute logits at these flat positions (int32 [n], indices into batch·seq): logits are then
+   * [1, n, vocab]. Training on answer tokens only needs a few positions, and the LM head over the
+   * whole vocabulary is the costliest layer of a small model.
+   */
+  positions?: tf.Tensor;
 }
 
 export interface CausalLMOutput {

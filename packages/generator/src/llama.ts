@@ -161,6 +161,7 @@ export class LlamaForCausalLM implements CausalLM {
       });
       h = this.norm.apply(h);
       if (opts.lastOnly) h = tf.slice(h, [0, seq - 1, 0], [batch, 1, c.hidden_size]); // [b, 1, hidden]
+      else if (opts.positions) h = tf.expandDims(tf.gather(tf.reshape(h, [batch * seq, c.hidden_size]), opts.positions), 0); // [1, n, hidden]
       return this.lmHead ? this.lmHead.apply(h, training) : this.embed.project(h); // [b, seq|1, vocab]
     });
     return { logits, cache };

@@ -118,3 +118,22 @@ describe('generator fine-tuning on retrieved context', () => {
     model.dispose();
   });
 });
+
+describe('answer-position logits', () => {
+  it('lmLoss over answer positions equals the masked NLL over full logits', async () => {
+    const { collateLm, lmLoss } = await import('../src/recipes/generator');
+    const { maskedTokenNll } = await import('../src/losses/token-nll');
+    const tf = await import('@tensorflow/tfjs');
+    const domain = syntheticDomain(4, 9);
+    const tok = trainByteLevelBPE(domain.map((d) => d.text), { vocabSize: 300 });
+    const model = createCausalLM({ model_type: 'llama', vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, bos_token_id: tok.special.bos, eos_token_id: tok.special.eos, pad_token_id: tok.special.pad, max_position_embeddings: 256 }, 3);
+    const rows = examples(domain, new Rng(1)).map((ex) => encodeExample(model, tok, DEFAULT_PROMPT_FORMAT, ex, 256, 16));
+    const b = collateLm(rows, tok.special.pad!);
+    const fast = lmLoss(model, b, false).dataSync()[0];
+    const full = maskedTokenNll(model.forward(b.inputIds, { attentionMask: b.attentionMask }).logits as never, b.targets, b.lossMask).dataSync()[0];
+    expect(fast).toBeCloseTo(full, 5);
+    expect(b.lossPositions.shape[0]).toBe(rows.reduce((n, r) => n + r.mask.reduce((a, m) => a + m, 0), 0));
+    tf.dispose(b as never);
+    model.dispose();
+  });
+});

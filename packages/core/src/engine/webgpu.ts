@@ -167,6 +167,11 @@ export const SYNC_READ_NOTE =
 let created: { dawn: DawnModule; flags: string; gpu: GpuLike } | null = null;
 let registered: { key: string; module: unknown; info: WebGpuInfo } | null = null;
 
+/** What `initEngine` should say about webgpu here: under Node, that synchronous reads fail. */
+function webgpuNotes(): string[] {
+  return typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined' ? [SYNC_READ_NOTE] : [];
+}
+
 /**
  * Loads the WebGPU packages, finds an adapter and a device, and registers the tfjs backend 'webgpu' on it
  * (activating it is the caller's job). Says why when it cannot.
@@ -179,7 +184,7 @@ export async function prepareWebGpu(deps: WebGpuDeps): Promise<WebGpuPrepared> {
   const { options } = deps;
   const key = JSON.stringify(options);
   if (registered?.key === key && tf.findBackendFactory('webgpu') != null) {
-    return { ok: true, module: registered.module, info: registered.info, notes: [SYNC_READ_NOTE] };
+    return { ok: true, module: registered.module, info: registered.info, notes: webgpuNotes() };
   }
 
   // 1. The kernels. Imported before navigator.gpu exists, so its own backend registration stays off.
@@ -245,7 +250,7 @@ export async function prepareWebGpu(deps: WebGpuDeps): Promise<WebGpuPrepared> {
     3,
   );
   registered = { key, module, info };
-  return { ok: true, module, info, notes: [SYNC_READ_NOTE] };
+  return { ok: true, module, info, notes: webgpuNotes() };
 }
 
 /** `navigator.gpu` (a browser's, or Dawn's, installed here with Dawn's `GPU*` globals), or why there is none. */

