@@ -93,3 +93,5 @@ export {
 export type { DocumentSplitConfig, QuestionFilterConfig, QuestionGenConfig, QuestionGenResult, QuestionRejection, ParsedQa } from './data/qa-gen';
 export { clozeQuestions, clozeOfSentence, salientSpans, DEFAULT_CLOZE_CONFIG } from './data/cloze';
 export type { ClozeConfig } from './data/cloze';
+export { trainLanguageModel, lmWindows, DEFAULT_LM_TRAIN_CONFIG, validateLmTrainConfig } from './recipes/lm';
+export type { LmTrainConfig } from './recipes/lm';

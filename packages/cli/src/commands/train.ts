@@ -19,6 +19,8 @@ import {
   trainGenerator,
   trainRetriever,
   trainEndToEnd,
+  trainLanguageModel,
+  type LmTrainConfig,
   type E2ETrainConfig,
   type GeneratorTrainConfig,
   type QaExample,
@@ -171,6 +173,35 @@ function generatorCommand(): Command {
   });
 }
 
+function lmCommand(): Command {
+  const cmd = new Command('lm')
+    .description('domain-adaptive language-model pretraining of a generator on the corpus text (before QA fine-tuning)')
+    .requiredOption('--corpus <source>', 'documents or passages (.jsonl/.csv, or a directory of .txt/.md)')
+    .requiredOption('--out <dir>', 'where to save the generator')
+    .option('--base <dir>', 'continue from this generator directory (default: a from-scratch model)')
+    .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
+    .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--json', 'print the final result as JSON');
+  addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 2e-3, warmupSteps: 30 });
+  addOptions(cmd, GENERATOR_TRAIN_OPTIONS.filter((o) => o.field === 'maxSeqLength'), { maxSeqLength: 256 });
+  cmd.addHelpText('after', '\nExamples:\n  dalm train lm --corpus corpus.jsonl --size tiny --out runs/lm --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base runs/lm --out runs/generator');
+  return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    await startEngine(self);
+    const texts = (await corpusPassages(String(opts.corpus))).map((p) => p.text);
+    const gen = opts.base ? await loadGenerator(String(opts.base)) : scratchGenerator(texts, checkSize(String(opts.size)), Number(opts.modelSeed));
+    const result = await trainLanguageModel(gen.model, gen.tokenizer, texts, {
+      ...readOptions<TrainLoopConfig>(opts, TRAIN_LOOP_OPTIONS),
+      ...readOptions<LmTrainConfig>(opts, GENERATOR_TRAIN_OPTIONS.filter((o) => o.field === 'maxSeqLength') as never),
+      quiet: Boolean((self.optsWithGlobals() as { quiet?: boolean }).quiet),
+    });
+    await saveGenerator(String(opts.out), gen.model, gen.tokenizer, gen.format);
+    gen.model.dispose();
+    const summary = { out: opts.out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null };
+    if (opts.json) printJson(summary);
+    else process.stdout.write(`saved generator to ${opts.out} (final loss ${summary.finalLoss?.toFixed(4)})\n`);
+  });
+}
+
 function e2eCommand(): Command {
   const cmd = new Command('e2e')
     .description('joint training with the RAG-sequence marginal: the generator likelihood trains the retriever')
@@ -238,6 +269,7 @@ export function trainCommand(): Command {
   return new Command('train')
     .description('train a retriever, a generator, or both end to end')
     .addCommand(retrieverCommand())
+    .addCommand(lmCommand())
     .addCommand(generatorCommand())
     .addCommand(e2eCommand());
 }
