@@ -12,6 +12,10 @@ export function formatEngineInfo(info: EngineInfo): string {
     `gpu          ${info.native?.usingGpu ? 'yes (CUDA through tfjs-node-gpu)' : info.backend === 'webgpu' ? 'yes (WebGPU)' : 'no GPU in use'}`,
   ];
   if (info.native) lines.push(`tensorflow   ${info.native.tensorflowVersion ?? 'unknown'} (${info.native.module})`);
+  if (info.webgpu) {
+    const a = info.webgpu.adapter;
+    lines.push(`webgpu       ${[a.vendor, a.device, a.description].filter(Boolean).join(' / ') || 'adapter'} (feature level ${info.webgpu.featureLevel}, max buffer ${mb(info.webgpu.maxBufferSize)})`);
+  }
   if (info.wasm) {
     lines.push(
       `wasm         simd ${info.wasm.simd ?? '?'}, multithreading ${info.wasm.multithreading ?? '?'}, threads ${info.wasm.threads ?? '?'}`,
