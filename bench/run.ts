@@ -6,6 +6,8 @@
 /** Registered benches; add one line per bench module. */
 const BENCHES: Record<string, () => Promise<{ main: (argv: string[]) => Promise<void> }>> = {
   engine: () => import('./engine'),
+  retriever: () => import('./retriever'),
+  generator: () => import('./generator'),
 };
 
 async function run(argv: string[]): Promise<void> {

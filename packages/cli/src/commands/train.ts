@@ -64,7 +64,7 @@ function retrieverCommand(): Command {
     .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 32, learningRate: 5e-4, warmupSteps: 20 });
-  addOptions(cmd, RETRIEVER_TRAIN_OPTIONS, { scale: 20, hardNegatives: 1, gradCacheChunk: 0 });
+  addOptions(cmd, RETRIEVER_TRAIN_OPTIONS, { scale: 20, hardNegatives: 1, gradCacheChunk: 16 });
   cmd.addHelpText('after', '\nExamples:\n  dalm train retriever --pairs runs/pairs.jsonl --out runs/retriever --steps 400 --run-dir runs/train-retriever\n  dalm train retriever --pairs pairs.jsonl --base models/bge-small --out runs/retriever --lr 2e-5');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await startEngine(self);

@@ -36,7 +36,8 @@ export const DEFAULT_RETRIEVER_TRAIN_CONFIG: RetrieverTrainConfig = {
   scale: 20,
   symmetric: false,
   hardNegatives: 1,
-  gradCacheChunk: 0,
+  // Backprop memory grows ~1 GiB per 1k tokens on wasm (4 GiB heap): chunked GradCache keeps it bounded.
+  gradCacheChunk: 16,
   label: 'train retriever',
 };
 
