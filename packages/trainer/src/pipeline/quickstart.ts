@@ -64,7 +64,7 @@ export const DEFAULT_QUICKSTART_CONFIG: QuickstartConfig = {
   generatorSize: 'tiny',
   retrieverSteps: 150,
   generatorSteps: 300,
-  k: 2,
+  k: 1,
   seed: 1,
   quiet: false,
 };
@@ -158,8 +158,9 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
 
   // 3. Generator: byte-level BPE + decoder from scratch, fine-tuned on retrieved context (RAFT).
   const gen = scratchGenerator([...texts, ...trainQa.map((q) => `${q.question} ${q.answers[0]}`)], c.generatorSize, c.seed, { max_position_embeddings: 256 });
+  const contextTokens = 96 + 64 * c.k; // prompt (question + k short passages) + answer
   const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, hybrid);
-  gen.format.contextTokens = 224;
+  gen.format.contextTokens = contextTokens;
   const answerMetrics = async (closedBook = false) => {
     const answers = await rag.askMany(heldOut.map((q) => q.question), { k: c.k, closedBook, generate: { maxNewTokens: 12 }, batchSize: 25 });
     return { metrics: scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: heldOut[i].answers }))), answers };
@@ -172,7 +173,7 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
     batchSize: 16,
     learningRate: 3e-3,
     warmupSteps: Math.ceil(c.generatorSteps / 10),
-    maxSeqLength: 224,
+    maxSeqLength: contextTokens,
     maxAnswerTokens: 16,
     seed: c.seed,
     runDir: path.join(c.out, 'runs/generator'),
