@@ -52,7 +52,10 @@ export async function buildIndexDir(
   const bm25 = Bm25Index.build(passages, c.bm25);
   let dense: DenseIndex | null = null;
   if (embedder) {
-    dense = c.denseKind === 'exact' ? await ExactIndex.build(embedder, passages, { metric: c.dense.metric }) : await HnswIndex.build(embedder, passages, c.dense);
+    dense =
+      c.denseKind === 'exact'
+        ? await ExactIndex.build(embedder, passages, c.dense.metric ? { metric: c.dense.metric } : {})
+        : await HnswIndex.build(embedder, passages, c.dense);
     await dense.save(dir);
   }
   await bm25.save(dir);

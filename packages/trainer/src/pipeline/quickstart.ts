@@ -63,7 +63,7 @@ export const DEFAULT_QUICKSTART_CONFIG: QuickstartConfig = {
   retrieverSize: 'tiny',
   generatorSize: 'tiny',
   retrieverSteps: 150,
-  generatorSteps: 300,
+  generatorSteps: 450,
   k: 1,
   seed: 1,
   quiet: false,
@@ -166,7 +166,7 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
     return { metrics: scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: heldOut[i].answers }))), answers };
   };
   const before = (await answerMetrics()).metrics;
-  const examples = await buildRaftExamples(trainQa, hybrid, byId, { k: c.k, goldShare: 0.8, seed: c.seed });
+  const examples = await buildRaftExamples(trainQa, hybrid, byId, { k: c.k, goldShare: 0.9, seed: c.seed });
   stage(`generator: ${examples.length} training examples (${examples.filter((e) => e.hasGold).length} with the gold passage)`);
   await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, {
     steps: c.generatorSteps,
