@@ -13,6 +13,8 @@ export interface OptionSpec<C> {
   field: keyof C & string;
   /** Flag without dashes, e.g. 'learning-rate'; default: the field in kebab case. */
   flag?: string;
+  /** One-letter alias, e.g. 'k' for `-k`. */
+  short?: string;
   kind: OptionKind;
   description: string;
 }
@@ -47,7 +49,7 @@ export function addOptions<C>(cmd: Command, specs: OptionSpec<C>[], defaults?: P
       cmd.addOption(new Option(`--no-${flag}`).hideHelp());
       continue;
     }
-    const opt = new Option(`--${flag} <value>`, spec.description);
+    const opt = new Option(`${spec.short ? `-${spec.short}, ` : ''}--${flag} <value>`, spec.description);
     if (typeof spec.kind === 'object') opt.choices(spec.kind.choices as string[]);
     const p = parser(spec as OptionSpec<unknown>, flag);
     if (p) opt.argParser(p);

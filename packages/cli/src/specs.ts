@@ -91,7 +91,7 @@ export function hybridConfig(c: Partial<HybridCliConfig>): Partial<HybridConfig>
 }
 
 export const E2E_TRAIN_OPTIONS: OptionSpec<E2ETrainConfig>[] = [
-  { field: 'k', kind: 'int', description: 'passages retrieved per question (the RAG marginal runs over them)' },
+  { field: 'k', short: 'k', kind: 'int', description: 'passages retrieved per question (the RAG marginal runs over them)' },
   { field: 'retrievalTemperature', kind: 'float', description: 'tau of p(d|q) = softmax(cos/tau)' },
   { field: 'passageMode', kind: { choices: ['frozen', 'reindex'] }, description: 'frozen passage vectors, or a trained passage tower with re-indexing' },
   { field: 'reindexEvery', kind: 'int', description: 'reindex mode: rebuild the index every N steps' },
