@@ -32,6 +32,7 @@ export { provideBackendModule } from './engine/module-loader';
 
 // --- file formats ---
 export { atomicWriteFile, atomicWriteFileWith, atomicWriteDir } from './io/atomic';
+export type { AtomicWriteDirOptions } from './io/atomic';
 export { halfBitsToFloat, bf16BitsToFloat } from './io/float16';
 export {
   MAX_SAFETENSORS_HEADER_BYTES,

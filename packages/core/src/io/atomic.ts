@@ -73,6 +73,15 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
+export interface AtomicWriteDirOptions {
+  /**
+   * Keep the old directory's files whose names are not in `owned` (files the writer is
+   * responsible for), so several artifacts can share one directory without erasing each other.
+   * Default: the new directory replaces the old one whole.
+   */
+  keepOthers?: { owned: readonly string[] };
+}
+
 /**
  * Builds a directory atomically: `writer` fills a fresh temporary sibling
  * directory, which then replaces `dir` as a whole (files of an older `dir`
@@ -88,7 +97,11 @@ async function exists(p: string): Promise<boolean> {
  *   await fs.promises.writeFile(path.join(tmp, 'config.json'), '{}');
  * });
  */
-export async function atomicWriteDir(dir: string, writer: (tmpDir: string) => Promise<void>): Promise<void> {
+export async function atomicWriteDir(
+  dir: string,
+  writer: (tmpDir: string) => Promise<void>,
+  opts: AtomicWriteDirOptions = {},
+): Promise<void> {
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   await fsp.mkdir(parent, { recursive: true });
@@ -97,6 +110,14 @@ export async function atomicWriteDir(dir: string, writer: (tmpDir: string) => Pr
   await fsp.mkdir(tmp);
   try {
     await writer(tmp);
+    if (opts.keepOthers) {
+      // Carry over files of the old directory that this writer does not own (e.g. a BM25 index beside a dense one).
+      const owned = new Set(opts.keepOthers.owned);
+      const old = await fsp.readdir(target, { withFileTypes: true }).catch(() => []);
+      for (const entry of old) {
+        if (entry.isFile() && !owned.has(entry.name)) await fsp.copyFile(path.join(target, entry.name), path.join(tmp, entry.name));
+      }
+    }
   } catch (err) {
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw err;
