@@ -85,8 +85,9 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: Attent
     const vr = repeatKv(v, groups);
     const dim = q.shape[3] as number;
     const scale = opts.scale ?? 1 / Math.sqrt(dim);
+    // Scale q (small) rather than the scores ([b, h, q, k]): one fewer quadratic tensor kept for backprop.
     // Explicit transpose: a transposed matMul operand is ~10x slower on the wasm backend.
-    let scores = tf.mul(tf.matMul(q, tf.transpose(kr, [0, 1, 3, 2])), scale); // [b, h, q, k]
+    let scores = tf.matMul(tf.mul(q, scale), tf.transpose(kr, [0, 1, 3, 2])); // [b, h, q, k]
     if (opts.bias) scores = tf.add(scores, opts.bias);
     let probs = tf.softmax(scores, -1);
     if (opts.training && opts.dropout && opts.dropout > 0) probs = tf.dropout(probs, opts.dropout);
