@@ -30,6 +30,9 @@ export { WEBGPU_FIXES } from './engine/webgpu-fixes';
 export type { WebGpuFixName } from './engine/webgpu-fixes';
 export { provideBackendModule } from './engine/module-loader';
 
+// --- engine: synchronous reads (false on webgpu under Node) ---
+export { canReadSync } from './engine/webgpu';
+
 // --- file formats ---
 export { atomicWriteFile, atomicWriteFileWith, atomicWriteDir } from './io/atomic';
 export type { AtomicWriteDirOptions } from './io/atomic';

@@ -212,7 +212,38 @@ describe('webgpu program fixes', () => {
     fixProgram(c, 'int32');
     expect(c.shaderKey).toBe('cum_+_false_true'); // cum-length-key is off
     // @ts-expect-error: not a fix
-    expect(() => applyWebGpuFixes(['faster'])).toThrow("applyWebGpuFixes: unknown fix 'faster'; valid fixes: cum-length-key, transpose-types");
+    expect(() => applyWebGpuFixes(['faster'])).toThrow(
+      "applyWebGpuFixes: unknown fix 'faster'; valid fixes: cum-length-key, transpose-types, splitk-transpose-b",
+    );
+  });
+
+  it('splitk-transpose-b: turns vec4 off in a split-K matmul with a transposed B, as its constructor does when K % 4 != 0', () => {
+    applyWebGpuFixes(['splitk-transpose-b']);
+    // dy [3, 4000] · (Eᵀ [128, 4000])ᵀ: what MatMulSplitKProgram's constructor sets (vec4, since 4000 and 128 are multiples of 4).
+    const splitK = (transposeB: boolean) => ({
+      shaderKey: `matMulSplitK_false_${transposeB}_4,4,128_4`,
+      outputShape: [1, 3, 128],
+      getUserCode: () => '',
+      transposeA: false,
+      transposeB,
+      outputComponent: 4,
+      elementsPerThread: [4, 4, 128] as [number, number, number],
+      workgroupSize: [8, 8, 1] as [number, number, number],
+      dispatch: [4, 1, 32] as [number, number, number], // ceil(128 / 32), ceil(3 / 32), ceil(4000 / 128)
+    });
+    const p = splitK(true);
+    fixProgram(p, 'float32');
+    expect(p.outputComponent).toBe(1);
+    expect(p.elementsPerThread).toEqual([4, 1, 128]); // fewer than 16 rows: one row per thread
+    expect(p.dispatch).toEqual([4, 1, 32]); // ceil(128 / 32), ceil(3 / 8), unchanged
+    expect(p.shaderKey).toBe('matMulSplitK_false_true_4,1,128_1');
+    const q = splitK(false);
+    fixProgram(q, 'float32');
+    expect([q.outputComponent, q.shaderKey]).toEqual([4, 'matMulSplitK_false_false_4,4,128_4']); // B not transposed: vec4 reads are right
+    applyWebGpuFixes([]);
+    const r = splitK(true);
+    fixProgram(r, 'float32');
+    expect(r.outputComponent).toBe(4); // fix off: the stock program
   });
 });
 
@@ -309,7 +340,7 @@ describe("selectBackend('webgpu') / initEngine: a working adapter", () => {
     const info = await initEngine({ backend: 'webgpu', loader, env: {} });
     expect(info).toMatchObject({ backend: 'webgpu', tfBackend: 'webgpu', requested: 'webgpu', requestedBy: 'option' });
     expect(info.webgpu?.adapter.device).toBe('Fake GPU 9000');
-    expect(info.fixes).toEqual(expect.arrayContaining(['webgpu:cum-length-key', 'webgpu:transpose-types']));
+    expect(info.fixes).toEqual(expect.arrayContaining(['webgpu:cum-length-key', 'webgpu:transpose-types', 'webgpu:splitk-transpose-b']));
     expect(info.notes).toContain(SYNC_READ_NOTE);
     // Programs reach the (fake) backend's runWebGPUProgram with the fixes applied.
     const run = (tf.backend() as unknown as { runWebGPUProgram: (p: WebGpuProgramLike, i: unknown[], d: string) => void }).runWebGPUProgram;

@@ -43,6 +43,25 @@ describe('Linear', () => {
     store.dispose();
   });
 
+  it('toHostAsync gives what toHost gives (PyTorch layout, filter), and leaves no tensor behind', async () => {
+    const store = new ParamStore(1);
+    new Linear(store, 'proj', 2, 3);
+    store.loadHost(new Map([
+      ['proj.weight', { shape: [3, 2], data: new Float32Array([1, 2, 3, 4, 5, 6]) }],
+      ['proj.bias', { shape: [3], data: new Float32Array([0.5, 0, -1]) }],
+    ]));
+    const tensorsBefore = tf.memory().numTensors;
+    const host = await store.toHostAsync();
+    expect(tf.memory().numTensors).toBe(tensorsBefore); // the transposed copy is disposed
+    expect([...host.keys()]).toEqual(['proj.weight', 'proj.bias']);
+    expect(host.get('proj.weight')!.shape).toEqual([3, 2]);
+    expect(Array.from(host.get('proj.weight')!.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(host.get('proj.bias')!.data)).toEqual([0.5, 0, -1]);
+    const onlyBias = await store.toHostAsync((n) => n.endsWith('.bias'));
+    expect([...onlyBias.keys()]).toEqual(['proj.bias']);
+    store.dispose();
+  });
+
   it('LoRA starts as identity, trains only A/B, and merges to the same outputs', () => {
     const store = new ParamStore(7);
     const lin = new Linear(store, 'q', 4, 3);

@@ -130,7 +130,7 @@ export interface SaveCausalLMOptions {
  * await saveCausalLM(model, 'runs/generator', { tokenizer: tok });
  */
 export async function saveCausalLM(model: CausalLM, dir: string, opts: SaveCausalLMOptions = {}): Promise<void> {
-  const tensors = model.params.toHost((name) => model.isSavedParam(name));
+  const tensors = await model.params.toHostAsync((name) => model.isSavedParam(name));
   const extraFiles: Record<string, string> = {
     [GENERATION_CONFIG_FILE]: JSON.stringify(generationConfigJson(model, opts.generationConfig), null, 2) + '\n',
     ...(opts.tokenizer?.toFiles() ?? {}),

@@ -64,7 +64,7 @@ const isLoraParam = (name: string) => /\.lora_[AB]\.weight$/.test(name);
 
 /** Writes the adapter (PEFT layout) atomically. `baseModel` is recorded as base_model_name_or_path. */
 export async function saveLoraAdapter(dir: string, model: CausalLM, config: LoraConfig, baseModel: string): Promise<void> {
-  const host = model.params.toHost(isLoraParam);
+  const host = await model.params.toHostAsync(isLoraParam);
   if (host.size === 0) throw new Error('saveLoraAdapter: the model has no LoRA parameters (call applyLora first)');
   const tensors = new Map([...host].map(([name, t]) => [PEFT_PREFIX + name, t]));
   const peftConfig = {

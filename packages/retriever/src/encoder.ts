@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
+  canReadSync,
   loadTokenizer,
   readConfigJson,
   readSafetensors,
@@ -69,7 +70,8 @@ const FINGERPRINT_HEX_CHARS = 16;
  */
 export class Encoder implements Embedder {
   readonly settings: EncoderSettings;
-  private fingerprintHex: string;
+  /** null until computed: on a backend without synchronous reads (webgpu under Node), until `ensureFingerprint()`. */
+  private fingerprintHex: string | null;
 
   constructor(
     readonly model: BertModel,
@@ -86,7 +88,7 @@ export class Encoder implements Embedder {
       model.config.max_position_embeddings,
       source,
     );
-    this.fingerprintHex = this.computeFingerprint();
+    this.fingerprintHex = canReadSync() ? this.hashFingerprint(this.model.params.toHost()) : null;
   }
 
   /** Vector length (the hidden size). */
@@ -105,21 +107,40 @@ export class Encoder implements Embedder {
 
   /**
    * Short sha256 of the parameter values, the tokenizer and the settings. Fixed at construction;
-   * call `refreshFingerprint()` after changing the weights.
+   * call `await refreshFingerprint()` after changing the weights. On a backend that cannot read
+   * synchronously (webgpu under Node) the constructor cannot compute it: `loadEncoder` awaits
+   * `ensureFingerprint()`, and an encoder from `createEncoder` needs that call before this is read.
    */
   get fingerprint(): string {
+    if (this.fingerprintHex === null) {
+      throw new Error(
+        `Encoder.fingerprint: not computed yet (the ${tf.getBackend()} backend cannot read the weights synchronously); ` +
+          'call await encoder.ensureFingerprint() first',
+      );
+    }
     return this.fingerprintHex;
   }
 
   /** Recomputes the fingerprint from the current weights (call after training) and returns it. */
-  refreshFingerprint(): string {
-    this.fingerprintHex = this.computeFingerprint();
+  async refreshFingerprint(): Promise<string> {
+    this.fingerprintHex = this.hashFingerprint(await this.model.params.toHostAsync());
     return this.fingerprintHex;
   }
 
-  private computeFingerprint(): string {
+  /**
+   * The fingerprint, computed from the current weights first if it is not yet (only on a backend
+   * without synchronous reads; elsewhere the constructor computed it and this returns it unchanged).
+   *
+   * @example
+   * const enc = createEncoder({ tokenizer, seed: 1 });
+   * await enc.ensureFingerprint(); // before building an index on webgpu
+   */
+  async ensureFingerprint(): Promise<string> {
+    return this.fingerprintHex ?? this.refreshFingerprint();
+  }
+
+  private hashFingerprint(host: Map<string, HostTensor>): string {
     const hash = createHash('sha256');
-    const host = this.model.params.toHost();
     for (const name of [...host.keys()].sort()) {
       const t = host.get(name)!;
       hash.update(`${name}[${t.shape.join(',')}]`);
@@ -225,7 +246,7 @@ export class Encoder implements Embedder {
   async save(dir: string): Promise<void> {
     await writeModelDir(dir, {
       config: bertConfigToJson(this.model.config),
-      tensors: this.model.params.toHost(),
+      tensors: await this.model.params.toHostAsync(),
       extraFiles: { ...this.tokenizer.toFiles(), ...sentenceTransformersFiles(this.settings, this.dim) },
     });
   }
@@ -253,6 +274,8 @@ export interface CreateEncoderOptions {
 
 /**
  * A randomly initialised encoder (normal(0, initializer_range) weights, LayerNorm ones/zeros).
+ * Synchronous: on webgpu under Node its fingerprint is computed by `await enc.ensureFingerprint()`
+ * (the training recipes, the quickstart and the CLI call it; on other backends it is ready at once).
  *
  * @example
  * const tokenizer = trainWordPiece(corpus, { vocabSize: 8000 });
@@ -300,7 +323,9 @@ export async function loadEncoder(dir: string, overrides: Partial<EncoderSetting
   const model = new BertModel(config, { pooler: hasPooler });
   try {
     model.loadWeights(tensors, weightsFile);
-    return new Encoder(model, tokenizer, settings, `encoder settings of ${dir}`);
+    const encoder = new Encoder(model, tokenizer, settings, `encoder settings of ${dir}`);
+    await encoder.ensureFingerprint(); // computed by the constructor unless the backend reads asynchronously only
+    return encoder;
   } catch (e) {
     model.dispose();
     throw e;

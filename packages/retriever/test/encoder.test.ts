@@ -312,7 +312,7 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
       }
     });
 
-    it('is deterministic per seed, and refreshFingerprint tracks weight changes', () => {
+    it('is deterministic per seed, and refreshFingerprint tracks weight changes', async () => {
       const a = createEncoder({ config: small, tokenizer, seed: 1 });
       const b = createEncoder({ config: small, tokenizer, seed: 1 });
       const c = createEncoder({ config: small, tokenizer, seed: 2 });
@@ -324,8 +324,12 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
         const w = a.params.get('encoder.layer.0.output.dense.bias');
         tf.tidy(() => w.assign(tf.add(w, 0.01)));
         expect(a.fingerprint).toBe(before); // fixed until refreshed
-        expect(a.refreshFingerprint()).not.toBe(before);
-        expect(a.fingerprint).not.toBe(before);
+        expect(await a.ensureFingerprint()).toBe(before); // already computed: unchanged
+        const refreshed = await a.refreshFingerprint();
+        expect(refreshed).not.toBe(before);
+        expect(a.fingerprint).toBe(refreshed);
+        tf.tidy(() => w.assign(tf.sub(w, 0.01)));
+        expect(await a.refreshFingerprint()).toBe(b.fingerprint); // the same weights hash the same, read async or sync
       } finally {
         a.dispose();
         b.dispose();

@@ -56,7 +56,7 @@ describe.skipIf(!existsSync(covid))('contrastive retriever training on COVID-QA 
     };
     const before = await score();
     const r = await trainRetriever(encoder, pairs, { steps: 80, batchSize: 16, learningRate: 2e-3, warmupSteps: 5, scale: 20, quiet: true });
-    encoder.refreshFingerprint();
+    await encoder.refreshFingerprint();
     const after = await score();
     const first = r.losses.slice(0, 5).reduce((a, b) => a + b) / 5;
     const last = r.losses.slice(-5).reduce((a, b) => a + b) / 5;

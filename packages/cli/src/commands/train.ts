@@ -43,6 +43,7 @@ export function qrelsFromQa(examples: readonly QaExample[]) {
 /** Retrieval metrics of `encoder` on held-out QA over `corpus` (exact search, so only the encoder is measured). */
 export async function evalEncoder(encoder: Encoder, examples: readonly QaExample[], corpus: readonly Passage[]): Promise<Record<string, number>> {
   const { queries, qrels } = qrelsFromQa(examples);
+  await encoder.ensureFingerprint(); // the index records it (on webgpu a fresh encoder has none yet)
   const index = await ExactIndex.build(encoder, corpus);
   try {
     return await new IrEvaluator(queries, qrels).evaluate(index);

@@ -1,7 +1,7 @@
 /**
- * Fixes for the tfjs 4.22 `webgpu` backend, applied by `initEngine` whenever webgpu is active. Both are
+ * Fixes for the tfjs 4.22 `webgpu` backend, applied by `initEngine` whenever webgpu is active. All are
  * bugs in how tfjs-backend-webgpu generates shaders, found on a real (software) adapter by
- * engine-webgpu-ops.test.ts and test/webgpu-training.test.ts; both are fixed where every kernel's
+ * engine-webgpu-ops.test.ts and test/webgpu-training.test.ts; all are fixed where every kernel's
  * program passes, `WebGPUBackend.runWebGPUProgram`, so kernels that call these programs internally
  * (reductions and cumulative scans over a non-last axis transpose first) are fixed too.
  *
@@ -15,16 +15,22 @@
  *   over a non-last axis (which transpose first), and float32 tensors cast from int32, whose buffer
  *   stays i32 (webgpu's `Cast` to a wider type only relabels it: BERT's attention mask). Converts the
  *   element to the output's type and uses the matching setter.
+ * - `splitk-transpose-b`: for a matmul with few output tiles and a long inner dimension (batch 1,
+ *   K >= 2000: e.g. the gradient of a tied LM head, `dy [n, vocab] · E`, taken as `matMul(dy, Eᵀ, false,
+ *   true)`), the split-K program reads A and B four floats at a time whenever K and N are multiples
+ *   of 4, also when B is transposed, where four consecutive floats run along K instead of N: the result
+ *   is wrong (the stock tiled program turns vec4 off for a transposed B). Turns vec4 off there too:
+ *   the same program tfjs builds when K or N is not a multiple of 4.
  *
  * Idempotent; `applyWebGpuFixes([])` turns them off (the backend then runs the stock programs).
  */
 import * as tf from '@tensorflow/tfjs';
 
 /** One fix that can be switched on or off. */
-export type WebGpuFixName = 'cum-length-key' | 'transpose-types';
+export type WebGpuFixName = 'cum-length-key' | 'transpose-types' | 'splitk-transpose-b';
 
 /** All webgpu fixes, in the order they are applied. */
-export const WEBGPU_FIXES: readonly WebGpuFixName[] = ['cum-length-key', 'transpose-types'];
+export const WEBGPU_FIXES: readonly WebGpuFixName[] = ['cum-length-key', 'transpose-types', 'splitk-transpose-b'];
 
 const applied = new Set<WebGpuFixName>();
 
@@ -33,6 +39,17 @@ export interface WebGpuProgramLike {
   shaderKey: string;
   outputShape: number[];
   getUserCode(): string;
+}
+
+/** The fields of tfjs-backend-webgpu's `MatMulSplitKProgram` that decide its vector width (read by `getUserCode`). */
+interface SplitKProgramLike extends WebGpuProgramLike {
+  transposeA: boolean;
+  transposeB: boolean;
+  outputComponent: number;
+  /** [cols, rows, inner] per thread. */
+  elementsPerThread: [number, number, number];
+  workgroupSize: [number, number, number];
+  dispatch: [number, number, number];
 }
 
 /** `WebGPUBackend.runWebGPUProgram(program, inputs, outputDtype, uniforms?, output?)`. */
@@ -85,5 +102,20 @@ export function fixProgram(program: WebGpuProgramLike, outputDtype: tf.DataType 
         /setOutputAtIndex\(flatIndex, (A\[getIndexFromCoords\dD\([^;]*?uniforms\.aShape\)\])\);/,
         (_, element: string) => `${int ? 'setOutputAtIndexI32' : 'setOutputAtIndex'}(flatIndex, ${int ? 'i32' : 'f32'}(${element}));`,
       );
+  }
+  if (applied.has('splitk-transpose-b') && program.shaderKey.startsWith('matMulSplitK_')) {
+    const p = program as SplitKProgramLike;
+    if (p.transposeB && p.outputComponent === 4) {
+      // What the MatMulSplitKProgram constructor sets when vec4 is off. outputShape: [1, rows, cols].
+      const [, rows, cols] = p.outputShape as [number, number, number];
+      p.outputComponent = 1;
+      p.elementsPerThread = [cols < 16 ? 1 : 4, rows < 16 ? 1 : 4, p.elementsPerThread[2]];
+      p.dispatch = [
+        Math.ceil(cols / (p.workgroupSize[0] * p.elementsPerThread[0])),
+        Math.ceil(rows / (p.workgroupSize[1] * p.elementsPerThread[1])),
+        p.dispatch[2], // batch · inner / split: unchanged
+      ];
+      p.shaderKey = `matMulSplitK_${p.transposeA}_${p.transposeB}_${p.elementsPerThread}_${p.outputComponent}`;
+    }
   }
 }

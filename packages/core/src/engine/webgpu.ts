@@ -173,6 +173,18 @@ function webgpuNotes(): string[] {
 }
 
 /**
+ * Whether the active tfjs backend can read tensors synchronously (`dataSync`): false only for webgpu
+ * without `OffscreenCanvas` (under Node). Code that must stay synchronous checks this and otherwise
+ * defers the read to an `await t.data()`.
+ *
+ * @example
+ *   const loss = canReadSync() ? value.dataSync()[0] : (await value.data())[0];
+ */
+export function canReadSync(): boolean {
+  return tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
+}
+
+/**
  * Loads the WebGPU packages, finds an adapter and a device, and registers the tfjs backend 'webgpu' on it
  * (activating it is the caller's job). Says why when it cannot.
  *

@@ -119,7 +119,11 @@ export class ParamStore {
     return n;
   }
 
-  /** Copies every parameter out in its on-disk layout (PyTorch `[out, in]` for linear weights). */
+  /**
+   * Copies every parameter out in its on-disk layout (PyTorch `[out, in]` for linear weights).
+   * Reads synchronously, which webgpu under Node cannot do: prefer `toHostAsync` where the caller
+   * can wait.
+   */
   toHost(filter: (name: string) => boolean = () => true): Map<string, HostTensor> {
     const out = new Map<string, HostTensor>();
     for (const [name, e] of this.entries) {
@@ -129,6 +133,29 @@ export class ParamStore {
       if (t !== e.variable) t.dispose();
     }
     return out;
+  }
+
+  /**
+   * `toHost` with asynchronous reads (`await t.data()`), which every backend supports; the values
+   * are the same. All reads are started before the first is awaited, so a GPU copies them in one go.
+   *
+   * @example
+   * await writeSafetensors('model.safetensors', await store.toHostAsync());
+   */
+  async toHostAsync(filter: (name: string) => boolean = () => true): Promise<Map<string, HostTensor>> {
+    const reads: Array<{ name: string; shape: number[]; data: Promise<Float32Array>; temp: tf.Tensor | null }> = [];
+    for (const [name, e] of this.entries) {
+      if (!filter(name)) continue;
+      const t = e.transposeOnDisk ? tf.transpose(e.variable) : e.variable;
+      reads.push({ name, shape: t.shape.slice(), data: t.data() as Promise<Float32Array>, temp: t !== e.variable ? t : null });
+    }
+    try {
+      const data = await Promise.all(reads.map((r) => r.data));
+      return new Map(reads.map((r, i) => [r.name, { shape: r.shape, data: data[i]! }]));
+    } finally {
+      await Promise.allSettled(reads.map((r) => r.data)); // no transposed copy is disposed while it is being read
+      for (const r of reads) r.temp?.dispose();
+    }
   }
 
   /**

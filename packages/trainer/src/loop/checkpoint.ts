@@ -36,9 +36,9 @@ export async function saveCheckpoint(
   const dir = checkpointDir(runDir, state.step);
   await atomicWriteDir(dir, async (tmp) => {
     for (const [name, store] of Object.entries(groups)) {
-      await writeSafetensors(path.join(tmp, `${name}.safetensors`), store.toHost(), { format: 'pt' });
+      await writeSafetensors(path.join(tmp, `${name}.safetensors`), await store.toHostAsync(), { format: 'pt' });
     }
-    await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), optimizer.stateToHost(), { step: String(optimizer.step) });
+    await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), await optimizer.stateToHost(), { step: String(optimizer.step) });
     await fsp.writeFile(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
   });
   const all = await listCheckpoints(runDir);

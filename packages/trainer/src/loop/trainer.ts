@@ -181,7 +181,7 @@ export async function train<B>(
       const ctx: StepContext = { step, micro, training: true };
       const g = step * config.gradAccumulation + micro;
       const batch = await task.dataset.collate(microBatchIndices(g, config.batchSize, task.dataset.size, config.seed), ctx);
-      const out = task.gradients ? await task.gradients(batch, ctx, vars) : differentiate(task.loss!, batch, ctx, vars);
+      const out = task.gradients ? await task.gradients(batch, ctx, vars) : await differentiate(task.loss!, batch, ctx, vars);
       tf.dispose(batch as unknown as tf.TensorContainer); // the loop owns collated batches
       lossSum += out.loss;
       for (const [k, v] of Object.entries(out.metrics ?? {})) metricSums[k] = (metricSums[k] ?? 0) + v;
@@ -200,7 +200,7 @@ export async function train<B>(
         grad.dispose();
       }
     }
-    const { grads, norm } = clipByGlobalNorm(accumulated, config.maxGradNorm);
+    const { grads, norm } = await clipByGlobalNorm(accumulated, config.maxGradNorm);
     for (const g of accumulated.values()) g.dispose();
     const lr = learningRateAt(step, {
       learningRate: config.learningRate,
@@ -238,13 +238,13 @@ export async function train<B>(
   return { steps: config.steps, startStep, losses, eval: lastEval, checkpoint: lastCheckpoint };
 }
 
-/** Runs `loss` under tf.variableGrads and returns gradients by full name. */
-function differentiate<B>(
+/** Runs `loss` under tf.variableGrads and returns gradients by full name (loss and metrics read asynchronously). */
+async function differentiate<B>(
   lossFn: (batch: B, ctx: StepContext) => LossOutput,
   batch: B,
   ctx: StepContext,
   vars: Map<string, tf.Variable>,
-): GradientOutput {
+): Promise<GradientOutput> {
   const names = [...vars.keys()];
   const list = names.map((n) => vars.get(n)!);
   let metricTensors: Record<string, tf.Scalar> = {};
@@ -254,13 +254,15 @@ function differentiate<B>(
     metricTensors = Object.fromEntries(Object.entries(out.metrics ?? {}).map(([k, t]) => [k, tf.keep(t)]));
     return out.loss;
   }, list);
-  const loss = value.dataSync()[0];
+  const entries = Object.entries(metricTensors);
+  const [lossData, ...metricData] = await Promise.all([value.data(), ...entries.map(([, t]) => t.data())]);
+  const loss = lossData[0] as number;
   value.dispose();
   const metrics: Record<string, number> = {};
-  for (const [k, t] of Object.entries(metricTensors)) {
-    metrics[k] = t.dataSync()[0];
+  entries.forEach(([k, t], i) => {
+    metrics[k] = metricData[i]![0] as number;
     t.dispose();
-  }
+  });
   const byName = new Map<string, tf.Tensor>();
   for (const n of names) {
     const v = vars.get(n)!;

@@ -64,15 +64,12 @@ export class AdamW {
     }
   }
 
-  /** Moments as host tensors named `<param>.m` / `<param>.v`. */
-  stateToHost(): Map<string, HostTensor> {
-    const out = new Map<string, HostTensor>();
-    for (const [name, m] of this.m) {
-      out.set(`${name}.m`, { shape: m.shape.slice(), data: m.dataSync() as Float32Array });
-      const v = this.v.get(name)!;
-      out.set(`${name}.v`, { shape: v.shape.slice(), data: v.dataSync() as Float32Array });
-    }
-    return out;
+  /** Moments as host tensors named `<param>.m` / `<param>.v` (read asynchronously: every backend can). */
+  async stateToHost(): Promise<Map<string, HostTensor>> {
+    const reads: Array<[string, tf.Variable]> = [];
+    for (const [name, m] of this.m) reads.push([`${name}.m`, m], [`${name}.v`, this.v.get(name)!]);
+    const data = await Promise.all(reads.map(([, t]) => t.data() as Promise<Float32Array>));
+    return new Map(reads.map(([key, t], i) => [key, { shape: t.shape.slice(), data: data[i]! }]));
   }
 
   /** Restores moments saved by `stateToHost` and the step count. */

@@ -120,6 +120,7 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   const encoder = scratchEncoder(texts, c.retrieverSize, c.seed, { max_position_embeddings: 128, hidden_dropout_prob: 0.1 });
   const bm25 = Bm25Index.build(passages);
   const exactScore = async (enc: Encoder) => {
+    await enc.ensureFingerprint(); // the index records it (on webgpu a fresh encoder has none yet)
     const index = await ExactIndex.build(enc, passages);
     const m = await evaluator.evaluate(index);
     index.dispose();

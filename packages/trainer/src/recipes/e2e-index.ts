@@ -50,6 +50,7 @@ export class PassageVectorIndex {
   /** Embeds every passage with `encoder` (passage prefix, no dropout) and indexes the vectors. */
   static async build(encoder: Encoder, corpus: readonly Passage[], opts: PassageVectorIndexOptions): Promise<PassageVectorIndex> {
     if (corpus.length === 0) throw new Error('PassageVectorIndex: the corpus is empty');
+    await encoder.ensureFingerprint(); // the index records it (on webgpu a fresh encoder has none yet)
     const { index, vectors } = await embedAndIndex(encoder, corpus, opts);
     return new PassageVectorIndex(corpus, opts, index, vectors);
   }
@@ -82,7 +83,7 @@ export class PassageVectorIndex {
   /** Re-embeds the whole corpus with `encoder`'s current weights and swaps in a fresh index; returns the milliseconds it took. */
   async rebuild(encoder: Encoder): Promise<number> {
     const t0 = Date.now();
-    encoder.refreshFingerprint(); // the new index records the weights its vectors come from
+    await encoder.refreshFingerprint(); // the new index records the weights its vectors come from
     const { index, vectors } = await embedAndIndex(encoder, this.corpus, this.opts);
     this.current.dispose();
     this.current = index;

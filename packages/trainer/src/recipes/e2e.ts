@@ -385,7 +385,7 @@ export async function trainEndToEnd(
         },
         evaluate: evaluate
           ? async (step) => {
-              encoder.refreshFingerprint();
+              await encoder.refreshFingerprint();
               return evaluate(step);
             }
           : undefined,
@@ -402,7 +402,7 @@ export async function trainEndToEnd(
       c,
       hooks,
     );
-    encoder.refreshFingerprint();
+    await encoder.refreshFingerprint();
     return { ...result, passages, reindexes };
   } catch (e) {
     passages?.dispose();

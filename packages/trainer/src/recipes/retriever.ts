@@ -112,7 +112,7 @@ export async function gradCacheGradients(
     infoNceLoss(q as tf.Tensor2D, p as tf.Tensor2D, { scale: c.scale, symmetric: c.symmetric }, exclude),
   )([qAll, pAll]);
   const [dq, dp] = grads;
-  const loss = value.dataSync()[0];
+  const loss = (await value.data())[0] as number;
   tf.dispose([qAll, pAll, exclude, value]);
 
   const names = [...vars.keys()].filter((n) => n.startsWith(prefix));
@@ -168,7 +168,7 @@ export async function trainRetriever(
         : { loss: (b) => contrastiveLoss(encoder, b, c) }),
       evaluate: evaluate
         ? async (step) => {
-            encoder.refreshFingerprint();
+            await encoder.refreshFingerprint();
             return evaluate(step);
           }
         : undefined,
@@ -176,6 +176,6 @@ export async function trainRetriever(
     c,
     hooks,
   );
-  encoder.refreshFingerprint();
+  await encoder.refreshFingerprint();
   return result;
 }
