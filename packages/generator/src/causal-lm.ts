@@ -121,3 +121,14 @@ export function checkInputIds(inputIds: tf.Tensor): [number, number] {
   if (b < 1 || t < 1) throw new Error(`inputIds must be non-empty, got [${inputIds.shape}]`);
   return [b, t];
 }
+
+/**
+ * The final hidden states the LM head runs on: all of them, only the last position (`lastOnly`),
+ * or only the flat `positions`. h: [batch, seq, hidden] -> [batch, seq|1, hidden] or [1, n, hidden].
+ */
+export function selectOutputStates(h: tf.Tensor, opts: CausalLMForwardOptions): tf.Tensor {
+  const [batch, seq, hidden] = h.shape as number[];
+  if (opts.lastOnly) return tf.slice(h, [0, seq - 1, 0], [batch, 1, hidden]);
+  if (opts.positions) return tf.expandDims(tf.gather(tf.reshape(h, [batch * seq, hidden]), opts.positions), 0);
+  return h;
+}

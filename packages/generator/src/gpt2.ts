@@ -27,6 +27,7 @@ import {
   decoderBias,
   decoderPositions,
   eosList,
+  selectOutputStates,
   type CausalLM,
   type CausalLMForwardOptions,
   type CausalLMOutput,
@@ -278,8 +279,7 @@ export class Gpt2LMHeadModel implements CausalLM {
         h = block.apply(h, bias, i, cache, training);
       });
       h = this.lnF.apply(h);
-      if (opts.lastOnly) h = tf.slice(h, [0, seq - 1, 0], [batch, 1, this.config.n_embd]); // [b, 1, embd]
-      else if (opts.positions) h = tf.expandDims(tf.gather(tf.reshape(h, [batch * seq, this.config.n_embd]), opts.positions), 0); // [1, n, embd]
+      h = selectOutputStates(h, opts); // [b, seq|1, hidden] or [1, n, hidden]
       return this.wte.project(h); // [b, seq|1, vocab]
     });
     return { logits, cache };

@@ -30,6 +30,7 @@ import {
   decoderBias,
   decoderPositions,
   eosList,
+  selectOutputStates,
   type CausalLM,
   type CausalLMForwardOptions,
   type CausalLMOutput,
@@ -160,8 +161,7 @@ export class LlamaForCausalLM implements CausalLM {
         h = layer.apply(h, rot, bias, i, cache, training);
       });
       h = this.norm.apply(h);
-      if (opts.lastOnly) h = tf.slice(h, [0, seq - 1, 0], [batch, 1, c.hidden_size]); // [b, 1, hidden]
-      else if (opts.positions) h = tf.expandDims(tf.gather(tf.reshape(h, [batch * seq, c.hidden_size]), opts.positions), 0); // [1, n, hidden]
+      h = selectOutputStates(h, opts); // [b, seq|1, hidden] or [1, n, hidden]
       return this.lmHead ? this.lmHead.apply(h, training) : this.embed.project(h); // [b, seq|1, vocab]
     });
     return { logits, cache };
