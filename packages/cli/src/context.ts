@@ -1,6 +1,6 @@
 /** Shared plumbing of the commands: engine start, loading artifacts, output. */
 import type { Command } from 'commander';
-import { initEngine } from '@dalm/core';
+import { checkReplaceableOut, initEngine, INDEX_DIR_MARKERS, MODEL_DIR_MARKERS } from '@dalm/core';
 import { IndexDir, loadEncoder, loadPassages, recordedRetriever, type Encoder, type Passage } from '@dalm/retriever';
 import { checkModelSize, type ModelSize } from '@dalm/trainer';
 import { engineOption, type GlobalOptions } from './global';
@@ -28,3 +28,24 @@ export async function openIndex(indexDir: string, retrieverDir?: string): Promis
 export async function corpusPassages(source: string): Promise<Passage[]> {
   return loadPassages(source, { chunk: null });
 }
+
+/** What a command writes at an output path, for the replace guard. */
+export type OutKind = 'index' | 'model';
+
+/**
+ * Refuses, before any work starts, an output path that must not be replaced: an existing file, a
+ * directory holding the command's inputs, or a non-empty directory that is not an artifact of this
+ * kind written by dalm (unless `--force`).
+ */
+export async function guardOut(out: string, kind: OutKind, opts: Record<string, unknown>, sources: readonly unknown[] = [], flag = '--out'): Promise<void> {
+  await checkReplaceableOut(out, {
+    what: kind === 'index' ? 'index directory' : 'model directory',
+    markers: kind === 'index' ? INDEX_DIR_MARKERS : MODEL_DIR_MARKERS,
+    sources: sources.filter((s): s is string => typeof s === 'string' && s.length > 0),
+    force: Boolean(opts.force),
+    flag,
+  });
+}
+
+/** The `--force` option of commands that replace an output directory. */
+export const FORCE_OPTION_HELP = 'replace an existing --out directory even if dalm did not write it';

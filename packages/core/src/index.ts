@@ -34,7 +34,9 @@ export { provideBackendModule } from './engine/module-loader';
 export { canReadSync } from './engine/webgpu';
 
 // --- file formats ---
-export { atomicWriteFile, atomicWriteFileWith, atomicWriteDir } from './io/atomic';
+export { atomicWriteFile, atomicWriteFileWith, atomicWriteDir, recoverInterruptedSwap } from './io/atomic';
+export { checkReplaceableOut, INDEX_DIR_MARKERS, MODEL_DIR_MARKERS } from './io/out-guard';
+export type { OutGuardOptions } from './io/out-guard';
 export type { AtomicWriteDirOptions } from './io/atomic';
 export { halfBitsToFloat, bf16BitsToFloat } from './io/float16';
 export {

@@ -46,6 +46,8 @@ export function bm25Tokenize(text: string): string[] {
 }
 
 export const BM25_FILE = 'bm25.json';
+/** Files a BM25 index owns in an index directory. */
+export const BM25_INDEX_FILES = [BM25_FILE, PASSAGES_FILE] as const;
 const BM25_FORMAT = 'dalm-bm25';
 const BM25_VERSION = 1;
 
@@ -193,7 +195,13 @@ export class Bm25Index implements Retrieval {
    * Writes `bm25.json` and `passages.jsonl` into `dir` atomically; other files already there
    * (a dense index's `index.bin`, `manifest.json`) are kept.
    */
+  /** Saves into `dir` atomically, keeping the directory's other files (a dense index beside it). */
   async save(dir: string): Promise<void> {
+    await writeDirAtomic(dir, BM25_INDEX_FILES, (tmp) => this.writeFiles(tmp));
+  }
+
+  /** Writes `bm25.json` and `passages.jsonl` into an existing directory (not atomic; `save` is). */
+  async writeFiles(dir: string): Promise<void> {
     const passages = this.allPassages();
     const file: Bm25File = {
       format: BM25_FORMAT,
@@ -204,10 +212,8 @@ export class Bm25Index implements Retrieval {
       count: passages.length,
       ids: passages.map((p) => p.id),
     };
-    await writeDirAtomic(dir, [BM25_FILE, PASSAGES_FILE], async (tmp) => {
-      await writeFile(path.join(tmp, PASSAGES_FILE), passagesToJsonl(passages));
-      await writeFile(path.join(tmp, BM25_FILE), JSON.stringify(file, null, 1) + '\n');
-    });
+    await writeFile(path.join(dir, PASSAGES_FILE), passagesToJsonl(passages));
+    await writeFile(path.join(dir, BM25_FILE), JSON.stringify(file, null, 1) + '\n');
   }
 
   /**

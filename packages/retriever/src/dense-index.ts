@@ -51,6 +51,8 @@ export interface DenseIndex extends Retrieval {
   getPassage(id: string): Passage | undefined;
   /** Writes the index directory atomically (other files in it, like `bm25.json`, are kept). */
   save(dir: string): Promise<void>;
+  /** Writes this index's files into an existing directory, not atomically (`save` and `buildIndexDir` wrap it). */
+  writeFiles(dir: string): Promise<void>;
   /** Frees the native index; the object is unusable afterwards. */
   dispose(): void;
 }

@@ -224,31 +224,35 @@ export class ExactIndex implements DenseIndex {
     });
   }
 
+  /** Saves into `dir` atomically, keeping the directory's other files (BM25 beside it). */
   async save(dir: string): Promise<void> {
+    await writeDirAtomic(dir, DENSE_INDEX_FILES, (tmp) => this.writeFiles(tmp));
+  }
+
+  /** Writes the manifest, data file and passages into an existing directory (not atomic; `save` is). */
+  async writeFiles(dir: string): Promise<void> {
     this.check();
     const n = this.ids.length;
     const ids = [...this.ids];
     const bytes = new Uint8Array(this.data.buffer, this.data.byteOffset, n * this.dim * 4).slice();
-    await writeDirAtomic(dir, DENSE_INDEX_FILES, async (tmp) => {
-      await writeFile(path.join(tmp, PASSAGES_FILE), passagesToJsonl(ids.map((id) => this.passages.get(id)!)));
-      const dataPath = path.join(tmp, EXACT_DATA_FILE);
-      await writeFile(dataPath, bytes);
-      const manifest: DenseManifest = {
-        format: MANIFEST_FORMAT,
-        version: MANIFEST_VERSION,
-        kind: 'exact',
-        metric: this.metric,
-        dim: this.dim,
-        count: n,
-        encoderFingerprint: this.fingerprint,
-        created: new Date().toISOString(),
-        dataFile: EXACT_DATA_FILE,
-        dataBytes: (await stat(dataPath)).size,
-        dataSha256: await sha256File(dataPath),
-        ids,
-      };
-      await writeFile(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest) + '\n');
-    });
+    await writeFile(path.join(dir, PASSAGES_FILE), passagesToJsonl(ids.map((id) => this.passages.get(id)!)));
+    const dataPath = path.join(dir, EXACT_DATA_FILE);
+    await writeFile(dataPath, bytes);
+    const manifest: DenseManifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      kind: 'exact',
+      metric: this.metric,
+      dim: this.dim,
+      count: n,
+      encoderFingerprint: this.fingerprint,
+      created: new Date().toISOString(),
+      dataFile: EXACT_DATA_FILE,
+      dataBytes: (await stat(dataPath)).size,
+      dataSha256: await sha256File(dataPath),
+      ids,
+    };
+    await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest) + '\n');
   }
 
   /** Loads a directory written by `save`; same checks as `HnswIndex.load`. */

@@ -212,34 +212,38 @@ export class HnswIndex implements DenseIndex {
     });
   }
 
+  /** Saves into `dir` atomically, keeping the directory's other files (BM25 beside it). */
   async save(dir: string): Promise<void> {
+    await writeDirAtomic(dir, DENSE_INDEX_FILES, (tmp) => this.writeFiles(tmp));
+  }
+
+  /** Writes the manifest, data file and passages into an existing directory (not atomic; `save` is). */
+  async writeFiles(dir: string): Promise<void> {
     const hnsw = this.native();
     const entries = [...this.labelToId.entries()].sort((a, b) => a[0] - b[0]);
-    await writeDirAtomic(dir, DENSE_INDEX_FILES, async (tmp) => {
-      await writeFile(path.join(tmp, PASSAGES_FILE), passagesToJsonl(entries.map(([, id]) => this.passages.get(id)!)));
-      const dataPath = path.join(tmp, HNSW_DATA_FILE);
-      await hnsw.writeIndex(dataPath);
-      const manifest: DenseManifest = {
-        format: MANIFEST_FORMAT,
-        version: MANIFEST_VERSION,
-        kind: 'hnsw',
-        metric: this.config.metric,
-        dim: this.dim,
-        M: this.config.M,
-        efConstruction: this.config.efConstruction,
-        seed: this.config.seed,
-        count: entries.length,
-        encoderFingerprint: this.fingerprint,
-        created: new Date().toISOString(),
-        dataFile: HNSW_DATA_FILE,
-        dataBytes: (await stat(dataPath)).size,
-        dataSha256: await sha256File(dataPath),
-        ids: entries.map(([, id]) => id),
-        labels: entries.map(([label]) => label),
-        nextLabel: this.nextLabel,
-      };
-      await writeFile(path.join(tmp, MANIFEST_FILE), JSON.stringify(manifest) + '\n');
-    });
+    await writeFile(path.join(dir, PASSAGES_FILE), passagesToJsonl(entries.map(([, id]) => this.passages.get(id)!)));
+    const dataPath = path.join(dir, HNSW_DATA_FILE);
+    await hnsw.writeIndex(dataPath);
+    const manifest: DenseManifest = {
+      format: MANIFEST_FORMAT,
+      version: MANIFEST_VERSION,
+      kind: 'hnsw',
+      metric: this.config.metric,
+      dim: this.dim,
+      M: this.config.M,
+      efConstruction: this.config.efConstruction,
+      seed: this.config.seed,
+      count: entries.length,
+      encoderFingerprint: this.fingerprint,
+      created: new Date().toISOString(),
+      dataFile: HNSW_DATA_FILE,
+      dataBytes: (await stat(dataPath)).size,
+      dataSha256: await sha256File(dataPath),
+      ids: entries.map(([, id]) => id),
+      labels: entries.map(([label]) => label),
+      nextLabel: this.nextLabel,
+    };
+    await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest) + '\n');
   }
 
   /**

@@ -10,16 +10,17 @@
  *     retriever.json  {"path": "../retriever"}   (where the encoder was loaded from, if any)
  */
 import { promises as fsp } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { atomicWriteFile } from '@dalm/core';
+import { atomicWriteDir, recoverInterruptedSwap } from '@dalm/core';
 import type { Passage } from './passage';
 import type { Embedder } from './embedder';
 import type { Retrieval } from './retrieval';
 import type { DenseIndex } from './dense-index';
-import { MANIFEST_FILE } from './dense-index';
+import { DENSE_INDEX_FILES, MANIFEST_FILE } from './dense-index';
 import { HnswIndex, type IndexConfig } from './hnsw-index';
 import { ExactIndex } from './exact-index';
-import { Bm25Index, type Bm25Config } from './bm25';
+import { BM25_INDEX_FILES, Bm25Index, type Bm25Config } from './bm25';
 import { HybridRetrieval, type HybridConfig } from './hybrid';
 import { loadDenseIndex } from './load-index';
 
@@ -39,7 +40,14 @@ export interface IndexDirConfig {
 
 export const DEFAULT_INDEX_DIR_CONFIG: IndexDirConfig = { denseKind: 'hnsw', dense: {}, bm25: {} };
 
-/** Builds BM25 (and dense, with an embedder) over `passages` and saves them into `dir`. */
+/** Every file an index directory's writers own; anything else in the directory (a user's notes) is kept. */
+export const INDEX_DIR_FILES: readonly string[] = [...new Set([...DENSE_INDEX_FILES, ...BM25_INDEX_FILES, RETRIEVER_REF_FILE])];
+
+/**
+ * Builds BM25 (and dense, with an embedder) over `passages` and writes them into `dir` in one atomic
+ * swap: the old directory stays whole until the new one is complete, and a rebuild without an
+ * embedder leaves no stale dense files behind. Files the index does not own are carried over.
+ */
 export async function buildIndexDir(
   dir: string,
   passages: readonly Passage[],
@@ -56,13 +64,19 @@ export async function buildIndexDir(
       c.denseKind === 'exact'
         ? await ExactIndex.build(embedder, passages, c.dense.metric ? { metric: c.dense.metric } : {})
         : await HnswIndex.build(embedder, passages, c.dense);
-    await dense.save(dir);
   }
-  await bm25.save(dir);
-  if (encoderDir) {
-    const rel = path.relative(path.resolve(dir), path.resolve(encoderDir));
-    await atomicWriteFile(path.join(dir, RETRIEVER_REF_FILE), JSON.stringify({ path: rel }, null, 2) + '\n');
-  }
+  await atomicWriteDir(
+    dir,
+    async (tmp) => {
+      await dense?.writeFiles(tmp);
+      await bm25.writeFiles(tmp);
+      if (encoderDir) {
+        const rel = path.relative(path.resolve(dir), path.resolve(encoderDir));
+        await writeFile(path.join(tmp, RETRIEVER_REF_FILE), JSON.stringify({ path: rel }, null, 2) + '\n');
+      }
+    },
+    { keepOthers: { owned: INDEX_DIR_FILES } },
+  );
   return { dense, bm25 };
 }
 
@@ -94,6 +108,8 @@ export class IndexDir {
 
   /** Opens `dir`; the dense index is loaded only with an embedder (and must match its fingerprint). */
   static async open(dir: string, embedder: Embedder | null): Promise<IndexDir> {
+    // A rebuild killed between its two renames leaves the old index beside the path: put it back.
+    for (const message of await recoverInterruptedSwap(dir)) process.stderr.write(`dalm: warning: ${message}\n`);
     const bm25 = await Bm25Index.load(dir);
     const dense = embedder && (await hasDenseIndex(dir)) ? await loadDenseIndex(dir, embedder) : null;
     return new IndexDir(dir, bm25, dense);

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { buildIndexDir, loadEncoder, loadPassages, type ChunkConfig, type IndexConfig, type Bm25Config } from '@dalm/retriever';
 import { addOptions, readOptions } from '../options';
 import { BM25_OPTIONS, CHUNK_OPTIONS, HNSW_OPTIONS } from '../specs';
-import { printJson, startEngine } from '../context';
+import { FORCE_OPTION_HELP, guardOut, printJson, startEngine } from '../context';
 
 export function indexCommand(): Command {
   const cmd = new Command('index')
@@ -13,6 +13,7 @@ export function indexCommand(): Command {
     .option('--retriever <dir>', 'encoder directory for the dense index')
     .option('--fields <id,text,title>', 'column names of the id, text and title in a .jsonl/.csv source', 'id,text,title')
     .addOption(new Option('--dense-kind <kind>', 'HNSW (approximate) or exact search').choices(['hnsw', 'exact']).default('hnsw'))
+    .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print a JSON summary');
   addOptions(cmd, CHUNK_OPTIONS, { maxTokens: 200, overlap: 20 });
   addOptions(cmd, HNSW_OPTIONS, { metric: 'cosine', M: 16, efConstruction: 200 });
@@ -26,6 +27,7 @@ Examples:
   dalm index corpus.jsonl --out runs/index --chunk-tokens 0 --retriever runs/retriever   # one passage per record`,
   );
   return cmd.action(async (source: string, opts: Record<string, unknown>, self: Command) => {
+    await guardOut(String(opts.out), 'index', opts, [source, opts.retriever]);
     await startEngine(self);
     const [idField, textField, titleField] = String(opts.fields).split(',');
     if (!idField || !textField) throw new Error(`--fields expects "id,text[,title]", got "${opts.fields}"`);

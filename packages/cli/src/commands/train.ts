@@ -29,7 +29,7 @@ import {
 } from '@dalm/trainer';
 import { addOptions, readOptions } from '../options';
 import { E2E_TRAIN_OPTIONS, GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS } from '../specs';
-import { checkSize, corpusPassages, openIndex, printJson, startEngine } from '../context';
+import { checkSize, corpusPassages, openIndex, printJson, startEngine, FORCE_OPTION_HELP, guardOut } from '../context';
 import { MODEL_SIZES, scratchEncoder, scratchGenerator } from '@dalm/trainer';
 import type { GenerateOptions } from '@dalm/generator';
 
@@ -63,11 +63,13 @@ function retrieverCommand(): Command {
     .option('--eval-qa <file>', 'held-out QA .jsonl with positive_ids, evaluated during training')
     .option('--eval-corpus <source>', 'passages for --eval-qa')
     .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 32, learningRate: 5e-4, warmupSteps: 20 });
   addOptions(cmd, RETRIEVER_TRAIN_OPTIONS, { scale: 20, hardNegatives: 1, gradCacheChunk: 16 });
   cmd.addHelpText('after', '\nExamples:\n  dalm train retriever --pairs runs/pairs.jsonl --out runs/retriever --steps 400 --run-dir runs/train-retriever\n  dalm train retriever --pairs pairs.jsonl --base models/bge-small --out runs/retriever --lr 2e-5');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    await guardOut(String(opts.out), 'model', opts, [opts.pairs, opts.base, opts.tokenizerCorpus, opts.evalQa, opts.evalCorpus]);
     await startEngine(self);
     const pairs = await readPairs(String(opts.pairs));
     const encoder = opts.base
@@ -126,6 +128,7 @@ function generatorCommand(): Command {
     .option('--eval-qa <file>', 'held-out QA evaluated (EM/F1) at --eval-every and the end')
     .option('--eval-limit <n>', 'questions of --eval-qa to use', (v) => parseInt(v, 10), 100)
     .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 1e-3, warmupSteps: 20 });
   addOptions(cmd, GENERATOR_TRAIN_OPTIONS, { maxSeqLength: 384, maxAnswerTokens: 48 });
@@ -133,6 +136,7 @@ function generatorCommand(): Command {
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
   cmd.addHelpText('after', '\nExamples:\n  dalm train generator --qa train.jsonl --index runs/index --out runs/generator --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base models/llama --lora-r 8 --out runs/adapter');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    await guardOut(String(opts.out), 'model', opts, [opts.qa, opts.index, opts.retriever, opts.base, opts.evalQa]);
     await startEngine(self);
     const qa = await readQaExamples(String(opts.qa));
     const { index, encoder } = await openIndex(String(opts.index), opts.retriever as string | undefined);
@@ -182,11 +186,13 @@ function lmCommand(): Command {
     .option('--base <dir>', 'continue from this generator directory (default: a from-scratch model)')
     .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
     .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 2e-3, warmupSteps: 30 });
   addOptions(cmd, GENERATOR_TRAIN_OPTIONS.filter((o) => o.field === 'maxSeqLength'), { maxSeqLength: 256 });
   cmd.addHelpText('after', '\nExamples:\n  dalm train lm --corpus corpus.jsonl --size tiny --out runs/lm --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base runs/lm --out runs/generator');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    await guardOut(String(opts.out), 'model', opts, [opts.corpus, opts.base]);
     await startEngine(self);
     const texts = (await corpusPassages(String(opts.corpus))).map((p) => p.text);
     const gen = opts.base ? await loadGenerator(String(opts.base)) : scratchGenerator(texts, checkSize(String(opts.size)), Number(opts.modelSeed));
@@ -213,6 +219,7 @@ function e2eCommand(): Command {
     .requiredOption('--out <dir>', 'writes <out>/retriever, <out>/generator and <out>/index')
     .option('--eval-qa <file>', 'held-out QA: retrieval and answer metrics at the end')
     .option('--eval-limit <n>', 'questions of --eval-qa used for answer metrics', (v) => parseInt(v, 10), 100)
+    .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 4, learningRate: 2e-4, warmupSteps: 20 });
   addOptions(cmd, E2E_TRAIN_OPTIONS, { k: 4, retrievalTemperature: 0.05, passageMode: 'frozen', reindexEvery: 100, trainRetriever: true, trainGenerator: true, contrastiveWeight: 0, maxSeqLength: 384, maxAnswerTokens: 48 });
@@ -228,6 +235,9 @@ With --passage-mode frozen the query encoder is trained against the starting pas
 saved index is rebuilt with the trained encoder so that queries and passages share one encoder.`,
   );
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    const sources = [opts.qa, opts.corpus, opts.retriever, opts.generator, opts.evalQa];
+    for (const sub of ['retriever', 'generator']) await guardOut(path.join(String(opts.out), sub), 'model', opts, sources);
+    await guardOut(path.join(String(opts.out), 'index'), 'index', opts, sources);
     await startEngine(self);
     const qa = await readQaExamples(String(opts.qa));
     const corpus = await corpusPassages(String(opts.corpus));

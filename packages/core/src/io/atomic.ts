@@ -80,6 +80,62 @@ export interface AtomicWriteDirOptions {
    * Default: the new directory replaces the old one whole.
    */
   keepOthers?: { owned: readonly string[] };
+  /** Where messages about an earlier interrupted write go (default: one line on stderr). */
+  warn?: (message: string) => void;
+}
+
+function warnStderr(message: string): void {
+  process.stderr.write(`dalm: warning: ${message}\n`);
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Cleans up after a directory write that was killed part-way (`kill -9`, power loss), and says what
+ * it did. Siblings `.NAME.tmp-PID-*` of a dead process are half-written new versions: removed.
+ * Siblings `.NAME.old-PID-*` are the previous version, moved aside just before the swap: when `NAME`
+ * itself is missing the swap was cut between its two renames, so the newest backup is moved back;
+ * when `NAME` exists the swap finished and the backup is removed. Writers still running are left alone.
+ *
+ * @returns one message per action taken (empty when there was nothing to do).
+ */
+export async function recoverInterruptedSwap(dir: string): Promise<string[]> {
+  const target = path.resolve(dir);
+  const parent = path.dirname(target);
+  const base = path.basename(target);
+  const entries = await fsp.readdir(parent).catch(() => [] as string[]);
+  const stray = (kind: 'tmp' | 'old') =>
+    entries
+      .filter((e) => e.startsWith(`.${base}.${kind}-`))
+      .map((name) => ({ name, pid: Number(name.slice(`.${base}.${kind}-`.length).split('-')[0]) }))
+      .filter((s) => !processAlive(s.pid));
+  const messages: string[] = [];
+  for (const t of stray('tmp')) {
+    await fsp.rm(path.join(parent, t.name), { recursive: true, force: true });
+    messages.push(`removed ${path.join(parent, t.name)}, left by an interrupted write of ${target}`);
+  }
+  const backups = stray('old');
+  if (backups.length > 0 && !(await exists(target))) {
+    const stats = await Promise.all(backups.map(async (b) => ({ ...b, mtime: (await fsp.lstat(path.join(parent, b.name))).mtimeMs })));
+    stats.sort((a, b) => b.mtime - a.mtime);
+    await fsp.rename(path.join(parent, stats[0]!.name), target);
+    messages.push(`restored ${target} from ${stats[0]!.name}: an earlier write was interrupted before the new version was in place`);
+    backups.splice(backups.findIndex((b) => b.name === stats[0]!.name), 1);
+  }
+  for (const b of backups) {
+    await fsp.rm(path.join(parent, b.name), { recursive: true, force: true });
+    messages.push(`removed ${path.join(parent, b.name)}, the previous version of ${target} left by an interrupted write`);
+  }
+  return messages;
 }
 
 /**
@@ -105,6 +161,7 @@ export async function atomicWriteDir(
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   await fsp.mkdir(parent, { recursive: true });
+  for (const message of await recoverInterruptedSwap(target)) (opts.warn ?? warnStderr)(message);
   const suffix = tempSuffix();
   const tmp = path.join(parent, `.${path.basename(target)}.tmp-${suffix}`);
   await fsp.mkdir(tmp);
@@ -115,7 +172,8 @@ export async function atomicWriteDir(
       const owned = new Set(opts.keepOthers.owned);
       const old = await fsp.readdir(target, { withFileTypes: true }).catch(() => []);
       for (const entry of old) {
-        if (entry.isFile() && !owned.has(entry.name)) await fsp.copyFile(path.join(target, entry.name), path.join(tmp, entry.name));
+        // Files and sub-folders alike (a user's notes beside an index are theirs, not ours to drop).
+        if (!owned.has(entry.name)) await fsp.cp(path.join(target, entry.name), path.join(tmp, entry.name), { recursive: true, verbatimSymlinks: true });
       }
     }
   } catch (err) {
