@@ -58,7 +58,7 @@ describe('dalm CLI', () => {
   it('errors name the bad file, line or option', async () => {
     const bad = path.join(dir, 'bad.jsonl');
     writeFileSync(bad, '{"question": "ok?", "answers": ["x"]}\n{not json\n');
-    await expect(run(['eval', 'retriever', '--index', path.join(dir, 'index'), '--qa', bad])).rejects.toThrow(`${bad}:2: not valid JSON`);
+    await expect(run(['eval', 'retriever', '--index', path.join(dir, 'index'), '--qa', bad])).rejects.toThrow(`${bad}:2: malformed JSON`);
     await expect(run(['index', path.join(dir, 'missing'), '--out', path.join(dir, 'x')])).rejects.toThrow(/missing/);
     await expect(run(['search', path.join(dir, 'index'), 'q', '--mode', 'dense'])).rejects.toThrow(/needs a dense index and its retriever/);
     await expect(run(['pairs', '--out', path.join(dir, 'p.jsonl')])).rejects.toThrow(/give one of --qa, --labelled or --ict/);

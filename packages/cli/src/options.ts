@@ -39,6 +39,29 @@ function parser(spec: OptionSpec<unknown>, flag: string): ((v: string) => unknow
   return undefined;
 }
 
+/**
+ * Parser of an integer option for commander: the value must be a whole number in [min, max];
+ * the error names the option (`-k 1.5`, `-k 0` and `--limit x` are refused, not rounded).
+ */
+export function intArg(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new Error(`${flag} expects a whole number, got "${v}"`);
+    if (n < min || n > max) throw new Error(`${flag} must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`}, got ${n}`);
+    return n;
+  };
+}
+
+/** Parser of a number option in [min, max]; the error names the option. */
+export function floatArg(flag: string, min = -Infinity, max = Infinity): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`${flag} expects a number, got "${v}"`);
+    if (n < min || n > max) throw new Error(`${flag} must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
 /** Adds the options of `specs` to `cmd`, with the library defaults shown in --help. */
 export function addOptions<C>(cmd: Command, specs: OptionSpec<C>[], defaults?: Partial<C>): Command {
   for (const spec of specs) {

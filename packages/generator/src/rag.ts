@@ -67,9 +67,14 @@ export class RagPipeline {
 
   /** Retrieves passages and builds the prompt ids for `question`. */
   async prepare(question: string, opts: RagOptions): Promise<{ ids: number[]; citations: Citation[] }> {
-    const hits = opts.closedBook || !this.retrieval ? [] : await this.retrieval.search(question, { k: opts.k });
+    if (typeof question !== 'string' || question.trim() === '') throw new Error('the question is empty: give a question to answer');
+    if (!Number.isInteger(opts.k) || opts.k < 1) throw new Error(`k (passages per prompt) must be a whole number of at least 1, got ${opts.k}`);
     const maxNew = opts.generate?.maxNewTokens ?? 32;
     const context = opts.contextTokens ?? this.format.contextTokens ?? this.model.maxPositions ?? 1024;
+    if (!Number.isInteger(maxNew) || maxNew < 1 || maxNew >= context) {
+      throw new Error(`maxNewTokens (--max-new-tokens) must be between 1 and ${context - 1} (the model's context is ${context} tokens and the prompt needs room), got ${maxNew}`);
+    }
+    const hits = opts.closedBook || !this.retrieval ? [] : await this.retrieval.search(question, { k: opts.k });
     const passages: PromptPassage[] = hits.map((h) => ({ id: h.id, text: h.passage.text, title: h.passage.title }));
     const bos = this.model.specialTokens.bos ?? undefined;
     const prompt = buildPrompt(this.tokenizer, this.format, question, passages, context - maxNew, bos);

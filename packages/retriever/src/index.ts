@@ -7,6 +7,8 @@ export type { Document, RecordFields } from './ingest';
 export { DEFAULT_RECORD_FIELDS, DOCUMENT_EXTENSIONS, loadDocuments, loadDirectory, loadJsonl, loadCsv } from './ingest';
 export type { CsvRecord } from './csv';
 export { parseCsv } from './csv';
+export { parseJsonl } from './jsonl';
+export type { JsonlRow } from './jsonl';
 export type { TokenCounter, ChunkConfig } from './chunk';
 export { DEFAULT_CHUNK_CONFIG, validateChunkConfig, wordTokenCounter, chunkDocument, chunkDocuments } from './chunk';
 

@@ -49,6 +49,7 @@ export type { IctConfig } from './data/ict';
 export { mineHardNegatives, pickNegatives, DEFAULT_HARD_NEGATIVE_CONFIG } from './data/hard-negatives';
 export type { HardNegativeConfig } from './data/hard-negatives';
 export { readQaExamples, writeQaExamples } from './data/qa';
+export type { ReadQaOptions } from './data/qa';
 export type { QaExample } from './data/qa';
 export { buildRaftExamples, goldIds, DEFAULT_RAFT_CONFIG } from './data/raft';
 export type { GeneratorExample, RaftConfig } from './data/raft';

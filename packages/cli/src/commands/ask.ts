@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
 import { RagPipeline, loadGenerator, type GenerateOptions, type RagAnswer } from '@dalm/generator';
-import { addOptions, readOptions } from '../options';
+import { addOptions, readOptions, intArg } from '../options';
 import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig } from '../specs';
 import { openIndex, printJson, startEngine } from '../context';
 
@@ -20,13 +20,14 @@ export function askCommand(): Command {
     .option('--index <dir>', 'index directory (omit with --closed-book)')
     .option('--retriever <dir>', 'encoder (default: the one recorded in the index)')
     .addOption(new Option('--mode <mode>', 'retrieval mode (default: hybrid with a dense index, else bm25)').choices([...RETRIEVAL_MODES]))
-    .option('-k, --k <n>', 'passages in the prompt', (v) => parseInt(v, 10), 3)
+    .option('-k, --k <n>', 'passages in the prompt', intArg('-k', 1), 3)
     .option('--closed-book', 'answer without retrieval')
     .option('--json', 'print one JSON object (no streaming)');
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
   addOptions(cmd, HYBRID_OPTIONS);
   cmd.addHelpText('after', '\nExamples:\n  dalm ask "What is the incubation period?" --generator runs/generator --index runs/index\n  dalm ask "Who hosts the virus?" --generator runs/generator --index runs/index -k 5 --temperature 0.7 --json');
   return cmd.action(async (question: string, opts: Record<string, unknown>, self: Command) => {
+    if (question.trim() === '') throw new Error('the question is empty: give a question to answer');
     await startEngine(self);
     const gen = await loadGenerator(String(opts.generator));
     const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined) : null;

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { IrEvaluator, RETRIEVAL_MODES, loadBeirDataset, type RetrievalMode } from '@dalm/retriever';
 import { RagPipeline, loadGenerator, type GenerateOptions } from '@dalm/generator';
 import { readQaExamples } from '@dalm/trainer';
-import { addOptions, readOptions } from '../options';
+import { addOptions, readOptions, intArg } from '../options';
 import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig } from '../specs';
 import { openIndex, printJson, startEngine } from '../context';
 import { evalAnswers, qrelsFromQa } from './train';
@@ -25,7 +25,7 @@ function retrieverEval(): Command {
     const { index, encoder } = await openIndex(String(opts.index), opts.retriever as string | undefined);
     let queries;
     let qrels;
-    if (opts.qa) ({ queries, qrels } = qrelsFromQa(await readQaExamples(String(opts.qa))));
+    if (opts.qa) ({ queries, qrels } = qrelsFromQa(await readQaExamples(String(opts.qa), { requireAnswers: false })));
     else if (opts.beir) ({ queries, qrels } = await loadBeirDataset(String(opts.beir), String(opts.split)));
     else throw new Error('give --qa or --beir');
     const modes = opts.modes ? String(opts.modes).split(',') : index.dense ? [...RETRIEVAL_MODES] : ['bm25'];
@@ -54,9 +54,9 @@ function generatorEval(): Command {
     .option('--index <dir>', 'index directory for retrieval-augmented answers')
     .option('--retriever <dir>', 'encoder (default: the one recorded in the index)')
     .addOption(new Option('--mode <mode>', 'retrieval mode').choices([...RETRIEVAL_MODES]).default('bm25'))
-    .option('-k, --k <n>', 'passages in the prompt', (v) => parseInt(v, 10), 3)
+    .option('-k, --k <n>', 'passages in the prompt', intArg('-k', 1), 3)
     .option('--closed-book', 'no retrieval: the question alone')
-    .option('--limit <n>', 'evaluate the first n questions', (v) => parseInt(v, 10))
+    .option('--limit <n>', 'evaluate the first n questions', intArg('--limit', 1))
     .option('--json', 'print JSON');
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
   cmd.addHelpText('after', '\nExamples:\n  dalm eval generator --generator runs/generator --qa dev.jsonl --index runs/index\n  dalm eval generator --generator runs/generator --qa dev.jsonl --closed-book --json');

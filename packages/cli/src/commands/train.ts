@@ -27,7 +27,7 @@ import {
   type RetrieverTrainConfig,
   type TrainLoopConfig,
 } from '@dalm/trainer';
-import { addOptions, readOptions } from '../options';
+import { addOptions, readOptions, intArg, floatArg } from '../options';
 import { E2E_TRAIN_OPTIONS, GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS } from '../specs';
 import { checkSize, corpusPassages, openIndex, printJson, startEngine, FORCE_OPTION_HELP, guardOut } from '../context';
 import { MODEL_SIZES, scratchEncoder, scratchGenerator } from '@dalm/trainer';
@@ -62,7 +62,7 @@ function retrieverCommand(): Command {
     .option('--tokenizer-corpus <source>', 'texts for the from-scratch WordPiece tokenizer (default: the pairs)')
     .option('--eval-qa <file>', 'held-out QA .jsonl with positive_ids, evaluated during training')
     .option('--eval-corpus <source>', 'passages for --eval-qa')
-    .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--model-seed <n>', 'seed of a from-scratch initialisation', intArg('--model-seed'), 0)
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 32, learningRate: 5e-4, warmupSteps: 20 });
@@ -79,7 +79,7 @@ function retrieverCommand(): Command {
           checkSize(String(opts.size)),
           Number(opts.modelSeed),
         );
-    const evalQa = opts.evalQa ? await readQaExamples(String(opts.evalQa)) : null;
+    const evalQa = opts.evalQa ? await readQaExamples(String(opts.evalQa), { requireAnswers: false }) : null;
     const evalCorpus = opts.evalCorpus ? await corpusPassages(String(opts.evalCorpus)) : null;
     if (evalQa && !evalCorpus) throw new Error('--eval-qa needs --eval-corpus');
     const config: Partial<RetrieverTrainConfig> = {
@@ -120,14 +120,14 @@ function generatorCommand(): Command {
     .requiredOption('--out <dir>', 'where to save the generator (full model, or a PEFT adapter with --lora-r and no --merge)')
     .option('--retriever <dir>', 'encoder for dense/hybrid retrieval (default: the one recorded in the index)')
     .addOption(new Option('--mode <mode>', 'retrieval mode for training context').choices([...RETRIEVAL_MODES]).default('bm25'))
-    .option('-k, --k <n>', 'passages per example', (v) => parseInt(v, 10), 3)
-    .option('--gold-share <p>', 'share of examples with a gold passage among the k (RAFT P)', parseFloat, 0.8)
+    .option('-k, --k <n>', 'passages per example', intArg('-k', 1), 3)
+    .option('--gold-share <p>', 'share of examples with a gold passage among the k (RAFT P)', floatArg('--gold-share', 0, 1), 0.8)
     .option('--base <dir>', 'start from this generator directory (HF Llama/Qwen2/GPT-2)')
     .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
     .option('--merge', 'with LoRA: merge the adapter and save a full model')
     .option('--eval-qa <file>', 'held-out QA evaluated (EM/F1) at --eval-every and the end')
-    .option('--eval-limit <n>', 'questions of --eval-qa to use', (v) => parseInt(v, 10), 100)
-    .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--eval-limit <n>', 'questions of --eval-qa to use', intArg('--eval-limit', 1), 100)
+    .option('--model-seed <n>', 'seed of a from-scratch initialisation', intArg('--model-seed'), 0)
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 1e-3, warmupSteps: 20 });
@@ -185,7 +185,7 @@ function lmCommand(): Command {
     .requiredOption('--out <dir>', 'where to save the generator')
     .option('--base <dir>', 'continue from this generator directory (default: a from-scratch model)')
     .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
-    .option('--model-seed <n>', 'seed of a from-scratch initialisation', (v) => parseInt(v, 10), 0)
+    .option('--model-seed <n>', 'seed of a from-scratch initialisation', intArg('--model-seed'), 0)
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 2e-3, warmupSteps: 30 });
@@ -218,7 +218,7 @@ function e2eCommand(): Command {
     .requiredOption('--generator <dir>', 'starting generator directory')
     .requiredOption('--out <dir>', 'writes <out>/retriever, <out>/generator and <out>/index')
     .option('--eval-qa <file>', 'held-out QA: retrieval and answer metrics at the end')
-    .option('--eval-limit <n>', 'questions of --eval-qa used for answer metrics', (v) => parseInt(v, 10), 100)
+    .option('--eval-limit <n>', 'questions of --eval-qa used for answer metrics', intArg('--eval-limit', 1), 100)
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 4, learningRate: 2e-4, warmupSteps: 20 });

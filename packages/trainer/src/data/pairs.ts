@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile } from '@dalm/core';
-import { parseCsv, type Passage } from '@dalm/retriever';
+import { parseCsv, parseJsonl, type Passage } from '@dalm/retriever';
 
 export interface TrainingPair {
   query: string;
@@ -65,17 +65,7 @@ export async function readPairs(file: string, fields: Partial<PairFields> = {}):
       pairs.push(toPair(o, f, `${file}:${rec.line}`));
     }
   } else if (ext === '.jsonl' || ext === '.json') {
-    text.split('\n').forEach((line, i) => {
-      if (!line.trim()) return;
-      let o: unknown;
-      try {
-        o = JSON.parse(line);
-      } catch {
-        throw new Error(`${file}:${i + 1}: not valid JSON`);
-      }
-      if (typeof o !== 'object' || o === null || Array.isArray(o)) throw new Error(`${file}:${i + 1}: expected a JSON object`);
-      pairs.push(toPair(o as Record<string, unknown>, f, `${file}:${i + 1}`));
-    });
+    for (const { value, line } of parseJsonl(text, file)) pairs.push(toPair(value, f, `${file}:${line}`));
   } else {
     throw new Error(`pairs file ${file}: unsupported extension "${ext}" (use .jsonl or .csv)`);
   }

@@ -5,6 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { atomicWriteFile } from '@dalm/core';
+import { parseJsonl } from '@dalm/retriever';
 
 export interface QaExample {
   id: string;
@@ -16,7 +17,17 @@ export interface QaExample {
   documentId?: string;
 }
 
-export async function readQaExamples(file: string): Promise<QaExample[]> {
+export interface ReadQaOptions {
+  /** Require `answers`/`answer` on every line (generator training and answer metrics); retrieval needs only ids. */
+  requireAnswers: boolean;
+}
+
+/**
+ * Reads QA examples from JSON lines (a UTF-8 byte-order mark is accepted); errors name `file:line`.
+ * With `requireAnswers: false` (retrieval-only evaluation) lines need a question and may omit answers.
+ */
+export async function readQaExamples(file: string, opts: Partial<ReadQaOptions> = {}): Promise<QaExample[]> {
+  const requireAnswers = opts.requireAnswers ?? true;
   let text: string;
   try {
     text = await fsp.readFile(file, 'utf8');
@@ -24,26 +35,19 @@ export async function readQaExamples(file: string): Promise<QaExample[]> {
     throw new Error(`QA file not found: ${file}`);
   }
   const out: QaExample[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    const where = `${file}:${i + 1}`;
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      throw new Error(`${where}: not valid JSON`);
-    }
+  for (const { value: o, line } of parseJsonl(text, file)) {
+    const where = `${file}:${line}`;
     if (typeof o.question !== 'string' || !o.question.trim()) throw new Error(`${where}: missing "question"`);
     const answers = Array.isArray(o.answers) ? o.answers.map(String) : typeof o.answer === 'string' ? [o.answer] : [];
-    if (answers.length === 0) throw new Error(`${where}: missing "answers" (a list) or "answer" (a string)`);
+    if (requireAnswers && answers.length === 0) throw new Error(`${where}: missing "answers" (a list) or "answer" (a string)`);
     out.push({
-      id: o.id !== undefined ? String(o.id) : String(i + 1),
+      id: o.id !== undefined ? String(o.id) : String(line),
       question: o.question,
       answers,
       positiveIds: Array.isArray(o.positive_ids) ? o.positive_ids.map(String) : undefined,
       documentId: o.article_id !== undefined ? String(o.article_id) : typeof o.document_id === 'string' ? o.document_id : undefined,
     });
-  });
+  }
   if (out.length === 0) throw new Error(`QA file ${file} holds no examples`);
   return out;
 }

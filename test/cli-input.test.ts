@@ -1,0 +1,70 @@
+/**
+ * Bad or unusual input is handled loudly and correctly (hardening issue): a UTF-8 byte-order mark is
+ * accepted in every JSONL input, retrieval-only evaluation needs no answers, and empty queries or
+ * out-of-range numbers are refused with errors that name the option.
+ */
+import { describe, it, expect, beforeAll, vi } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { initEngine } from '@dalm/core';
+import { buildProgram } from '@dalm/cli';
+import { readPairs, readQaExamples } from '@dalm/trainer';
+
+async function run(args: string[]): Promise<string> {
+  let out = '';
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out += String(chunk);
+    return true;
+  });
+  try {
+    await buildProgram().exitOverride().parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
+  } finally {
+    spy.mockRestore();
+  }
+  return out;
+}
+
+const BOM = '\ufeff';
+
+describe('input hardening', () => {
+  let dir: string;
+  let idx: string;
+  beforeAll(async () => {
+    await initEngine({ backend: 'cpu' });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-input-'));
+    const corpus = [
+      { id: 'a', title: 'Bats', text: 'Bats host many coronaviruses in their intestines.' },
+      { id: 'b', title: 'Masks', text: 'Surgical masks reduce droplet transmission between people.' },
+      { id: 'c', title: 'Incubation', text: 'The incubation period of the virus is about five days.' },
+    ];
+    writeFileSync(path.join(dir, 'corpus.jsonl'), BOM + corpus.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    idx = path.join(dir, 'index');
+    await run(['index', path.join(dir, 'corpus.jsonl'), '--out', idx, '--chunk-tokens', '0']);
+  });
+
+  it('accepts a byte-order mark in QA and pairs files', async () => {
+    const qa = path.join(dir, 'qa.jsonl');
+    writeFileSync(qa, BOM + JSON.stringify({ id: 'q1', question: 'Which animals host coronaviruses?', answers: ['bats'], positive_ids: ['a'] }) + '\n');
+    expect((await readQaExamples(qa))[0]!.question).toBe('Which animals host coronaviruses?');
+    const pairs = path.join(dir, 'pairs.jsonl');
+    writeFileSync(pairs, BOM + JSON.stringify({ query: 'q', positive: 'p' }) + '\n');
+    expect(await readPairs(pairs)).toEqual([{ query: 'q', positive: 'p' }]);
+  });
+
+  it('evaluates retrieval from questions with positive ids and no answers', async () => {
+    const qa = path.join(dir, 'ids-only.jsonl');
+    writeFileSync(qa, [{ question: 'How long is the incubation period?', positive_ids: ['c'] }, { question: 'Do masks reduce droplet transmission?', positive_ids: ['b'] }].map((q) => JSON.stringify(q)).join('\n') + '\n');
+    const ev = JSON.parse(await run(['eval', 'retriever', '--index', idx, '--qa', qa, '--json']));
+    expect(ev.results.bm25['hit@1']).toBe(1);
+    await expect(readQaExamples(qa)).rejects.toThrow(/ids-only.jsonl:1: missing "answers"/);
+  });
+
+  it('refuses empty queries and out-of-range numbers, naming the option', async () => {
+    await expect(run(['search', idx, '  '])).rejects.toThrow(/query is empty/);
+    await expect(run(['search', idx, 'masks', '-k', '1.5'])).rejects.toThrow(/-k expects a whole number, got "1.5"/);
+    await expect(run(['search', idx, 'masks', '-k', '0'])).rejects.toThrow(/-k must be at least 1, got 0/);
+    await expect(run(['search', idx, 'masks', '-k', '-1'])).rejects.toThrow(/-k must be at least 1, got -1/);
+    await expect(run(['train', 'generator', '--qa', 'x', '--index', idx, '--out', path.join(dir, 'g'), '--gold-share', '1.5'])).rejects.toThrow(/--gold-share must be between 0 and 1, got 1.5/);
+  });
+});
