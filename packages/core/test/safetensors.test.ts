@@ -252,3 +252,12 @@ describe.skipIf(!existsSync(fixtures))('hf-tiny fixtures', () => {
     });
   }
 });
+
+describe('non-finite weights', () => {
+  it('refuses a file with NaN or Inf, naming the file, tensor, count and first index', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-nan-'));
+    const file = path.join(dir, 'model.safetensors');
+    await writeSafetensors(file, { ok: { shape: [2], data: new Float32Array([1, 2]) }, 'w.bad': { shape: [4], data: new Float32Array([0, NaN, 3, Infinity]) } });
+    await expect(readSafetensors(file)).rejects.toThrow(`${file}: tensor "w.bad" holds 2 non-finite values (first NaN at index 1)`);
+  });
+});

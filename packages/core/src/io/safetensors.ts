@@ -162,6 +162,20 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string
 }
 
 /** Decodes the exact byte range of one tensor. */
+/**
+ * Refuses weights holding NaN or ±Inf: a model with them would load and then answer "" (or train to
+ * NaN) without a word, so the file is reported as corrupt where it is read.
+ */
+function checkFinite(data: Float32Array, name: string, source: string): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      let bad = 0;
+      for (let j = i; j < data.length; j++) if (!Number.isFinite(data[j]!)) bad++;
+      throw new Error(`${source}: tensor "${name}" holds ${bad} non-finite value${bad === 1 ? '' : 's'} (first ${data[i]} at index ${i}): the weights are corrupt — retrain, or restore the file`);
+    }
+  }
+}
+
 function decodeTensor(bytes: Uint8Array, e: HeaderEntry, source: string): SafetensorsTensor {
   const count = (e.end - e.begin) / DTYPE_BYTES[e.dtype];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -177,6 +191,7 @@ function decodeTensor(bytes: Uint8Array, e: HeaderEntry, source: string): Safete
     } else {
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
     }
+    checkFinite(out, e.name, source);
     return { dtype: e.dtype, shape: [...e.shape], data: out };
   }
   const out = new Int32Array(count);
