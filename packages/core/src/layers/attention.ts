@@ -5,6 +5,7 @@
  * head for `heads / kvHeads` consecutive query heads (HF's `repeat_kv` / repeat_interleave).
  */
 import * as tf from '@tensorflow/tfjs';
+import { nextDropoutSeed } from './dropout';
 
 /** The additive bias of a hidden position (large and finite, so a fully masked row stays finite). */
 export const MASKED = -1e9;
@@ -90,7 +91,7 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: Attent
     let scores = tf.matMul(tf.mul(q, scale), tf.transpose(kr, [0, 1, 3, 2])); // [b, h, q, k]
     if (opts.bias) scores = tf.add(scores, opts.bias);
     let probs = tf.softmax(scores, -1);
-    if (opts.training && opts.dropout && opts.dropout > 0) probs = tf.dropout(probs, opts.dropout);
+    if (opts.training && opts.dropout && opts.dropout > 0) probs = tf.dropout(probs, opts.dropout, undefined, nextDropoutSeed());
     return tf.matMul(probs, vr); // [b, h, q, dim]
   });
 }

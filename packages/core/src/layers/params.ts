@@ -40,6 +40,9 @@ export interface HostTensor {
   data: Float32Array;
 }
 
+/** Stands in for seed 0, which tfjs would treat as no seed at all. */
+const ZERO_SEED = 0x5eed0;
+
 export class ParamStore {
   private readonly entries = new Map<string, Entry>();
   private seed: number;
@@ -57,7 +60,8 @@ export class ParamStore {
     const value = tf.tidy(() => {
       switch (init.kind) {
         case 'normal':
-          return tf.randomNormal(shape, 0, init.std, 'float32', seed);
+          // tfjs reads seed 0 as "unseeded" (Math.random): map it to a fixed non-zero value.
+          return tf.randomNormal(shape, 0, init.std, 'float32', seed === 0 ? ZERO_SEED : seed);
         case 'zeros':
           return tf.zeros(shape);
         case 'ones':

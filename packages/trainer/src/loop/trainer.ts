@@ -11,7 +11,7 @@
  *   { steps: 200, batchSize: 32, learningRate: 3e-4, runDir: 'runs/demo' });
  */
 import * as tf from '@tensorflow/tfjs';
-import { epochPermutation, Progress, type ParamStore } from '@dalm/core';
+import { epochPermutation, mixSeed, Progress, seedDropout, type ParamStore } from '@dalm/core';
 import { AdamW, defaultDecays } from '../optim/adamw';
 import { clipByGlobalNorm } from '../optim/clip';
 import { learningRateAt } from '../optim/schedule';
@@ -180,6 +180,7 @@ export async function train<B>(
     for (let micro = 0; micro < config.gradAccumulation; micro++) {
       const ctx: StepContext = { step, micro, training: true };
       const g = step * config.gradAccumulation + micro;
+      seedDropout(mixSeed(config.seed, g)); // masks depend on the run's seed and position only (same after a resume)
       const batch = await task.dataset.collate(microBatchIndices(g, config.batchSize, task.dataset.size, config.seed), ctx);
       const out = task.gradients ? await task.gradients(batch, ctx, vars) : await differentiate(task.loss!, batch, ctx, vars);
       tf.dispose(batch as unknown as tf.TensorContainer); // the loop owns collated batches
@@ -232,6 +233,7 @@ export async function train<B>(
   }
   if (startStep < config.steps || !lastEval) await evaluate(config.steps);
   if (startStep < config.steps) await checkpoint(config.steps);
+  seedDropout(null);
   progress.done(losses.length ? `final loss ${losses.at(-1)!.toFixed(4)}` : 'nothing to do (already at the last step)');
   optimizer.dispose();
   await log.write({ event: 'end', step: config.steps, leaked_tensors: tf.memory().numTensors - numTensorsAtStart });
