@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ParamStore, Linear } from '@dalm/core';
@@ -85,7 +85,30 @@ describe('train (generic loop)', () => {
   it('refuses to resume with a different seed', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-train-'));
     await train(regressionTask().task, { steps: 2, batchSize: 8, quiet: true, runDir: dir });
-    await expect(train(regressionTask().task, { steps: 4, batchSize: 8, seed: 7, quiet: true, runDir: dir })).rejects.toThrow(/seed 42.*7/);
+    await expect(train(regressionTask().task, { steps: 4, batchSize: 8, seed: 7, quiet: true, runDir: dir })).rejects.toThrow(/differs from the checkpoint in seed \(42 -> 7\)/);
+  });
+});
+
+describe('resume guards', () => {
+  it('refuses a resume whose data or learning rate changed, naming them', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-train-'));
+    const withData = (data: unknown) => ({ ...regressionTask().task, inputs: { data } });
+    await train(withData(['a', 'b']), { steps: 2, batchSize: 8, quiet: true, runDir: dir });
+    await expect(train(withData(['a', 'B']), { steps: 4, batchSize: 8, quiet: true, runDir: dir })).rejects.toThrow(/differs from the checkpoint in data\. .*new --run-dir/);
+    await expect(train(withData(['a', 'b']), { steps: 4, batchSize: 8, learningRate: 0.5, quiet: true, runDir: dir })).rejects.toThrow(/in optimizer\/schedule settings/);
+    // Same inputs, more steps: resumes.
+    expect((await train(withData(['a', 'b']), { steps: 4, batchSize: 8, quiet: true, runDir: dir })).startStep).toBe(2);
+  });
+
+  it('falls back to the previous checkpoint when the latest is unreadable, and counts no negative leak', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-train-'));
+    await train(regressionTask(9).task, { steps: 10, batchSize: 8, learningRate: 0.05, quiet: true, runDir: dir, checkpointEvery: 5 });
+    writeFileSync(path.join(dir, 'checkpoints', 'step-000010', 'model.safetensors'), 'truncated');
+    const r = await train(regressionTask(9).task, { steps: 12, batchSize: 8, learningRate: 0.05, quiet: true, runDir: dir, checkpointEvery: 5 });
+    expect(r.startStep).toBe(5);
+    const log = await readMetricLog(path.join(dir, 'metrics.jsonl'));
+    expect(log.some((l) => l.event === 'checkpoint_unreadable' && String(l.dir).endsWith('step-000010'))).toBe(true);
+    expect(log.filter((l) => l.event === 'end').at(-1)!.leaked_tensors).toBe(0);
   });
 });
 

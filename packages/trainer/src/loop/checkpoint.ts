@@ -16,6 +16,8 @@ export interface TrainerState {
   seed: number;
   batchSize: number;
   gradAccumulation: number;
+  /** Hashes of what the run trained on (data, tokenizer, recipe and optimizer settings); checked on resume. */
+  inputs?: Record<string, string>;
   /** Free-form recipe state (e.g. when the index was last rebuilt). */
   extra?: Record<string, unknown>;
 }

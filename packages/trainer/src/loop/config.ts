@@ -100,3 +100,11 @@ export function validateTrainLoopConfig(partial: Partial<TrainLoopConfig> = {}):
 export function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+
+/**
+ * A recipe's own settings without the loop's (steps, logging, run directory…), for the input hashes
+ * checked on resume: running longer or logging elsewhere is not a change of what is trained.
+ */
+export function recipeSettings(config: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config).filter(([k]) => !(k in DEFAULT_TRAIN_LOOP_CONFIG) && k !== 'quiet' && k !== 'label'));
+}

@@ -10,6 +10,7 @@
  * const result = await train({ params: { model: store }, dataset, loss: (b) => mse(model(b.x), b.y) },
  *   { steps: 200, batchSize: 32, learningRate: 3e-4, runDir: 'runs/demo' });
  */
+import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { epochPermutation, mixSeed, Progress, seedDropout, type ParamStore } from '@dalm/core';
 import { AdamW, defaultDecays } from '../optim/adamw';
@@ -55,6 +56,11 @@ export interface TrainTask<B> {
   evaluate?: (step: number) => Promise<Record<string, number>>;
   /** Called after each optimizer step (e.g. to rebuild an index); may return values to log. */
   afterStep?: (step: number) => Promise<Record<string, unknown> | void>;
+  /**
+   * What the run trains on, by name (e.g. `{ data: pairs, tokenizer: tok.toJSON(), recipe: config }`):
+   * hashed into each checkpoint, and a resume whose inputs hash differently is refused, naming them.
+   */
+  inputs?: Record<string, unknown>;
   /** Recipe state to keep in checkpoints, and to restore on resume. */
   saveExtra?: () => Record<string, unknown>;
   restoreExtra?: (extra: Record<string, unknown>) => void;
@@ -126,21 +132,28 @@ export async function train<B>(
   );
   const log = new MetricLog(config.runDir);
 
+  const numTensorsAtStart = tf.memory().numTensors; // before a resume loads optimizer state (freed at the end)
+  const inputs = inputHashes(task.inputs, config);
   let startStep = 0;
   if (config.runDir && config.resume) {
-    const latest = (await listCheckpoints(config.runDir)).at(-1);
-    if (latest) {
-      const state = await loadCheckpoint(latest.dir, task.params, optimizer);
-      if (state.seed !== config.seed || state.batchSize !== config.batchSize || state.gradAccumulation !== config.gradAccumulation) {
-        throw new Error(
-          `resume from ${latest.dir}: it was trained with seed ${state.seed}, batchSize ${state.batchSize}, ` +
-            `gradAccumulation ${state.gradAccumulation}; this run asks for ${config.seed}, ${config.batchSize}, ` +
-            `${config.gradAccumulation}. Use the same values, or a new run directory.`,
-        );
+    const checkpoints = await listCheckpoints(config.runDir);
+    // Newest first; a checkpoint that cannot be read (truncated file, bad JSON) falls back to the one before.
+    for (let i = checkpoints.length - 1; i >= 0; i--) {
+      const latest = checkpoints[i]!;
+      let state: TrainerState;
+      try {
+        state = await loadCheckpoint(latest.dir, task.params, optimizer);
+      } catch (e) {
+        const fallback = i > 0 ? `; resuming from ${checkpoints[i - 1]!.dir} instead` : '; starting from scratch';
+        process.stderr.write(`dalm: warning: checkpoint ${latest.dir} is unreadable (${(e as Error).message})${fallback}\n`);
+        await log.write({ event: 'checkpoint_unreadable', dir: latest.dir, error: (e as Error).message });
+        continue;
       }
+      checkResumable(latest.dir, state, config, inputs);
       if (state.extra && task.restoreExtra) task.restoreExtra(state.extra);
       startStep = state.step;
       await log.write({ event: 'resume', step: startStep, from: latest.dir });
+      break;
     }
   }
 
@@ -149,7 +162,6 @@ export async function train<B>(
   const losses: number[] = [];
   let lastEval: Record<string, number> | null = null;
   let lastCheckpoint: string | null = null;
-  const numTensorsAtStart = tf.memory().numTensors;
 
   const checkpoint = async (step: number) => {
     if (!config.runDir) return;
@@ -158,6 +170,7 @@ export async function train<B>(
       seed: config.seed,
       batchSize: config.batchSize,
       gradAccumulation: config.gradAccumulation,
+      inputs,
       extra: task.saveExtra?.(),
     };
     lastCheckpoint = await saveCheckpoint(config.runDir, task.params, optimizer, state, config.keepCheckpoints);
@@ -238,6 +251,39 @@ export async function train<B>(
   optimizer.dispose();
   await log.write({ event: 'end', step: config.steps, leaked_tensors: tf.memory().numTensors - numTensorsAtStart });
   return { steps: config.steps, startStep, losses, eval: lastEval, checkpoint: lastCheckpoint };
+}
+
+/** Loop settings that change what is trained (not how long, or where it is logged). */
+const RESUME_RELEVANT: readonly (keyof TrainLoopConfig)[] = [
+  'learningRate', 'warmupSteps', 'decay', 'minLrRatio', 'weightDecay', 'maxGradNorm', 'beta1', 'beta2', 'epsilon',
+];
+
+/** sha256 (hex, 16 chars) of each named input, and of the loop settings that shape training. */
+function inputHashes(inputs: Record<string, unknown> | undefined, config: TrainLoopConfig): Record<string, string> {
+  const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v) ?? 'undefined').digest('hex').slice(0, 16);
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(inputs ?? {})) out[name] = hash(value);
+  out.loop = hash(Object.fromEntries(RESUME_RELEVANT.map((k) => [k, config[k]])));
+  return out;
+}
+
+/** Refuses a resume whose seed, batch layout or inputs differ from the checkpoint's, naming what changed. */
+function checkResumable(dir: string, state: TrainerState, config: TrainLoopConfig, inputs: Record<string, string>): void {
+  const changed: string[] = [];
+  if (state.seed !== config.seed) changed.push(`seed (${state.seed} -> ${config.seed})`);
+  if (state.batchSize !== config.batchSize) changed.push(`batchSize (${state.batchSize} -> ${config.batchSize})`);
+  if (state.gradAccumulation !== config.gradAccumulation) changed.push(`gradAccumulation (${state.gradAccumulation} -> ${config.gradAccumulation})`);
+  if (state.inputs) {
+    for (const name of new Set([...Object.keys(state.inputs), ...Object.keys(inputs)])) {
+      if (state.inputs[name] !== inputs[name]) changed.push(name === 'loop' ? 'optimizer/schedule settings' : name);
+    }
+  }
+  if (changed.length > 0) {
+    throw new Error(
+      `resume from ${dir}: this run differs from the checkpoint in ${changed.join(', ')}. ` +
+        'Rerun with the same inputs and settings, or use a new --run-dir (or drop --resume) to start afresh.',
+    );
+  }
 }
 
 /** Runs `loss` under tf.variableGrads and returns gradients by full name (loss and metrics read asynchronously). */

@@ -41,7 +41,7 @@ import type { ParamStore, Tokenizer } from '@dalm/core';
 import { l2Normalize, type Encoder, type Passage } from '@dalm/retriever';
 import { applyLora, type CausalLM, type LoraConfig, type PromptFormat } from '@dalm/generator';
 import { train, type LossOutput, type TrainCallbacks, type TrainResult } from '../loop/trainer';
-import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig } from '../loop/config';
+import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
 import { infoNceLoss } from '../losses/info-nce';
 import { ragSequenceLoss } from '../losses/rag-sequence';
 import { sequenceLogLikelihood } from '../losses/token-nll';
@@ -367,6 +367,7 @@ export async function trainEndToEnd(
     const result = await train<E2EBatch>(
       {
         params: { retriever: encoder.params, generator: model.params },
+        inputs: { data: examples, passages: corpus.map((p) => [p.id, p.text]), retrieverTokenizer: encoder.tokenizer.toJSON(), generatorTokenizer: tokenizer.toJSON(), recipe: recipeSettings(c) },
         dataset: {
           size: examples.length,
           collate: async (idx, ctx) => {

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Tokenizer } from '@dalm/core';
 import { answerIds, applyLora, buildPrompt, type CausalLM, type LoraConfig, type PromptFormat } from '@dalm/generator';
 import { train, type TrainCallbacks, type TrainResult } from '../loop/trainer';
-import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig } from '../loop/config';
+import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
 import { maskedTokenNll } from '../losses/token-nll';
 import type { GeneratorExample } from '../data/raft';
 
@@ -161,6 +161,7 @@ export async function trainGenerator(
     {
       params: { generator: model.params },
       dataset: { size: encoded.length, collate: (idx) => collateLm(idx.map((i) => encoded[i]), pad) },
+      inputs: { data: encoded, recipe: recipeSettings(c) }, // token ids: the tokenizer and prompt format are in them
       loss: (b) => lmLoss(model, b, true),
       evaluate: hooks.evaluate,
     },

@@ -8,7 +8,7 @@
 import type { Tokenizer } from '@dalm/core';
 import type { CausalLM } from '@dalm/generator';
 import { train, type TrainCallbacks, type TrainResult } from '../loop/trainer';
-import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig } from '../loop/config';
+import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
 import { collateLm, lmLoss, type EncodedExample, type LmBatch } from './generator';
 
 export interface LmTrainConfig extends TrainLoopConfig {
@@ -65,6 +65,7 @@ export async function trainLanguageModel(
     {
       params: { generator: model.params },
       dataset: { size: rows.length, collate: (idx) => collateLm(idx.map((i) => rows[i]), pad) },
+      inputs: { data: rows, recipe: recipeSettings(c) },
       loss: (b) => lmLoss(model, b, true),
       evaluate: hooks.evaluate,
     },

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Encoder } from '@dalm/retriever';
 import { train, type GradientOutput, type TrainCallbacks, type TrainResult } from '../loop/trainer';
-import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig } from '../loop/config';
+import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
 import { infoNceLoss } from '../losses/info-nce';
 import type { TrainingPair } from '../data/pairs';
 
@@ -163,6 +163,7 @@ export async function trainRetriever(
     {
       params: { retriever: encoder.params },
       dataset: { size: pairs.length, collate: (idx) => collateContrastive(pairs, idx, c.hardNegatives) },
+      inputs: { data: pairs, tokenizer: encoder.tokenizer.toJSON(), recipe: recipeSettings(c) },
       ...(c.gradCacheChunk > 0
         ? { gradients: (b, _ctx, vars) => gradCacheGradients(encoder, b, c, vars) }
         : { loss: (b) => contrastiveLoss(encoder, b, c) }),
