@@ -68,3 +68,36 @@ describe('input hardening', () => {
     await expect(run(['train', 'generator', '--qa', 'x', '--index', idx, '--out', path.join(dir, 'g'), '--gold-share', '1.5'])).rejects.toThrow(/--gold-share must be between 0 and 1, got 1.5/);
   });
 });
+
+describe('ingest of files that are not clean text', () => {
+  it('skips a binary .txt with a warning, counts invalid UTF-8, refuses both with --strict, and detects BEIR _id', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-ingest-'));
+    const docs = path.join(dir, 'docs');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(docs);
+    writeFileSync(path.join(docs, 'good.txt'), 'Bats host many coronaviruses.\n');
+    writeFileSync(path.join(docs, 'image.txt'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]));
+    writeFileSync(path.join(docs, 'latin1.txt'), Buffer.from('Caf\xe9 au lait and cr\xe8me br\xfbl\xe9e.\n', 'latin1'));
+    const warnings: string[] = [];
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      warnings.push(String(chunk));
+      return true;
+    });
+    let summary;
+    try {
+      summary = JSON.parse(await run(['index', docs, '--out', path.join(dir, 'idx'), '--json']));
+    } finally {
+      err.mockRestore();
+    }
+    expect(summary.passages).toBe(2); // good.txt and latin1.txt; image.txt skipped
+    expect(warnings.join('')).toContain(`${path.join(docs, 'image.txt')}: skipped, it is a binary file`);
+    expect(warnings.join('')).toContain(`${path.join(docs, 'latin1.txt')}: 4 invalid UTF-8 sequences replaced by U+FFFD`);
+    await expect(run(['index', docs, '--out', path.join(dir, 'idx2'), '--strict'])).rejects.toThrow(/image\.txt: binary file, not text/);
+
+    const beir = path.join(dir, 'corpus.jsonl');
+    writeFileSync(beir, [{ _id: 'd1', title: '', text: 'Surgical masks reduce droplets.' }, { _id: 'd2', title: 'Fever', text: 'Fever is common.' }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await run(['index', beir, '--out', path.join(dir, 'beir-idx'), '--chunk-tokens', '0']);
+    const hits = JSON.parse(await run(['search', path.join(dir, 'beir-idx'), 'masks', '-k', '1', '--json']));
+    expect(hits.hits[0].id).toBe('d1');
+  });
+});

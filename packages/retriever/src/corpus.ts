@@ -3,6 +3,7 @@
  * then chunk by tokens with overlap — or keep each record whole as one passage (`chunk: null`),
  * which preserves record ids (needed when relevance labels name them, as COVID-QA's do).
  */
+import type { IngestOptions } from './text-decode';
 import type { Tokenizer } from '@dalm/core';
 import { loadDocuments, type RecordFields } from './ingest';
 import { chunkDocuments, wordTokenCounter, type ChunkConfig, type TokenCounter } from './chunk';
@@ -16,9 +17,9 @@ export function tokenizerCounter(tokenizer: Tokenizer | null): TokenCounter {
 
 export async function loadPassages(
   source: string,
-  opts: { fields?: Partial<RecordFields>; chunk: Partial<ChunkConfig> | null; tokenizer?: Tokenizer | null },
+  opts: { fields?: Partial<RecordFields>; chunk: Partial<ChunkConfig> | null; tokenizer?: Tokenizer | null; ingest?: Partial<IngestOptions> },
 ): Promise<Passage[]> {
-  const docs = await loadDocuments(source, opts.fields ?? {});
+  const docs = await loadDocuments(source, opts.fields ?? {}, opts.ingest ?? {});
   if (docs.length === 0) throw new Error(`no documents found in ${source} (expected .txt/.md files, or a .jsonl/.csv file)`);
   if (opts.chunk === null) {
     return docs.map((d) => ({ id: d.id, text: d.text, title: d.title, source: d.id, start: 0, end: d.text.length }));

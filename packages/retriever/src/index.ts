@@ -8,6 +8,8 @@ export { DEFAULT_RECORD_FIELDS, DOCUMENT_EXTENSIONS, loadDocuments, loadDirector
 export type { CsvRecord } from './csv';
 export { parseCsv } from './csv';
 export { parseJsonl } from './jsonl';
+export { DEFAULT_INGEST_OPTIONS, decodeUtf8, looksBinary, readTextFile } from './text-decode';
+export type { IngestOptions, DecodedText } from './text-decode';
 export type { JsonlRow } from './jsonl';
 export type { TokenCounter, ChunkConfig } from './chunk';
 export { DEFAULT_CHUNK_CONFIG, validateChunkConfig, wordTokenCounter, chunkDocument, chunkDocuments } from './chunk';

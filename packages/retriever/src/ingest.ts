@@ -2,10 +2,11 @@
  * Loading source documents: a directory tree of `.txt`/`.md` files, a JSONL file, or a CSV
  * file. Documents are then cut into passages by `chunkDocuments` (chunk.ts).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCsv } from './csv';
 import { parseJsonl } from './jsonl';
+import { readTextFile, type IngestOptions } from './text-decode';
 
 /** A whole source document, before chunking. */
 export interface Document {
@@ -39,18 +40,21 @@ export const DOCUMENT_EXTENSIONS = ['.txt', '.md'] as const;
  * const docs = await loadDocuments('corpus/');                       // files
  * const rows = await loadDocuments('faq.csv', { textField: 'answer', titleField: 'question' });
  */
-export async function loadDocuments(source: string, fields: Partial<RecordFields> = {}): Promise<Document[]> {
+export async function loadDocuments(source: string, fields: Partial<RecordFields> = {}, ingest: Partial<IngestOptions> = {}): Promise<Document[]> {
   let st;
   try {
     st = await stat(source);
   } catch {
     throw new Error(`document source not found: ${source}`);
   }
-  if (st.isDirectory()) return loadDirectory(source);
+  if (st.isDirectory()) return loadDirectory(source, ingest);
   const ext = path.extname(source).toLowerCase();
-  if (ext === '.jsonl') return loadJsonl(source, fields);
-  if (ext === '.csv') return loadCsv(source, fields);
-  if ((DOCUMENT_EXTENSIONS as readonly string[]).includes(ext)) return [await readTextDocument(source, path.basename(source))];
+  if (ext === '.jsonl') return loadJsonl(source, fields, ingest);
+  if (ext === '.csv') return loadCsv(source, fields, ingest);
+  if ((DOCUMENT_EXTENSIONS as readonly string[]).includes(ext)) {
+    const doc = await readTextDocument(source, path.basename(source), ingest);
+    return doc ? [doc] : [];
+  }
   throw new Error(`unsupported document source ${source}: expected a directory, a .jsonl, .csv, .txt or .md file`);
 }
 
@@ -58,7 +62,7 @@ export async function loadDocuments(source: string, fields: Partial<RecordFields
  * Every `.txt`/`.md` file under `dir` (recursive, hidden entries skipped), sorted by relative
  * path; each document's id is that relative path with `/` separators.
  */
-export async function loadDirectory(dir: string): Promise<Document[]> {
+export async function loadDirectory(dir: string, ingest: Partial<IngestOptions> = {}): Promise<Document[]> {
   const rels: string[] = [];
   const walk = async (rel: string): Promise<void> => {
     const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
@@ -74,12 +78,16 @@ export async function loadDirectory(dir: string): Promise<Document[]> {
   await walk('');
   rels.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const docs: Document[] = [];
-  for (const rel of rels) docs.push(await readTextDocument(path.join(dir, rel), rel));
+  for (const rel of rels) {
+    const doc = await readTextDocument(path.join(dir, rel), rel, ingest);
+    if (doc) docs.push(doc);
+  }
   return docs;
 }
 
-async function readTextDocument(file: string, id: string): Promise<Document> {
-  let text = await readFile(file, 'utf8');
+async function readTextDocument(file: string, id: string, ingest: Partial<IngestOptions>): Promise<Document | null> {
+  let text = await readTextFile(file, ingest);
+  if (text === null) return null;
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const doc: Document = { id, text };
   if (path.extname(file).toLowerCase() === '.md') {
@@ -133,13 +141,17 @@ function checkUnique(docs: Document[], lines: number[], file: string): void {
 }
 
 /** One JSON object per line; blank lines skipped; errors name `file:line` and the missing key. */
-export async function loadJsonl(file: string, fields: Partial<RecordFields> = {}): Promise<Document[]> {
+export async function loadJsonl(file: string, fields: Partial<RecordFields> = {}, ingest: Partial<IngestOptions> = {}): Promise<Document[]> {
   const f: RecordFields = { ...DEFAULT_RECORD_FIELDS, ...fields };
-  const content = await readFile(file, 'utf8');
+  const content = await readTextFile(file, ingest);
+  if (content === null) return [];
   const docs: Document[] = [];
   const lines: number[] = [];
   const base = path.basename(file);
-  for (const { value, line } of parseJsonl(content, file)) {
+  const rows = parseJsonl(content, file);
+  // BEIR corpora key documents by "_id": use it when the id field was left at its default and is absent.
+  if (fields.idField === undefined && rows.length > 0 && !('id' in rows[0]!.value) && '_id' in rows[0]!.value) f.idField = '_id';
+  for (const { value, line } of rows) {
     docs.push(recordToDocument((c) => value[c], f, `${file}:${line}`, `${base}:${line}`, (c) => c in value));
     lines.push(line);
   }
@@ -152,9 +164,11 @@ export async function loadJsonl(file: string, fields: Partial<RecordFields> = {}
  * fields). A header without the text/id column is an error naming the column and the
  * columns that exist; a row with the wrong number of fields names its line.
  */
-export async function loadCsv(file: string, fields: Partial<RecordFields> = {}): Promise<Document[]> {
+export async function loadCsv(file: string, fields: Partial<RecordFields> = {}, ingest: Partial<IngestOptions> = {}): Promise<Document[]> {
   const f: RecordFields = { ...DEFAULT_RECORD_FIELDS, ...fields };
-  const records = parseCsv(await readFile(file, 'utf8'), file);
+  const content = await readTextFile(file, ingest);
+  if (content === null) return [];
+  const records = parseCsv(content, file);
   if (records.length === 0) throw new Error(`${file}: empty CSV file (expected a header row)`);
   const header = records[0]!.fields.map((h) => h.trim());
   const col = new Map(header.map((h, i) => [h, i]));

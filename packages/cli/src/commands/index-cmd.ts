@@ -11,7 +11,8 @@ export function indexCommand(): Command {
     .argument('<source>', 'a directory of .txt/.md files, or a .jsonl/.csv file')
     .requiredOption('--out <dir>', 'index directory to write (replaced atomically)')
     .option('--retriever <dir>', 'encoder directory for the dense index')
-    .option('--fields <id,text,title>', 'column names of the id, text and title in a .jsonl/.csv source', 'id,text,title')
+    .option('--fields <id,text,title>', 'column names of the id, text and title in a .jsonl/.csv source (default: id,text,title; a BEIR "_id" is detected)')
+    .option('--strict', 'refuse binary files and invalid UTF-8 instead of skipping / warning')
     .addOption(new Option('--dense-kind <kind>', 'HNSW (approximate) or exact search').choices(['hnsw', 'exact']).default('hnsw'))
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print a JSON summary');
@@ -29,13 +30,18 @@ Examples:
   return cmd.action(async (source: string, opts: Record<string, unknown>, self: Command) => {
     await guardOut(String(opts.out), 'index', opts, [source, opts.retriever]);
     await startEngine(self);
-    const [idField, textField, titleField] = String(opts.fields).split(',');
-    if (!idField || !textField) throw new Error(`--fields expects "id,text[,title]", got "${opts.fields}"`);
+    let fields = {};
+    if (opts.fields !== undefined) {
+      const [idField, textField, titleField] = String(opts.fields).split(',');
+      if (!idField || !textField) throw new Error(`--fields expects "id,text[,title]", got "${opts.fields}"`);
+      fields = { idField, textField, titleField: titleField || null };
+    }
     const chunk = readOptions<ChunkConfig>(opts, CHUNK_OPTIONS);
     const encoder = opts.retriever ? await loadEncoder(String(opts.retriever)) : null;
     const t0 = Date.now();
     const passages = await loadPassages(source, {
-      fields: { idField, textField, titleField: titleField || null },
+      fields,
+      ingest: { strict: Boolean(opts.strict) },
       chunk: chunk.maxTokens === 0 ? null : chunk,
       tokenizer: encoder?.tokenizer ?? null,
     });
