@@ -110,3 +110,31 @@ describe('--out safety', () => {
     expect(readdirSync(idx).sort()).toEqual(['bm25.json', 'passages.jsonl']);
   });
 });
+
+describe('dalm index add / remove', () => {
+  it('adds and removes passages in BM25 and dense together, in one swap', async () => {
+    await initEngine({ backend: 'cpu' });
+    const root = mkdtempSync(path.join(os.tmpdir(), 'dalm-addrm-'));
+    const docs = path.join(root, 'docs');
+    writeDocs(docs);
+    const idx = path.join(root, 'index');
+    await run(['index', docs, '--out', idx, '--retriever', bertTiny, '--dense-kind', 'exact']);
+    const more = path.join(root, 'more.jsonl');
+    writeFileSync(more, JSON.stringify({ id: 'vax', text: 'Vaccines train the immune system against the spike protein.' }) + '\n');
+    const added = JSON.parse(await run(['index', 'add', idx, more, '--chunk-tokens', '0', '--json']));
+    expect(added).toMatchObject({ added: 1, replaced: 0, passages: 4 });
+    for (const mode of ['bm25', 'dense']) {
+      const hits = JSON.parse(await run(['search', idx, 'vaccines spike protein immune', '--mode', mode, '-k', '4', '--json']));
+      expect(hits.hits.map((h: { id: string }) => h.id)).toContain('vax');
+    }
+    const removed = JSON.parse(await run(['index', 'remove', idx, 'vax', 'no-such-id', '--json']));
+    expect(removed).toMatchObject({ removed: 1, missing: 1, passages: 3 });
+    for (const mode of ['bm25', 'dense']) {
+      const hits = JSON.parse(await run(['search', idx, 'vaccines spike protein immune', '--mode', mode, '-k', '4', '--json']));
+      expect(hits.hits.map((h: { id: string }) => h.id)).not.toContain('vax');
+      if (mode === 'dense') expect(hits.hits.length).toBe(3); // BM25 returns only passages sharing a term
+    }
+    expect(existsSync(path.join(idx, 'retriever.json'))).toBe(true);
+    await expect(run(['index', 'remove', idx, 'nothing'])).rejects.toThrow(/none of the 1 ids is in the index/);
+  });
+});

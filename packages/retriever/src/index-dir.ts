@@ -9,7 +9,7 @@
  *     manifest.json   index.bin                  (dense: HNSW or exact)
  *     retriever.json  {"path": "../retriever"}   (where the encoder was loaded from, if any)
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { atomicWriteDir, recoverInterruptedSwap } from '@dalm/core';
@@ -90,6 +90,10 @@ export async function recordedRetriever(dir: string): Promise<string | null> {
   }
 }
 
+function hasDenseFilesSync(dir: string): boolean {
+  return existsSync(path.join(dir, MANIFEST_FILE));
+}
+
 /** Whether the directory holds a dense index. */
 export async function hasDenseIndex(dir: string): Promise<boolean> {
   return fsp
@@ -126,6 +130,47 @@ export class IndexDir {
 
   passages(): Passage[] {
     return this.bm25.allPassages();
+  }
+
+  /** Refuses to change an index whose dense part was not opened (it would go stale). */
+  private checkWritable(what: string): void {
+    if (!this.dense && hasDenseFilesSync(this.dir)) {
+      throw new Error(`index ${this.dir}: ${what} needs its retriever too, because the index has a dense part (pass --retriever, or open it with the encoder)`);
+    }
+  }
+
+  /**
+   * Adds passages to BM25 and the dense index (a passage whose id exists replaces it); `save()`
+   * writes the change. Returns how many ids were new and how many replaced an existing passage.
+   */
+  async add(passages: readonly Passage[]): Promise<{ added: number; replaced: number }> {
+    this.checkWritable('adding passages');
+    const existing = new Set(this.bm25.allPassages().map((p) => p.id));
+    const replaced = passages.filter((p) => existing.has(p.id)).length;
+    this.bm25.add(passages);
+    await this.dense?.add(passages);
+    return { added: passages.length - replaced, replaced };
+  }
+
+  /** Removes passages by id from BM25 and the dense index; returns how many were found. */
+  remove(ids: readonly string[]): number {
+    this.checkWritable('removing passages');
+    const n = this.bm25.remove(ids);
+    this.dense?.remove(ids);
+    return n;
+  }
+
+  /** Writes BM25 and the dense index back in one atomic swap (other files, like retriever.json, are kept). */
+  async save(): Promise<void> {
+    if (this.bm25.allPassages().length === 0) throw new Error(`index ${this.dir}: refusing to save an index with no passages left`);
+    await atomicWriteDir(
+      this.dir,
+      async (tmp) => {
+        await this.dense?.writeFiles(tmp);
+        await this.bm25.writeFiles(tmp);
+      },
+      { keepOthers: { owned: [...new Set([...DENSE_INDEX_FILES, ...BM25_INDEX_FILES])] } },
+    );
   }
 
   dispose(): void {
