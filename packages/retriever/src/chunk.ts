@@ -68,8 +68,9 @@ export function chunkDocument(
 ): Passage[] {
   const c = validateChunkConfig(config);
   const text = doc.text;
-  const spans = countTokens(text);
-  checkSpans(spans, text.length, doc.id);
+  const counted = countTokens(text);
+  checkSpans(counted, text.length, doc.id);
+  const spans = splitLongSpans(counted);
   const n = spans.length;
   const passages: Passage[] = [];
   const window = Math.floor(c.maxTokens * c.boundaryWindow);
@@ -87,6 +88,23 @@ export function chunkDocument(
     i = Math.max(end - c.overlap, i + 1);
   }
   return passages;
+}
+
+/**
+ * Longest token span, in characters, that chunking treats as one token. A tokenizer maps an overlong
+ * "word" (a base64 blob, a minified line) to one [UNK] or one run; counting it as one token would
+ * make a passage of any size. BERT's WordPiece gives up on words past 100 characters too.
+ */
+export const MAX_TOKEN_CHARS = 100;
+
+/** Cuts spans longer than {@link MAX_TOKEN_CHARS} into consecutive pieces of at most that length. */
+function splitLongSpans(spans: Array<[number, number]>): Array<[number, number]> {
+  if (spans.every(([a, b]) => b - a <= MAX_TOKEN_CHARS)) return spans;
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of spans) {
+    for (let s = a; s < b; s += MAX_TOKEN_CHARS) out.push([s, Math.min(b, s + MAX_TOKEN_CHARS)]);
+  }
+  return out;
 }
 
 /** Chunks every document; passage ids are unique when document ids are. */

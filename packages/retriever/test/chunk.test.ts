@@ -82,3 +82,13 @@ describe('chunkDocument', () => {
     expect(() => validateChunkConfig({ maxTokens: 0 })).toThrow(/maxTokens must be an integer ≥ 1, got 0/);
   });
 });
+
+describe('overlong words', () => {
+  it('a 1 MB unbroken word is cut to passages of at most maxTokens x 100 characters', () => {
+    const blob = 'x'.repeat(1_000_000);
+    const passages = chunkDocument({ id: 'blob.txt', text: `Intro. ${blob} Outro.` }, { maxTokens: 50, overlap: 5 });
+    expect(Math.max(...passages.map((p) => p.text.length))).toBeLessThanOrEqual(50 * 100);
+    expect(passages.length).toBeGreaterThan(200); // ~1e6 / (45 * 100)
+    for (const p of passages) expect(`Intro. ${blob} Outro.`.slice(p.start, p.end)).toBe(p.text);
+  });
+});
