@@ -14,6 +14,7 @@ const ALLOWED: Record<string, string[]> = {
   generator: ['core'],
   trainer: ['core', 'retriever', 'generator'],
   cli: ['core', 'retriever', 'generator', 'trainer'],
+  all: ['core', 'retriever', 'generator', 'trainer'], // the umbrella re-exports the library (not the CLI)
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (no build step): tsx registers its loader, then the CLI starts.
-import { register } from 'tsx/esm/api';
+// The `dalm` binary. Installed from npm it runs the built CLI (dist/main.js) on plain Node. In the
+// repository before a build it runs the TypeScript sources through tsx (a dev dependency there);
+// `pnpm dalm ...` always runs the sources.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const built = new URL('../dist/main.js', import.meta.url);
+if (existsSync(built)) {
+  await import(built.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/main.ts');
+}
