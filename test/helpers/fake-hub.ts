@@ -293,3 +293,16 @@ export class FakeHub {
     res.end(part);
   }
 }
+
+/** Points the HF_* environment at `hub` and a fresh cache; returns a function that restores the old values. */
+export function useFakeHubEnv(hub: FakeHub, cacheDir: string, extra: Record<string, string> = {}): () => void {
+  const vars: Record<string, string> = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cacheDir, HF_TOKEN: '', HF_HUB_DISABLE_PROGRESS_BARS: '1', HF_HUB_OFFLINE: '0', ...extra };
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  return () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}

@@ -220,7 +220,9 @@ describe('resolveModel against a local Hub', () => {
     expect(await resolveModel(fixture, opts)).toBe(fixture);
     await expect(resolveModel('not a model', opts)).rejects.toThrow('"not a model" is neither an existing path nor a Hugging Face model id (org/name, org/name@revision or org/name/file.gguf[@revision])');
     await expect(resolveModel('./runs/missing', opts)).rejects.toThrow('./runs/missing: no such file or directory');
-    await expect(resolveModel('test-org/unknown', opts)).rejects.toThrow(/test-org\/unknown@main: repository not found \(if it is private or gated, set HF_TOKEN\)/);
+    await expect(resolveModel('test-org/unknown', opts)).rejects.toThrow(
+      /test-org\/unknown@main: repository not found \(if it is private or gated, set HF_TOKEN\) \(HTTP 404\); no local path test-org\/unknown exists either/,
+    );
   });
 });
 

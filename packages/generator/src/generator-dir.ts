@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { loadTokenizer, type Tokenizer } from '@dalm/core';
+import { loadTokenizer, resolveModel, type Tokenizer } from '@dalm/core';
 import type { CausalLM } from './causal-lm';
 import { loadCausalLM, saveCausalLM } from './load';
 import { loadPromptFormat, savePromptFormat, type PromptFormat } from './prompt-format';
@@ -27,13 +27,21 @@ const exists = (p: string) =>
     .then(() => true)
     .catch(() => false);
 
-/** Loads a generator directory (full model or PEFT adapter over its base). */
-export async function loadGenerator(dir: string): Promise<LoadedGenerator> {
-  if (!(await exists(dir))) throw new Error(`no generator directory at ${dir}`);
+/**
+ * Loads a generator directory (full model or PEFT adapter over its base). `nameOrDir` may be a Hub
+ * id `org/name[@revision]` (fetched into the HF cache, see `resolveModel`); so may an adapter's
+ * `base_model_name_or_path` when no directory of that name exists beside the adapter.
+ *
+ * @example
+ * const { model, tokenizer } = await loadGenerator('HuggingFaceTB/SmolLM2-135M-Instruct');
+ */
+export async function loadGenerator(nameOrDir: string): Promise<LoadedGenerator> {
+  const dir = await resolveModel(nameOrDir);
   if (await exists(path.join(dir, ADAPTER_CONFIG_FILE))) {
     const cfg = await readLoraConfig(dir);
     if (!cfg.baseModel) throw new Error(`${path.join(dir, ADAPTER_CONFIG_FILE)}: base_model_name_or_path is not set`);
-    const base = path.resolve(dir, cfg.baseModel);
+    const local = path.resolve(dir, cfg.baseModel);
+    const base = (await exists(local)) ? local : await resolveModel(cfg.baseModel);
     const model = await loadCausalLM(base);
     const lora = await loadLoraAdapter(dir, model);
     const tokenizer = await loadTokenizer((await exists(path.join(dir, 'tokenizer.json'))) ? dir : base);

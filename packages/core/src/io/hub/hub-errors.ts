@@ -16,6 +16,11 @@ export class HubError extends Error {
 
 /** The error for an HTTP failure of `what` (e.g. "test-org/bert-tiny@main: config.json"). */
 export function httpError(what: string, status: number, errorCode: string | null, tokenSet: boolean): HubError {
+  if ((status === 401 || status === 403) && errorCode === 'RepositoryNotFound') {
+    // The Hub answers 401 for a repo that does not exist as for a private one (it does not say which).
+    const hint = tokenSet ? 'check the name; HF_TOKEN is set but gives no access to it' : 'check the name, or set HF_TOKEN if it is private or gated';
+    return new HubError('auth', `${what}: repository not found or not accessible (HTTP ${status}); ${hint}`, status);
+  }
   if (status === 401 || status === 403) {
     const hint = tokenSet
       ? 'HF_TOKEN is set but has no access: accept the model licence on its Hub page, or use a token with read access'

@@ -61,6 +61,10 @@ export async function resolveModel(nameOrPath: string, options: Partial<HubOptio
   try {
     return await downloadModel(id, opts);
   } catch (e) {
+    if (e instanceof HubError && (e.kind === 'not-found' || e.kind === 'auth') && !id.file) {
+      // `runs/retriever` is also a valid Hub id: say that no such local path exists either.
+      throw new HubError(e.kind, `${e.message}; no local path ${nameOrPath} exists either`, e.status);
+    }
     if (!isNetworkError(e)) throw e;
     let cached: string;
     try {
@@ -117,7 +121,7 @@ function apiError(e: unknown, what: string, opts: HubOptions): Error {
   if (typeof status === 'number') {
     // The Hub's JSON error text (HubApiError.data.error) says which of repo / revision is missing.
     const text = String((e as { data?: { error?: unknown } }).data?.error ?? '');
-    const code = status === 404 && /revision|rev id/i.test(text) ? 'RevisionNotFound' : null;
+    const code = status === 404 && /revision|rev id/i.test(text) ? 'RevisionNotFound' : /repository not found/i.test(text) ? 'RepositoryNotFound' : null;
     return httpError(what, status, code, Boolean(opts.token));
   }
   if (isNetworkError(e)) return new HubError('network', `${what}: cannot reach ${opts.endpoint} (${networkReason(e)})`);
