@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { Bm25Index, loadEncoder, ExactIndex } from '@dalm/retriever';
 import { ictPairs, mineHardNegatives, readPairs, readQaExamples, writePairs, type TrainingPair } from '@dalm/trainer';
 import { corpusPassages, printJson, startEngine } from '../context';
+import { modelHelp } from '../specs';
 
 export function pairsCommand(): Command {
   return new Command('pairs')
@@ -16,7 +17,7 @@ export function pairsCommand(): Command {
     .option('--ict', 'Inverse Cloze Task pairs from --corpus (no labels needed)')
     .option('--ict-remove-rate <p>', 'share of ICT pairs whose positive has the query sentence removed', parseFloat, 0.9)
     .addOption(new Option('--negatives-from <kind>', 'mine hard negatives with BM25 or the dense model of --retriever').choices(['none', 'bm25', 'dense']).default('none'))
-    .option('--retriever <dir>', 'encoder for --negatives-from dense')
+    .option('--retriever <model>', modelHelp('encoder for --negatives-from dense'))
     .option('--hard-negatives <n>', 'negatives kept per pair', (v) => parseInt(v, 10), 1)
     .option('--depth <n>', 'candidates searched per query', (v) => parseInt(v, 10), 30)
     .option('--margin <m>', 'false-negative filter: skip candidates scoring above (1 - m) x the positive', parseFloat, 0.05)
