@@ -6,8 +6,10 @@
  * - `GET /api/models/{repo}/tree/{rev}[/{path}]`: the file tree (`oid`, `size`, `lfs: {oid, size}`)
  * - `HEAD|GET /{repo}/resolve/{rev}/{file}`: small files answer 200 with ETag (git sha1) and
  *   X-Repo-Commit; LFS files (`*.safetensors`, `*.gguf`, `*.bin`, `*.onnx`) answer 302 to
- *   `/cdn/{sha256}` with X-Linked-Etag (sha256), X-Linked-Size and X-Repo-Commit, as the Hub does
- * - `GET|HEAD /cdn/{sha256}`: the bytes, with Range support
+ *   `/cdn/{sha256}` on a second port (another origin, as the Hub's CDN is: clients keep the
+ *   metadata of the 302 and send no token there) with X-Linked-Etag (sha256), X-Linked-Size and
+ *   X-Repo-Commit, as the Hub does
+ * - `GET|HEAD /cdn/{sha256}` (CDN origin): the bytes, with Range support
  *
  * Faults for tests: `dropOnce(repo, file)` (the next GET sends half the body, then drops the
  * socket), `corrupt(repo, file)` (wrong bytes of the right length), gated repos (401 without the
@@ -86,7 +88,9 @@ export class FakeHub {
   private readonly drops = new Set<string>();
   private readonly corrupted = new Set<string>();
   private server: http.Server | null = null;
+  private cdn: http.Server | null = null;
   private port = 0;
+  private cdnPort = 0;
 
   constructor(private readonly opts: FakeHubOptions) {
     for (const [name, spec] of Object.entries(opts.repos)) this.addRepo(name, spec);
@@ -142,22 +146,29 @@ export class FakeHub {
   }
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.requestTimeout = 10_000;
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    const listen = async (s: http.Server) => {
+      s.requestTimeout = 10_000;
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(0, '127.0.0.1', () => resolve());
+      });
+      return (s.address() as AddressInfo).port;
+    };
+    this.server = http.createServer((req, res) => this.handle(req, res, false));
+    this.cdn = http.createServer((req, res) => this.handle(req, res, true));
+    this.port = await listen(this.server);
+    this.cdnPort = await listen(this.cdn);
     return this;
   }
 
   async stop(): Promise<void> {
-    const s = this.server;
-    if (!s) return;
+    for (const s of [this.server, this.cdn]) {
+      if (!s) continue;
+      s.closeAllConnections();
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
     this.server = null;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+    this.cdn = null;
   }
 
   private json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -174,11 +185,16 @@ export class FakeHub {
     return !repo.spec.gated || req.headers.authorization === `Bearer ${this.opts.token}`;
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, cdn: boolean): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const p = decodeURIComponent(url.pathname);
     this.requests.push({ method: req.method ?? '', path: p, range: (req.headers.range as string) ?? null, authorization: req.headers.authorization ?? null });
     let m: RegExpExecArray | null;
+    if (cdn) {
+      const hit = (m = /^\/cdn\/([0-9a-f]{64})$/.exec(p)) ? this.byBlob.get(m[1]) : undefined;
+      if (!hit) return this.error(res, 404, 'EntryNotFound', 'no such blob');
+      return this.sendBytes(req, res, hit.repo, hit.file, { etag: `"${hit.file.sha256}"`, 'accept-ranges': 'bytes' });
+    }
     if ((m = /^\/api\/models\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)(?:\/(.*))?$/.exec(p))) {
       const [, name, kind, rev, sub] = m;
       const repo = this.repos.get(name);
@@ -237,7 +253,7 @@ export class FakeHub {
       if (f.lfs) {
         res.writeHead(302, {
           ...common,
-          location: `${this.url}/cdn/${f.sha256}`,
+          location: `http://127.0.0.1:${this.cdnPort}/cdn/${f.sha256}`,
           etag: `"${f.gitOid}"`,
           'x-linked-etag': `"${f.sha256}"`,
           'x-linked-size': String(f.bytes.length),
@@ -246,11 +262,6 @@ export class FakeHub {
         return void res.end();
       }
       return this.sendBytes(req, res, name, f, { ...common, etag: `"${f.gitOid}"` });
-    }
-    if ((m = /^\/cdn\/([0-9a-f]{64})$/.exec(p))) {
-      const hit = this.byBlob.get(m[1]);
-      if (!hit) return this.error(res, 404, 'EntryNotFound', 'no such blob');
-      return this.sendBytes(req, res, hit.repo, hit.file, { etag: `"${hit.file.sha256}"`, 'accept-ranges': 'bytes' });
     }
     this.error(res, 404, 'NotFound', `no route ${req.method} ${p}`);
   }

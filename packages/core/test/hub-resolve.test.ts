@@ -183,6 +183,9 @@ describe('resolveModel against a local Hub', () => {
     const toHub = seen.filter((r) => !r.path.startsWith('/cdn/'));
     expect(toHub.length).toBeGreaterThan(2);
     expect(toHub.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    const toCdn = seen.filter((r) => r.path.startsWith('/cdn/'));
+    expect(toCdn.length).toBe(1); // model.safetensors, the one LFS file
+    expect(toCdn[0].authorization).toBeNull(); // the token never leaves the Hub's origin
   });
 
   it('fetches only what a model needs: sharded safetensors + its shards, sentence-transformers modules', async () => {

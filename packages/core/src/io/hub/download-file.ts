@@ -41,7 +41,10 @@ function normalizeEtag(v: string | null): string | null {
   return v.replace(/^W\//, '').replace(/^"|"$/g, '') || null;
 }
 
-/** HEAD on the resolve URL (relative redirects of renamed repos followed; an absolute one is the CDN location). */
+/**
+ * HEAD on the resolve URL. Redirects within the endpoint's origin (renamed repos) are followed; one
+ * to another origin (the CDN) is not: its response carries the metadata, its Location the bytes.
+ */
 export async function fetchFileMeta(opts: HubOptions, repo: string, revision: string, file: string): Promise<HubFileMeta> {
   const what = `${repo}@${revision}: ${file}`;
   let url = resolveUrl(opts.endpoint, repo, revision, file);
@@ -53,7 +56,7 @@ export async function fetchFileMeta(opts: HubOptions, repo: string, revision: st
       throw new HubError('network', `${what}: cannot reach ${opts.endpoint} (${networkReason(e)})`);
     }
     const location = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && location && location.startsWith('/')) {
+    if (res.status >= 300 && res.status < 400 && location && new URL(location, url).origin === new URL(url).origin) {
       url = new URL(location, url).href;
       continue;
     }
