@@ -110,6 +110,14 @@ describe('resolveModel against a local Hub', () => {
     expect(await cachedFile(opts.cacheDir!, 'test-org/bert-tiny', 'vocab.txt')).toBe(path.join(dir, 'vocab.txt'));
   });
 
+  it('two concurrent loads of one model share the transfer (a lock per blob), both get the same snapshot', async () => {
+    const [a, b] = await Promise.all([resolveModel('test-org/qwen2-tiny', opts), resolveModel('test-org/qwen2-tiny', opts)]);
+    expect(a).toBe(b);
+    expect(hub.byteRequests('test-org/qwen2-tiny', 'model.safetensors').length).toBe(1);
+    expect(readFileSync(path.join(a, 'model.safetensors')).equals(readFileSync(path.join(HF_TINY, 'qwen2-tiny', 'model.safetensors')))).toBe(true);
+    expect(readdirSync(path.join(opts.cacheDir!, '.locks', 'models--test-org--qwen2-tiny'))).toEqual([]);
+  });
+
   it('revisions: a tag gets its own ref and snapshot, a commit sha none', async () => {
     const v1 = hub.commit('test-org/bert-tiny', 'v1');
     const dir = await resolveModel('test-org/bert-tiny@v1', opts);

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { blobPath, existsFollow, linkSnapshotFile } from './cache-layout';
 import { HubError, httpError, isNetworkError, networkReason } from './hub-errors';
 import type { HubOptions } from './hub-options';
@@ -99,10 +100,64 @@ export interface DownloadFileOptions {
  * download and throws, leaving nothing in blobs or snapshots.
  */
 export async function downloadToCache(opts: HubOptions, repoDir: string, repo: string, file: string, meta: HubFileMeta, o: DownloadFileOptions): Promise<string> {
-  const what = `${repo}@${o.commit}: ${file}`;
   const blob = blobPath(repoDir, meta.etag);
   if (await existsFollow(blob)) return linkSnapshotFile(repoDir, o.commit, file, meta.etag);
-  await fsp.mkdir(`${repoDir}/blobs`, { recursive: true });
+  // One writer per blob (another process or call may be fetching it): `.locks/models--org--name/<etag>.dalm.lock`.
+  const lock = path.join(path.dirname(repoDir), '.locks', path.basename(repoDir), `${meta.etag}.dalm.lock`);
+  if ((await acquireLock(lock, blob)) === 'done') return linkSnapshotFile(repoDir, o.commit, file, meta.etag);
+  try {
+    await fetchBlob(opts, repoDir, repo, file, meta, o);
+  } finally {
+    await fsp.rm(lock, { force: true });
+  }
+  return linkSnapshotFile(repoDir, o.commit, file, meta.etag);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the blob's lock file (created exclusively, holding our pid), or waits while a live holder
+ * fetches it: 'done' when the blob appeared meanwhile. A lock whose process is gone is taken over.
+ */
+async function acquireLock(lock: string, blob: string): Promise<'locked' | 'done'> {
+  await fsp.mkdir(path.dirname(lock), { recursive: true });
+  for (;;) {
+    try {
+      const fh = await fsp.open(lock, 'wx');
+      await fh.writeFile(`${process.pid}:${Math.random().toString(36).slice(2)}`);
+      await fh.close();
+      if (await existsFollow(blob)) {
+        await fsp.rm(lock, { force: true });
+        return 'done';
+      }
+      return 'locked';
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number((await fsp.readFile(lock, 'utf8').catch(() => '')).split(':')[0]);
+    if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) {
+      await fsp.rm(lock, { force: true });
+      continue;
+    }
+    await sleep(100);
+    if (await existsFollow(blob)) return 'done';
+  }
+}
+
+/** The transfer itself, under the lock: `.incomplete` (resumed), size and sha256 checks, rename into `blobs/`. */
+async function fetchBlob(opts: HubOptions, repoDir: string, repo: string, file: string, meta: HubFileMeta, o: DownloadFileOptions): Promise<void> {
+  const what = `${repo}@${o.commit}: ${file}`;
+  const blob = blobPath(repoDir, meta.etag);
+  await fsp.mkdir(path.join(repoDir, 'blobs'), { recursive: true });
   const incomplete = `${blob}.incomplete`;
   let lastError: unknown = null;
   for (let attempt = 1; attempt <= opts.maxAttempts; attempt++) {
@@ -179,5 +234,4 @@ export async function downloadToCache(opts: HubOptions, repoDir: string, repo: s
     }
   }
   await fsp.rename(incomplete, blob);
-  return linkSnapshotFile(repoDir, o.commit, file, meta.etag);
 }
