@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { loadTokenizer, resolveModel, type Tokenizer } from '@dalm/core';
+import { isModelId, loadTokenizer, resolveModel, type Tokenizer } from '@dalm/core';
 import type { CausalLM } from './causal-lm';
 import { loadCausalLM, saveCausalLM } from './load';
 import { loadPromptFormat, savePromptFormat, type PromptFormat } from './prompt-format';
@@ -57,7 +57,10 @@ export async function saveGenerator(dir: string, model: CausalLM, tokenizer: Tok
   await savePromptFormat(dir, format);
 }
 
-/** Saves only the LoRA adapter (PEFT layout) with the tokenizer and prompt format; `baseDir` is recorded relative to `dir`. */
+/**
+ * Saves only the LoRA adapter (PEFT layout) with the tokenizer and prompt format; `baseDir` is
+ * recorded relative to `dir`, or as given when it is a Hub id `org/name[@rev]` and no such path exists.
+ */
 export async function saveGeneratorAdapter(
   dir: string,
   model: CausalLM,
@@ -66,7 +69,8 @@ export async function saveGeneratorAdapter(
   lora: LoraConfig,
   baseDir: string,
 ): Promise<void> {
-  await saveLoraAdapter(dir, model, lora, path.relative(path.resolve(dir), path.resolve(baseDir)) || '.');
+  const hubBase = isModelId(baseDir) && !(await exists(baseDir));
+  await saveLoraAdapter(dir, model, lora, hubBase ? baseDir : path.relative(path.resolve(dir), path.resolve(baseDir)) || '.');
   for (const [name, content] of Object.entries(tokenizer.toFiles())) await fsp.writeFile(path.join(dir, name), content);
   await savePromptFormat(dir, format);
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadGenerator, type CausalLM } from '../src/index';
+import { applyLora, loadGenerator, saveGeneratorAdapter, validateLoraConfig, type CausalLM } from '../src/index';
 import { FakeHub, useFakeHubEnv } from '../../../test/helpers/fake-hub';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -55,5 +55,26 @@ describe('loadGenerator by Hub id', () => {
     expect(byName.tokenizer.encode('The quick brown', { addSpecialTokens: false })).toEqual(byDir.tokenizer.encode('The quick brown', { addSpecialTokens: false }));
     byName.model.dispose();
     byDir.model.dispose();
+  });
+
+  it('a PEFT adapter saved over a Hub base records the id (as PEFT does) and loads over it', async () => {
+    const ids = [[1, 45, 74, 125, 131, 6, 5, 57, 77, 78]];
+    const gen = await loadGenerator('test-org/llama-tiny');
+    const lora = validateLoraConfig({ r: 4, alpha: 8 });
+    applyLora(gen.model, lora);
+    for (const n of [...gen.model.params.trainableByName().keys()].filter((k) => k.includes('lora_B'))) {
+      const v = gen.model.params.get(n);
+      v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', 7));
+    }
+    const adapted = logitsOf(gen.model, ids);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-hub-adapter-'));
+    await saveGeneratorAdapter(dir, gen.model, gen.tokenizer, gen.format, lora, 'test-org/llama-tiny');
+    expect(JSON.parse(readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')).base_model_name_or_path).toBe('test-org/llama-tiny');
+    const again = await loadGenerator(dir);
+    expect(again.lora).not.toBeNull();
+    expect(Array.from(logitsOf(again.model, ids))).toEqual(Array.from(adapted));
+    gen.model.dispose();
+    again.model.dispose();
+    rmSync(dir, { recursive: true, force: true });
   });
 });
