@@ -57,14 +57,23 @@ export async function resolveModel(nameOrPath: string, options: Partial<HubOptio
     );
   }
   const opts = hubOptionsFromEnv(options);
+  try {
+    return await resolveHubModel(id, opts);
+  } catch (e) {
+    // `runs/retriever` is also a valid Hub id: when it is not found, say that no such local path exists either.
+    if (e instanceof HubError && e.kind !== 'integrity' && e.kind !== 'http') {
+      throw new HubError(e.kind, `${e.message}; no local path ${nameOrPath} exists either`, e.status);
+    }
+    throw e;
+  }
+}
+
+/** Offline: the cache. Online: the Hub, falling back to the cache when the Hub cannot be reached. */
+async function resolveHubModel(id: ModelId, opts: HubOptions): Promise<string> {
   if (opts.offline) return resolveFromCache(id, opts, 'HF_HUB_OFFLINE=1');
   try {
     return await downloadModel(id, opts);
   } catch (e) {
-    if (e instanceof HubError && (e.kind === 'not-found' || e.kind === 'auth') && !id.file) {
-      // `runs/retriever` is also a valid Hub id: say that no such local path exists either.
-      throw new HubError(e.kind, `${e.message}; no local path ${nameOrPath} exists either`, e.status);
-    }
     if (!isNetworkError(e)) throw e;
     let cached: string;
     try {
