@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { resolveModel, cachedFile, parseModelId, hubOptionsFromEnv, repoFolderName, type HubOptions } from '@dalm/core';
 import { FakeHub, fakeCommit } from '../../../test/helpers/fake-hub';
+import { httpError } from '../src/io/hub/hub-errors';
 
 const repoRoot = path.resolve(__dirname, '../../..');
 const HF_TINY = path.resolve(repoRoot, '../shared/fixtures/hf-tiny');
@@ -245,6 +246,14 @@ describe('model ids and environment', () => {
     for (const bad of ['gpt2', 'a/b/c', 'org/na me', '-org/name', 'org/na--me', 'org/name@', '/abs/path', 'org/../x.gguf', 'org/name@a@b']) {
       expect(parseModelId(bad), bad).toBeNull();
     }
+  });
+
+  it('HTTP errors say what to do: the Hub answers 401 for a missing repo as for a private one', () => {
+    expect(httpError('o/n@main', 401, 'RepositoryNotFound', false).message).toBe(
+      'o/n@main: repository not found or not accessible (HTTP 401); check the name, or set HF_TOKEN if it is private or gated',
+    );
+    expect(httpError('o/n@main: a.json', 403, 'GatedRepo', false).message).toMatch(/access denied \(HTTP 403\); the repo is gated or private: set HF_TOKEN/);
+    expect(httpError('o/n@main: a.json', 404, 'EntryNotFound', false).message).toBe('o/n@main: a.json: no such file in the repo (HTTP 404)');
   });
 
   it('reads HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN (or the token file) and HF_HUB_OFFLINE like huggingface_hub', () => {
