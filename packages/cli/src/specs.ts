@@ -7,6 +7,14 @@ import type { ChunkConfig, IndexConfig, HybridConfig, Bm25Config } from '@dalm/r
 import type { GenerateOptions, LoraConfig } from '@dalm/generator';
 import type { OptionSpec } from './options';
 
+/** Every model option (--base, --retriever, --generator) takes a local directory or a Hub id; help says so once, here. */
+export const MODEL_NAME_FORMS = 'a directory or a Hugging Face id org/name[@rev]';
+
+/** Help text of a model option: what it is, the accepted forms, then any default. */
+export function modelHelp(what: string, note = ''): string {
+  return `${what}: ${MODEL_NAME_FORMS}${note ? ` (${note})` : ''}`;
+}
+
 export const TRAIN_LOOP_OPTIONS: OptionSpec<TrainLoopConfig>[] = [
   { field: 'steps', kind: 'int', description: 'optimizer steps' },
   { field: 'batchSize', kind: 'int', description: 'examples per micro-batch' },

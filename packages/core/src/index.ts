@@ -4,7 +4,7 @@
 export * from './layers/index';
 
 // --- progress & randomness ---
-export { Progress, formatNumber, formatDuration, type ProgressOptions } from './progress';
+export { Progress, formatNumber, formatDuration, formatBytes, type ProgressOptions } from './progress';
 export { Rng, mixSeed, epochPermutation } from './rng';
 
 // --- engine ---
@@ -52,6 +52,18 @@ export { toTfTensor, toTfTensors, fromTfTensor, fromTfTensors } from './io/tf-te
 export type { SafetensorsDtype, SafetensorsTensor, SafetensorsMap, WritableTensor } from './io/safetensors';
 export { CONFIG_FILE, WEIGHTS_FILE, readJsonObject, readConfigJson, readModelDir, writeModelDir } from './io/model-dir';
 export type { ModelDirContents } from './io/model-dir';
+
+// --- models by name: Hugging Face Hub client and cache ---
+export { resolveModel, resolveFromCache } from './io/hub/resolve-model';
+export { parseModelId, isModelId, isCommitSha, formatModelId, DEFAULT_REVISION, MODEL_ID_FORMS } from './io/hub/model-id';
+export type { ModelId } from './io/hub/model-id';
+export { hubOptionsFromEnv, validateHubOptions, hubCacheDir, hfHome, hubToken, DEFAULT_HUB_ENDPOINT } from './io/hub/hub-options';
+export type { HubOptions } from './io/hub/hub-options';
+export { repoFolderName, repoCachePath, snapshotPath, readRef, cachedFile } from './io/hub/cache-layout';
+export { selectModelFiles, shardFiles, MODEL_METADATA_FILES, GGUF_PREFERENCE } from './io/hub/file-selection';
+export type { ModelFileSelection } from './io/hub/file-selection';
+export { HubError } from './io/hub/hub-errors';
+export type { HubErrorKind } from './io/hub/hub-errors';
 
 // --- tokenizers ---
 export {

@@ -10,6 +10,8 @@ export interface ProgressOptions {
   intervalMs?: number;
   /** Silence all output. */
   silent?: boolean;
+  /** What a step counts: iterations (default) or bytes (shown as kB/MB/GB and MB/s). */
+  unit?: 'steps' | 'bytes';
 }
 
 export class Progress {
@@ -20,6 +22,7 @@ export class Progress {
   private startedAt = Date.now();
   private lastDraw = 0;
   private startStep = 0;
+  private readonly bytes: boolean;
 
   constructor(
     private readonly label: string,
@@ -30,6 +33,7 @@ export class Progress {
     this.tty = Boolean(this.stream.isTTY);
     this.silent = opts.silent ?? process.env.DALM_PROGRESS === '0';
     this.intervalMs = opts.intervalMs ?? (this.tty ? 100 : 10_000);
+    this.bytes = opts.unit === 'bytes';
   }
 
   /** Starts timing; `fromStep` > 0 when a run resumes, so speed counts only this session's steps. */
@@ -52,8 +56,9 @@ export class Progress {
     const shown = Object.entries(values)
       .map(([k, v]) => `${k} ${formatNumber(v)}`)
       .join('  ');
-    const head = `${this.label} ${step}/${this.total}`;
-    const tail = `${shown}  ${rate.toFixed(2)} it/s  ETA ${formatDuration(eta)}`;
+    const head = this.bytes ? `${this.label} ${formatBytes(step)}/${formatBytes(this.total)}` : `${this.label} ${step}/${this.total}`;
+    const speed = this.bytes ? `${formatBytes(rate)}/s` : `${rate.toFixed(2)} it/s`;
+    const tail = `${shown}  ${speed}  ETA ${formatDuration(eta)}`;
     if (this.tty) {
       const width = 24;
       const filled = Math.round((width * step) / Math.max(1, this.total));
@@ -78,6 +83,19 @@ export function formatNumber(v: number): string {
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2);
   return v.toFixed(a < 1 ? 4 : 3);
+}
+
+/** Bytes as `512 B`, `1.5 kB`, `23.4 MB`, `1.20 GB` (powers of 1000, like huggingface_hub's bars). */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (Math.abs(v) >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
 }
 
 export function formatDuration(seconds: number): string {

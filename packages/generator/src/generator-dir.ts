@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { loadTokenizer, type Tokenizer } from '@dalm/core';
+import { isModelId, loadTokenizer, resolveModel, type Tokenizer } from '@dalm/core';
 import type { CausalLM } from './causal-lm';
 import { loadCausalLM, saveCausalLM } from './load';
 import { loadPromptFormat, savePromptFormat, type PromptFormat } from './prompt-format';
@@ -27,13 +27,21 @@ const exists = (p: string) =>
     .then(() => true)
     .catch(() => false);
 
-/** Loads a generator directory (full model or PEFT adapter over its base). */
-export async function loadGenerator(dir: string): Promise<LoadedGenerator> {
-  if (!(await exists(dir))) throw new Error(`no generator directory at ${dir}`);
+/**
+ * Loads a generator directory (full model or PEFT adapter over its base). `nameOrDir` may be a Hub
+ * id `org/name[@revision]` (fetched into the HF cache, see `resolveModel`); so may an adapter's
+ * `base_model_name_or_path` when no directory of that name exists beside the adapter.
+ *
+ * @example
+ * const { model, tokenizer } = await loadGenerator('HuggingFaceTB/SmolLM2-135M-Instruct');
+ */
+export async function loadGenerator(nameOrDir: string): Promise<LoadedGenerator> {
+  const dir = await resolveModel(nameOrDir);
   if (await exists(path.join(dir, ADAPTER_CONFIG_FILE))) {
     const cfg = await readLoraConfig(dir);
     if (!cfg.baseModel) throw new Error(`${path.join(dir, ADAPTER_CONFIG_FILE)}: base_model_name_or_path is not set`);
-    const base = path.resolve(dir, cfg.baseModel);
+    const local = path.resolve(dir, cfg.baseModel);
+    const base = (await exists(local)) ? local : await resolveModel(cfg.baseModel);
     const model = await loadCausalLM(base);
     const lora = await loadLoraAdapter(dir, model);
     const tokenizer = await loadTokenizer((await exists(path.join(dir, 'tokenizer.json'))) ? dir : base);
@@ -49,7 +57,10 @@ export async function saveGenerator(dir: string, model: CausalLM, tokenizer: Tok
   await savePromptFormat(dir, format);
 }
 
-/** Saves only the LoRA adapter (PEFT layout) with the tokenizer and prompt format; `baseDir` is recorded relative to `dir`. */
+/**
+ * Saves only the LoRA adapter (PEFT layout) with the tokenizer and prompt format; `baseDir` is
+ * recorded relative to `dir`, or as given when it is a Hub id `org/name[@rev]` and no such path exists.
+ */
 export async function saveGeneratorAdapter(
   dir: string,
   model: CausalLM,
@@ -58,7 +69,8 @@ export async function saveGeneratorAdapter(
   lora: LoraConfig,
   baseDir: string,
 ): Promise<void> {
-  await saveLoraAdapter(dir, model, lora, path.relative(path.resolve(dir), path.resolve(baseDir)) || '.');
+  const hubBase = isModelId(baseDir) && !(await exists(baseDir));
+  await saveLoraAdapter(dir, model, lora, hubBase ? baseDir : path.relative(path.resolve(dir), path.resolve(baseDir)) || '.');
   for (const [name, content] of Object.entries(tokenizer.toFiles())) await fsp.writeFile(path.join(dir, name), content);
   await savePromptFormat(dir, format);
 }

@@ -5,6 +5,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { resolveModel } from '@dalm/core';
 import {
   readConfigJson,
   readJsonObject,
@@ -88,7 +89,8 @@ function toHost(tensors: SafetensorsMap, source: string): Map<string, HostTensor
  * const model = await loadCausalLM('/work/shared/fixtures/hf-tiny/llama-tiny');
  * model.vocabSize; // 136
  */
-export async function loadCausalLM(dir: string): Promise<CausalLM> {
+export async function loadCausalLM(nameOrDir: string): Promise<CausalLM> {
+  const dir = await resolveModel(nameOrDir); // a local directory, or a Hub id org/name[@revision]
   const config = await readConfigJson(dir);
   const configPath = path.join(dir, 'config.json');
   const model = createCausalLM(config, 0, configPath);

@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { resolveModel } from '@dalm/core';
 import * as tf from '@tensorflow/tfjs';
 import {
   canReadSync,
@@ -299,12 +300,15 @@ export function createEncoder(opts: CreateEncoderOptions): Encoder {
 /**
  * Loads an encoder directory: a saved `Encoder`, a sentence-transformers BERT model, or a plain HF
  * BERT directory (then: mean pooling, normalised, no prefixes, maxLength min(256, max positions)).
- * `overrides` replace settings read from the files.
+ * `nameOrDir` may also be a Hub id `org/name[@revision]` (fetched into the HF cache, see
+ * `resolveModel`). `overrides` replace settings read from the files.
  *
  * @example
  * const enc = await loadEncoder('/work/shared/fixtures/hf-tiny/bert-tiny');
+ * const minilm = await loadEncoder('sentence-transformers/all-MiniLM-L6-v2');
  */
-export async function loadEncoder(dir: string, overrides: Partial<EncoderSettings> = {}): Promise<Encoder> {
+export async function loadEncoder(nameOrDir: string, overrides: Partial<EncoderSettings> = {}): Promise<Encoder> {
+  const dir = await resolveModel(nameOrDir);
   const configFile = path.join(dir, 'config.json');
   const rawConfig = await readConfigJson(dir);
   if (rawConfig.model_type !== undefined && rawConfig.model_type !== 'bert') {

@@ -7,12 +7,13 @@
  *   index/
  *     passages.jsonl  bm25.json                  (always)
  *     manifest.json   index.bin                  (dense: HNSW or exact)
- *     retriever.json  {"path": "../retriever"}   (where the encoder was loaded from, if any)
+ *     retriever.json  {"path": "../retriever"}   (where the encoder was loaded from, if any;
+ *                     or {"model": "org/name@rev"} when it was a Hub id, not a local path)
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { atomicWriteDir, recoverInterruptedSwap } from '@dalm/core';
+import { atomicWriteDir, isModelId, recoverInterruptedSwap } from '@dalm/core';
 import type { Passage } from './passage';
 import type { Embedder } from './embedder';
 import type { Retrieval } from './retrieval';
@@ -71,8 +72,9 @@ export async function buildIndexDir(
       await dense?.writeFiles(tmp);
       await bm25.writeFiles(tmp);
       if (encoderDir) {
-        const rel = path.relative(path.resolve(dir), path.resolve(encoderDir));
-        await writeFile(path.join(tmp, RETRIEVER_REF_FILE), JSON.stringify({ path: rel }, null, 2) + '\n');
+        const hubId = isModelId(encoderDir) && !(await pathExists(encoderDir));
+        const ref = hubId ? { model: encoderDir } : { path: path.relative(path.resolve(dir), path.resolve(encoderDir)) };
+        await writeFile(path.join(tmp, RETRIEVER_REF_FILE), JSON.stringify(ref, null, 2) + '\n');
       }
     },
     { keepOthers: { owned: INDEX_DIR_FILES } },
@@ -80,10 +82,17 @@ export async function buildIndexDir(
   return { dense, bm25 };
 }
 
-/** The encoder directory recorded in an index directory (absolute), or null. */
+const pathExists = (p: string) =>
+  fsp.stat(p).then(
+    () => true,
+    () => false,
+  );
+
+/** The encoder recorded in an index directory: its directory (absolute), or the Hub id it was loaded by, or null. */
 export async function recordedRetriever(dir: string): Promise<string | null> {
   try {
-    const ref = JSON.parse(await fsp.readFile(path.join(dir, RETRIEVER_REF_FILE), 'utf8')) as { path?: string };
+    const ref = JSON.parse(await fsp.readFile(path.join(dir, RETRIEVER_REF_FILE), 'utf8')) as { path?: string; model?: string };
+    if (typeof ref.model === 'string') return ref.model;
     return typeof ref.path === 'string' ? path.resolve(dir, ref.path) : null;
   } catch {
     return null;

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
 import { RagPipeline, loadGenerator, type GenerateOptions, type RagAnswer } from '@dalm/generator';
 import { addOptions, readOptions, intArg } from '../options';
-import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig } from '../specs';
+import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp } from '../specs';
 import { openIndex, printJson, startEngine } from '../context';
 
 export function formatCitations(a: RagAnswer): string {
@@ -16,9 +16,9 @@ export function askCommand(): Command {
   const cmd = new Command('ask')
     .description('answer a question from the index, streaming the answer, then the cited passages')
     .argument('<question>', 'the question')
-    .requiredOption('--generator <dir>', 'generator directory')
+    .requiredOption('--generator <model>', modelHelp('generator'))
     .option('--index <dir>', 'index directory (omit with --closed-book)')
-    .option('--retriever <dir>', 'encoder (default: the one recorded in the index)')
+    .option('--retriever <model>', modelHelp('encoder', 'default: the one recorded in the index'))
     .addOption(new Option('--mode <mode>', 'retrieval mode (default: hybrid with a dense index, else bm25)').choices([...RETRIEVAL_MODES]))
     .option('-k, --k <n>', 'passages in the prompt', intArg('-k', 1), 3)
     .option('--closed-book', 'answer without retrieval')

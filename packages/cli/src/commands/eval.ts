@@ -4,7 +4,7 @@ import { IrEvaluator, RETRIEVAL_MODES, loadBeirDataset, type RetrievalMode } fro
 import { RagPipeline, loadGenerator, type GenerateOptions } from '@dalm/generator';
 import { readQaExamples } from '@dalm/trainer';
 import { addOptions, readOptions, intArg } from '../options';
-import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig } from '../specs';
+import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp } from '../specs';
 import { openIndex, printJson, startEngine } from '../context';
 import { evalAnswers, qrelsFromQa } from './train';
 
@@ -15,7 +15,7 @@ function retrieverEval(): Command {
     .option('--qa <file>', 'queries with positive_ids (.jsonl, COVID-QA layout)')
     .option('--beir <dir>', 'a BEIR dataset directory (queries.jsonl + qrels/<split>.tsv) instead of --qa')
     .option('--split <name>', 'BEIR split', 'test')
-    .option('--retriever <dir>', 'encoder (default: the one recorded in the index)')
+    .option('--retriever <model>', modelHelp('encoder', 'default: the one recorded in the index'))
     .option('--modes <list>', `comma-separated modes (${RETRIEVAL_MODES.join(', ')}); default all available`)
     .option('--json', 'print JSON');
   addOptions(cmd, HYBRID_OPTIONS, { rrfK: 60, denseWeight: 1, bm25Weight: 1 });
@@ -49,10 +49,10 @@ function retrieverEval(): Command {
 function generatorEval(): Command {
   const cmd = new Command('generator')
     .description('exact match and token F1 (SQuAD normalisation) of answers, closed-book or retrieval-augmented')
-    .requiredOption('--generator <dir>', 'generator directory')
+    .requiredOption('--generator <model>', modelHelp('generator'))
     .requiredOption('--qa <file>', 'questions with answers (.jsonl)')
     .option('--index <dir>', 'index directory for retrieval-augmented answers')
-    .option('--retriever <dir>', 'encoder (default: the one recorded in the index)')
+    .option('--retriever <model>', modelHelp('encoder', 'default: the one recorded in the index'))
     .addOption(new Option('--mode <mode>', 'retrieval mode').choices([...RETRIEVAL_MODES]).default('bm25'))
     .option('-k, --k <n>', 'passages in the prompt', intArg('-k', 1), 3)
     .option('--closed-book', 'no retrieval: the question alone')

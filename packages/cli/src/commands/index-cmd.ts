@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { buildIndexDir, loadEncoder, loadPassages, type ChunkConfig, type IndexConfig, type Bm25Config } from '@dalm/retriever';
 import { addOptions, readOptions } from '../options';
-import { BM25_OPTIONS, CHUNK_OPTIONS, HNSW_OPTIONS } from '../specs';
+import { BM25_OPTIONS, CHUNK_OPTIONS, HNSW_OPTIONS, modelHelp } from '../specs';
 import { FORCE_OPTION_HELP, guardOut, openIndex, printJson, startEngine } from '../context';
 
 export function indexCommand(): Command {
@@ -10,7 +10,7 @@ export function indexCommand(): Command {
     .description('chunk documents into passages and build a BM25 index, plus a dense HNSW index when --retriever is given')
     .argument('<source>', 'a directory of .txt/.md files, or a .jsonl/.csv file')
     .option('--out <dir>', 'index directory to write (required; replaced atomically)')
-    .option('--retriever <dir>', 'encoder directory for the dense index')
+    .option('--retriever <model>', modelHelp('encoder for the dense index'))
     .option('--fields <id,text,title>', 'column names of the id, text and title in a .jsonl/.csv source (default: id,text,title; a BEIR "_id" is detected)')
     .option('--strict', 'refuse binary files and invalid UTF-8 instead of skipping / warning')
     .addOption(new Option('--dense-kind <kind>', 'HNSW (approximate) or exact search').choices(['hnsw', 'exact']).default('hnsw'))
@@ -25,7 +25,8 @@ export function indexCommand(): Command {
 Examples:
   dalm index docs/ --out runs/index                                  # BM25 only
   dalm index docs/ --out runs/index --retriever runs/retriever       # BM25 + dense
-  dalm index corpus.jsonl --out runs/index --chunk-tokens 0 --retriever runs/retriever   # one passage per record`,
+  dalm index corpus.jsonl --out runs/index --chunk-tokens 0 --retriever runs/retriever   # one passage per record
+  dalm index docs/ --out runs/index --retriever sentence-transformers/all-MiniLM-L6-v2  # a Hub model, cached in ~/.cache/huggingface`,
   );
   cmd.addCommand(indexAddCommand());
   cmd.addCommand(indexRemoveCommand());

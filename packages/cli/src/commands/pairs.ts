@@ -4,6 +4,7 @@ import { intArg, floatArg } from '../options';
 import { Bm25Index, loadEncoder, ExactIndex } from '@dalm/retriever';
 import { ictPairs, mineHardNegatives, readPairs, readQaExamples, writePairs, type TrainingPair } from '@dalm/trainer';
 import { corpusPassages, printJson, startEngine } from '../context';
+import { modelHelp } from '../specs';
 
 export function pairsCommand(): Command {
   return new Command('pairs')
@@ -17,7 +18,7 @@ export function pairsCommand(): Command {
     .option('--ict', 'Inverse Cloze Task pairs from --corpus (no labels needed)')
     .option('--ict-remove-rate <p>', 'share of ICT pairs whose positive has the query sentence removed', floatArg('--ict-remove-rate', 0, 1), 0.9)
     .addOption(new Option('--negatives-from <kind>', 'mine hard negatives with BM25 or the dense model of --retriever').choices(['none', 'bm25', 'dense']).default('none'))
-    .option('--retriever <dir>', 'encoder for --negatives-from dense')
+    .option('--retriever <model>', modelHelp('encoder for --negatives-from dense'))
     .option('--hard-negatives <n>', 'negatives kept per pair', intArg('--hard-negatives'), 1)
     .option('--depth <n>', 'candidates searched per query', intArg('--depth', 1), 30)
     .option('--margin <m>', 'false-negative filter: skip candidates scoring above (1 - m) x the positive', floatArg('--margin', 0, 1), 0.05)

@@ -6,13 +6,14 @@ import { loadPassages, writePassages } from '@dalm/retriever';
 import { loadGenerator } from '@dalm/generator';
 import { clozeQuestions, generateQuestions, ictPairs, splitByDocument, writePairs, writeQaExamples, type QaExample } from '@dalm/trainer';
 import { printJson, startEngine } from '../context';
+import { modelHelp } from '../specs';
 
 export function qaGenCommand(): Command {
   return new Command('qa-gen')
     .description('make training data from raw documents: questions (written by a generator model, or cloze) and ICT pairs, held out by document')
     .requiredOption('--corpus <source>', 'documents: a directory of .txt/.md, or a .jsonl/.csv file')
     .requiredOption('--out <dir>', 'writes passages.jsonl, train.jsonl, eval.jsonl (QA with positive_ids) and ict-pairs.jsonl')
-    .option('--generator <dir>', 'a decoder that writes the questions (default: cloze questions, no model needed)')
+    .option('--generator <model>', modelHelp('a decoder that writes the questions', 'default: cloze questions, no model needed'))
     .option('--prompt-template <text>', 'question-writing prompt with {passage} (and optionally {title})')
     .option('--per-passage <n>', 'questions per passage', intArg('--per-passage', 1), 1)
     .option('--temperature <t>', 'sampling temperature of the question writer (0: greedy)', floatArg('--temperature', 0), 0)

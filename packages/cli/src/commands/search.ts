@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
 import { addOptions, readOptions, intArg } from '../options';
-import { HYBRID_OPTIONS, hybridConfig, type HybridCliConfig } from '../specs';
+import { HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp } from '../specs';
 import { openIndex, printJson, startEngine } from '../context';
 
 export function searchCommand(): Command {
@@ -12,7 +12,7 @@ export function searchCommand(): Command {
     .argument('<query>', 'the query')
     .option('-k, --k <n>', 'number of passages', intArg('-k', 1), 10)
     .addOption(new Option('--mode <mode>', 'retrieval mode (default: hybrid when a dense index exists, else bm25)').choices([...RETRIEVAL_MODES]))
-    .option('--retriever <dir>', 'encoder directory (default: the one recorded in the index)')
+    .option('--retriever <model>', modelHelp('encoder', 'default: the one recorded in the index'))
     .option('--json', 'print JSON');
   addOptions(cmd, HYBRID_OPTIONS, { rrfK: 60, denseWeight: 1, bm25Weight: 1 });
   cmd.addHelpText('after', '\nExamples:\n  dalm search runs/index "incubation period of SARS-CoV-2"\n  dalm search runs/index "ACE2 receptor" --mode dense -k 5 --json');

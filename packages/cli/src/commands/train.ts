@@ -28,7 +28,7 @@ import {
   type TrainLoopConfig,
 } from '@dalm/trainer';
 import { addOptions, readOptions, intArg, floatArg } from '../options';
-import { E2E_TRAIN_OPTIONS, GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS } from '../specs';
+import { E2E_TRAIN_OPTIONS, GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS, modelHelp } from '../specs';
 import { checkSize, corpusPassages, openIndex, printJson, startEngine, FORCE_OPTION_HELP, guardOut } from '../context';
 import { MODEL_SIZES, scratchEncoder, scratchGenerator } from '@dalm/trainer';
 import type { GenerateOptions } from '@dalm/generator';
@@ -57,7 +57,7 @@ function retrieverCommand(): Command {
     .description('contrastive training of the bi-encoder (InfoNCE, in-batch + hard negatives)')
     .requiredOption('--pairs <file>', 'training pairs (.jsonl/.csv; see `dalm pairs`)')
     .requiredOption('--out <dir>', 'where to save the trained retriever')
-    .option('--base <dir>', 'start from this encoder directory (HF BERT / sentence-transformers)')
+    .option('--base <model>', modelHelp('start from this encoder (HF BERT / sentence-transformers)'))
     .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
     .option('--tokenizer-corpus <source>', 'texts for the from-scratch WordPiece tokenizer (default: the pairs)')
     .option('--eval-qa <file>', 'held-out QA .jsonl with positive_ids, evaluated during training')
@@ -67,7 +67,7 @@ function retrieverCommand(): Command {
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 32, learningRate: 5e-4, warmupSteps: 20 });
   addOptions(cmd, RETRIEVER_TRAIN_OPTIONS, { scale: 20, hardNegatives: 1, gradCacheChunk: 16 });
-  cmd.addHelpText('after', '\nExamples:\n  dalm train retriever --pairs runs/pairs.jsonl --out runs/retriever --steps 400 --run-dir runs/train-retriever\n  dalm train retriever --pairs pairs.jsonl --base models/bge-small --out runs/retriever --lr 2e-5');
+  cmd.addHelpText('after', '\nExamples:\n  dalm train retriever --pairs runs/pairs.jsonl --out runs/retriever --steps 400 --run-dir runs/train-retriever\n  dalm train retriever --pairs pairs.jsonl --base BAAI/bge-small-en-v1.5 --out runs/retriever --lr 2e-5');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await guardOut(String(opts.out), 'model', opts, [opts.pairs, opts.base, opts.tokenizerCorpus, opts.evalQa, opts.evalCorpus]);
     await startEngine(self);
@@ -118,11 +118,11 @@ function generatorCommand(): Command {
     .requiredOption('--qa <file>', 'training QA .jsonl: question, answers[], optional positive_ids')
     .requiredOption('--index <dir>', 'index directory to retrieve training context from')
     .requiredOption('--out <dir>', 'where to save the generator (full model, or a PEFT adapter with --lora-r and no --merge)')
-    .option('--retriever <dir>', 'encoder for dense/hybrid retrieval (default: the one recorded in the index)')
+    .option('--retriever <model>', modelHelp('encoder for dense/hybrid retrieval', 'default: the one recorded in the index'))
     .addOption(new Option('--mode <mode>', 'retrieval mode for training context').choices([...RETRIEVAL_MODES]).default('bm25'))
     .option('-k, --k <n>', 'passages per example', intArg('-k', 1), 3)
     .option('--gold-share <p>', 'share of examples with a gold passage among the k (RAFT P)', floatArg('--gold-share', 0, 1), 0.8)
-    .option('--base <dir>', 'start from this generator directory (HF Llama/Qwen2/GPT-2)')
+    .option('--base <model>', modelHelp('start from this generator (HF Llama/Qwen2/GPT-2)'))
     .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
     .option('--merge', 'with LoRA: merge the adapter and save a full model')
     .option('--eval-qa <file>', 'held-out QA evaluated (EM/F1) at --eval-every and the end')
@@ -134,7 +134,7 @@ function generatorCommand(): Command {
   addOptions(cmd, GENERATOR_TRAIN_OPTIONS, { maxSeqLength: 384, maxAnswerTokens: 48 });
   addOptions(cmd, LORA_OPTIONS);
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
-  cmd.addHelpText('after', '\nExamples:\n  dalm train generator --qa train.jsonl --index runs/index --out runs/generator --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base models/llama --lora-r 8 --out runs/adapter');
+  cmd.addHelpText('after', '\nExamples:\n  dalm train generator --qa train.jsonl --index runs/index --out runs/generator --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base HuggingFaceTB/SmolLM2-135M-Instruct@main --lora-r 8 --out runs/adapter');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await guardOut(String(opts.out), 'model', opts, [opts.qa, opts.index, opts.retriever, opts.base, opts.evalQa]);
     await startEngine(self);
@@ -183,7 +183,7 @@ function lmCommand(): Command {
     .description('domain-adaptive language-model pretraining of a generator on the corpus text (before QA fine-tuning)')
     .requiredOption('--corpus <source>', 'documents or passages (.jsonl/.csv, or a directory of .txt/.md)')
     .requiredOption('--out <dir>', 'where to save the generator')
-    .option('--base <dir>', 'continue from this generator directory (default: a from-scratch model)')
+    .option('--base <model>', modelHelp('continue from this generator', 'default: a from-scratch model'))
     .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
     .option('--model-seed <n>', 'seed of a from-scratch initialisation', intArg('--model-seed'), 0)
     .option('--force', FORCE_OPTION_HELP)
@@ -214,8 +214,8 @@ function e2eCommand(): Command {
     .description('joint training with the RAG-sequence marginal: the generator likelihood trains the retriever')
     .requiredOption('--qa <file>', 'training QA .jsonl (question, answers[], optional positive_ids)')
     .requiredOption('--corpus <source>', 'passages to retrieve from (.jsonl id/title/text or a documents directory)')
-    .requiredOption('--retriever <dir>', 'starting retriever directory')
-    .requiredOption('--generator <dir>', 'starting generator directory')
+    .requiredOption('--retriever <model>', modelHelp('starting retriever'))
+    .requiredOption('--generator <model>', modelHelp('starting generator'))
     .requiredOption('--out <dir>', 'writes <out>/retriever, <out>/generator and <out>/index')
     .option('--eval-qa <file>', 'held-out QA: retrieval and answer metrics at the end')
     .option('--eval-limit <n>', 'questions of --eval-qa used for answer metrics', intArg('--eval-limit', 1), 100)

@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { readJsonObject } from '../io/model-dir';
+import { resolveModel } from '../io/hub/resolve-model';
 import { ByteLevelBPETokenizer } from './byte-level-bpe';
 import { NativeTokenizer, UnsupportedTokenizerError } from './native-tokenizer';
 import {
@@ -134,8 +135,8 @@ class HfJsTokenizer implements Tokenizer {
 }
 
 /**
- * Loads the tokenizer of a local Hugging Face directory through
- * tokenizers.js (never the network). `tokenizer.json` is required;
+ * Loads the tokenizer of a Hugging Face directory (or Hub id `org/name[@rev]`, fetched into
+ * the HF cache by {@link resolveModel}) through tokenizers.js (never the network itself). `tokenizer.json` is required;
  * `tokenizer_config.json` and `special_tokens_map.json` are read when present.
  *
  * @example
@@ -143,7 +144,7 @@ class HfJsTokenizer implements Tokenizer {
  * tok.encode('Hello world!', { addSpecialTokens: false });
  */
 export async function loadTokenizer(dir: string): Promise<Tokenizer> {
-  const absDir = path.resolve(dir);
+  const absDir = path.resolve(await resolveModel(dir));
   const jsonPath = path.join(absDir, TOKENIZER_FILE);
   if (!(await fileExists(jsonPath))) {
     throw new Error(`${absDir}: no ${TOKENIZER_FILE} in this directory (a Hugging Face tokenizer directory needs one)`);
