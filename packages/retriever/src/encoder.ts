@@ -22,7 +22,7 @@ import {
   type ParamStore,
   type Tokenizer,
 } from '@dalm/core';
-import { BertModel, bertStateDict } from './bert';
+import { BertModel, bertStateDict, isIgnoredBertTensor } from './bert';
 import { bertConfigToJson, validateBertConfig, type BertConfig } from './bert-config';
 import { DenseLayer } from './dense';
 import type { Embedder } from './embedder';
@@ -385,6 +385,7 @@ export async function loadEncoder(dir: string, overrides: Partial<EncoderSetting
   const weightsFile = path.join(modelDir, 'model.safetensors');
   const raw = new Map<string, HostTensor>();
   for (const [name, t] of await readSafetensors(weightsFile)) {
+    if (isIgnoredBertTensor(name)) continue; // buffers such as an I64 embeddings.position_ids
     if (!(t.data instanceof Float32Array)) throw new Error(`${weightsFile}: tensor "${name}" has integer dtype ${t.dtype}; expected floats`);
     raw.set(name, { shape: t.shape, data: t.data });
   }

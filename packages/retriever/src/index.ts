@@ -42,7 +42,7 @@ export { IR_METRIC_NAMES, PRIMARY_IR_METRIC, IR_EVAL_DEPTH, scoreRanking, IrEval
 export type { BertConfig } from './bert-config';
 export { DEFAULT_BERT_CONFIG, SMALL_BERT_CONFIG, validateBertConfig, bertConfigToJson } from './bert-config';
 export type { BertForwardOptions, BertOutput, BertModelOptions } from './bert';
-export { BertModel, bertStateDict } from './bert';
+export { BertModel, bertStateDict, isIgnoredBertTensor } from './bert';
 export type { PoolingMode, Pooling } from './pooling';
 export { POOLING_MODES, poolingModes, meanPool, clsPool, maxPool, meanSqrtLenPool, weightedMeanPool, lastTokenPool, pool, l2Normalize } from './pooling';
 export type { DenseConfig } from './dense';
