@@ -183,6 +183,14 @@ export class BertModel {
   }
 }
 
+/**
+ * Whether a checkpoint tensor (raw name, `bert.` prefix allowed) is not a BertModel parameter and
+ * is skipped on load: MLM/NSP heads and the `position_ids` / `token_type_ids` buffers (often I64).
+ */
+export function isIgnoredBertTensor(rawName: string): boolean {
+  return isIgnoredTensor(rawName.startsWith('bert.') ? rawName.slice('bert.'.length) : rawName);
+}
+
 /** Tensor names that are not BertModel parameters and are skipped on load. */
 function isIgnoredTensor(name: string): boolean {
   return (

@@ -1,8 +1,8 @@
 /**
  * The bi-encoder: a BERT-family transformer, its tokenizer and the settings around it (prefixes,
  * truncation, pooling, normalisation), as sentence-transformers' `SentenceTransformer` with a
- * Transformer → Pooling → [Normalize] pipeline. Queries and passages share the weights and differ
- * only by their prefixes (E5's "query: " / "passage: ").
+ * Transformer → Pooling → [Dense …] → [Normalize] pipeline. Queries and passages share the weights
+ * and differ only by their prefixes (E5's "query: " / "passage: ", ST's prompts).
  *
  * A saved encoder is one directory that loads here, in HF `transformers` (`BertModel`) and in
  * sentence-transformers: `config.json`, `model.safetensors`, tokenizer files and the
@@ -17,19 +17,21 @@ import {
   loadTokenizer,
   readConfigJson,
   readSafetensors,
+  serializeSafetensors,
   writeModelDir,
   type HostTensor,
   type ParamStore,
   type Tokenizer,
 } from '@dalm/core';
-import { BertModel, bertStateDict } from './bert';
+import { BertModel, bertStateDict, isIgnoredBertTensor } from './bert';
 import { bertConfigToJson, validateBertConfig, type BertConfig } from './bert-config';
+import { DenseLayer } from './dense';
 import type { Embedder } from './embedder';
 import { DEFAULT_ENCODER_SETTINGS, validateEncoderSettings, type EncoderSettings } from './encoder-settings';
-import { l2Normalize, pool } from './pooling';
-import { readSentenceTransformersSettings, sentenceTransformersFiles } from './sentence-transformers';
+import { l2Normalize, pool, poolingModes } from './pooling';
+import { readSentenceTransformersDir, sentenceTransformersFiles } from './sentence-transformers';
 
-/** Which prefix a text gets: the query prefix, the passage prefix, or none. */
+/** Which prefix a text gets: the query prefix, the passage prefix, or the default prefix (`none`; usually empty). */
 export type TextKind = 'query' | 'passage' | 'none';
 
 /** Token id rows (special tokens included, unpadded), e.g. from `Encoder.tokenize`. */
@@ -41,7 +43,10 @@ export interface TokenBatch {
 export interface EncodeTensorOptions {
   /** Dropout on (for contrastive training). Default false. */
   training?: boolean;
-  /** Prefix for string inputs. Default 'none'. */
+  /**
+   * Prefix for string inputs. Default 'none'. For token rows it names the prefix they were made
+   * with (from `tokenize(texts, kind)`), which `includePrompt: false` leaves out of the pooling.
+   */
   kind?: TextKind;
 }
 
@@ -73,6 +78,8 @@ export class Encoder implements Embedder {
   readonly settings: EncoderSettings;
   /** null until computed: on a backend without synchronous reads (webgpu under Node), until `ensureFingerprint()`. */
   private fingerprintHex: string | null;
+  /** Prompt token counts by kind, for `includePrompt: false`. */
+  private readonly promptLengths = new Map<TextKind, number>();
 
   constructor(
     readonly model: BertModel,
@@ -80,6 +87,8 @@ export class Encoder implements Embedder {
     settings: Partial<EncoderSettings> = {},
     /** Names where the settings came from, in errors. */
     source = 'EncoderSettings',
+    /** Dense modules after the pooling (their parameters live in `model.params`). */
+    readonly dense: readonly DenseLayer[] = [],
   ) {
     if (tokenizer.vocabSize > model.config.vocab_size) {
       throw new Error(`Encoder: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocab_size is ${model.config.vocab_size}`);
@@ -89,12 +98,25 @@ export class Encoder implements Embedder {
       model.config.max_position_embeddings,
       source,
     );
+    let width = this.pooledDim;
+    for (const d of dense) {
+      if (d.config.in_features !== width) {
+        throw new Error(`Encoder: Dense module "${d.path}" takes ${d.config.in_features}-wide vectors but the module before it gives ${width}`);
+      }
+      width = d.config.out_features;
+    }
     this.fingerprintHex = canReadSync() ? this.hashFingerprint(this.model.params.toHost()) : null;
   }
 
-  /** Vector length (the hidden size). */
+  /** Width of the pooled vector: the hidden size times the number of pooling modes. */
+  get pooledDim(): number {
+    return this.model.config.hidden_size * poolingModes(this.settings.pooling).length;
+  }
+
+  /** Vector length: the last Dense module's out_features, else the pooled width (usually the hidden size). */
   get dim(): number {
-    return this.model.config.hidden_size;
+    const last = this.dense[this.dense.length - 1];
+    return last ? last.config.out_features : this.pooledDim;
   }
 
   /** The model's parameters, by HF name (what an optimizer updates). */
@@ -152,26 +174,47 @@ export class Encoder implements Embedder {
     return hash.digest('hex').slice(0, FINGERPRINT_HEX_CHARS);
   }
 
-  /** The text as the tokenizer sees it: with its prefix, lower-cased when the settings say so. */
-  private prepare(text: string, kind: TextKind): string {
-    const prefix = kind === 'query' ? this.settings.queryPrefix : kind === 'passage' ? this.settings.passagePrefix : '';
-    const full = prefix + text;
-    return this.settings.lowercase ? full.toLowerCase() : full;
+  /** The prefix a text of this kind gets. */
+  prefix(kind: TextKind): string {
+    return kind === 'query' ? this.settings.queryPrefix : kind === 'passage' ? this.settings.passagePrefix : this.settings.defaultPrefix;
   }
 
   /**
-   * Texts → token id rows with special tokens, truncated to `maxLength`. A row ending in a special
-   * token ([SEP]) keeps it, as HF truncation does.
+   * One text → token ids with special tokens, lower-cased when the settings say so, truncated to
+   * `maxLength`. A row ending in a special token ([SEP]) keeps it, as HF truncation does.
    */
-  tokenize(texts: readonly string[], kind: TextKind = 'none'): number[][] {
+  private encodeRow(full: string): number[] {
     const max = this.settings.maxLength;
     const { sep, eos } = this.tokenizer.special;
-    return texts.map((text) => {
-      const ids = this.tokenizer.encode(this.prepare(text, kind));
-      if (ids.length <= max) return ids;
-      const last = ids[ids.length - 1]!;
-      return last === sep || last === eos ? [...ids.slice(0, max - 1), last] : ids.slice(0, max);
-    });
+    const ids = this.tokenizer.encode(this.settings.lowercase ? full.toLowerCase() : full);
+    if (ids.length <= max) return ids;
+    const last = ids[ids.length - 1]!;
+    return last === sep || last === eos ? [...ids.slice(0, max - 1), last] : ids.slice(0, max);
+  }
+
+  /** Texts → token id rows with their prefix and special tokens, truncated to `maxLength`. */
+  tokenize(texts: readonly string[], kind: TextKind = 'none'): number[][] {
+    const prefix = this.prefix(kind);
+    return texts.map((text) => this.encodeRow(prefix + text));
+  }
+
+  /**
+   * How many leading positions `includePrompt: false` leaves out of the pooling for this kind: 0
+   * when prompts are pooled or the prefix is empty, else the prefix's token count with the leading
+   * special tokens and without a trailing one (sentence-transformers' `prompt_length`).
+   */
+  promptLength(kind: TextKind): number {
+    if (this.settings.includePrompt) return 0;
+    const prefix = this.prefix(kind);
+    if (prefix === '') return 0;
+    let n = this.promptLengths.get(kind);
+    if (n === undefined) {
+      const ids = this.encodeRow(prefix);
+      const specials = new Set(Object.values(this.tokenizer.special).filter((v): v is number => typeof v === 'number'));
+      n = ids.length > 0 && specials.has(ids[ids.length - 1]!) ? ids.length - 1 : ids.length;
+      this.promptLengths.set(kind, n);
+    }
+    return n;
   }
 
   /** Right-pads rows to the longest one. */
@@ -201,12 +244,19 @@ export class Encoder implements Embedder {
    * const { value, grads } = tf.variableGrads(() => infoNce(enc.encodeTensor(qs, { kind: 'query', training: true }), …));
    */
   encodeTensor(input: readonly string[] | TokenBatch, opts: EncodeTensorOptions = {}): tf.Tensor2D {
-    const rows = isTokenBatch(input) ? input.inputIds : this.tokenize(input, opts.kind ?? 'none');
+    const kind = opts.kind ?? 'none';
+    const rows = isTokenBatch(input) ? input.inputIds : this.tokenize(input, kind);
+    const promptLength = this.promptLength(kind);
     return tf.tidy(() => {
       const { inputIds, attentionMask } = this.pad(rows);
       const { lastHiddenState } = this.model.forward(inputIds, attentionMask, null, { training: opts.training, pooler: false });
-      const pooled = pool(this.settings.pooling, lastHiddenState, attentionMask); // [batch, hidden]
-      return (this.settings.normalize ? l2Normalize(pooled) : pooled) as tf.Tensor2D;
+      // Pooling mask: the attention mask, minus the prompt's positions when they are not pooled.
+      const poolMask = promptLength > 0
+        ? tf.mul(attentionMask, tf.cast(tf.greaterEqual(tf.range(0, attentionMask.shape[1], 1, 'int32'), promptLength), 'int32'))
+        : attentionMask;
+      let v = pool(this.settings.pooling, lastHiddenState, poolMask); // [batch, hidden · modes]
+      for (const d of this.dense) v = d.apply(v, opts.training); // [batch, out_features]
+      return (this.settings.normalize ? l2Normalize(v) : v) as tf.Tensor2D;
     });
   }
 
@@ -222,7 +272,7 @@ export class Encoder implements Embedder {
     const out = new Array<Float32Array>(texts.length);
     for (let start = 0; start < order.length; start += batchSize) {
       const idx = order.slice(start, start + batchSize);
-      const vectors = this.encodeTensor({ inputIds: idx.map((i) => rows[i]!) }); // [n, hidden]
+      const vectors = this.encodeTensor({ inputIds: idx.map((i) => rows[i]!) }, { kind: opts.kind ?? 'none' }); // [n, dim]
       const data = (await vectors.data()) as Float32Array;
       vectors.dispose();
       idx.forEach((original, j) => {
@@ -242,13 +292,29 @@ export class Encoder implements Embedder {
 
   /**
    * Writes the encoder directory atomically: HF `config.json` + `model.safetensors` (F32, HF names),
-   * tokenizer files, and the sentence-transformers module files.
+   * tokenizer files, and the sentence-transformers module files (each Dense module's
+   * `config.json` + `model.safetensors` with `linear.weight` / `linear.bias`).
    */
   async save(dir: string): Promise<void> {
+    const host = await this.model.params.toHostAsync();
+    const denseFiles: Record<string, Uint8Array> = {};
+    for (const d of this.dense) {
+      const tensors = new Map<string, HostTensor>();
+      for (const [name, t] of host) {
+        if (!name.startsWith(d.prefix)) continue;
+        tensors.set(name.slice(d.prefix.length), t);
+        host.delete(name);
+      }
+      denseFiles[`${d.path}/model.safetensors`] = serializeSafetensors(tensors);
+    }
     await writeModelDir(dir, {
       config: bertConfigToJson(this.model.config),
-      tensors: await this.model.params.toHostAsync(),
-      extraFiles: { ...this.tokenizer.toFiles(), ...sentenceTransformersFiles(this.settings, this.dim) },
+      tensors: host,
+      extraFiles: {
+        ...this.tokenizer.toFiles(),
+        ...sentenceTransformersFiles(this.settings, this.model.config.hidden_size, this.dense),
+        ...denseFiles,
+      },
     });
   }
 
@@ -298,8 +364,11 @@ export function createEncoder(opts: CreateEncoderOptions): Encoder {
 }
 
 /**
- * Loads an encoder directory: a saved `Encoder`, a sentence-transformers BERT model, or a plain HF
- * BERT directory (then: mean pooling, normalised, no prefixes, maxLength min(256, max positions)).
+ * Loads an encoder directory: a saved `Encoder`, a sentence-transformers BERT model (every module
+ * and setting its files name, see sentence-transformers.ts; anything else is refused by name), or
+ * a plain HF BERT directory (pooling by the no-modules.json rule: `1_Pooling/config.json`, CLS for
+ * BGE, else mean; normalised; no prefixes). Without `max_seq_length` the inputs are truncated at
+ * min(tokenizer `model_max_length`, `max_position_embeddings`), as sentence-transformers does.
  * `nameOrDir` may also be a Hub id `org/name[@revision]` (fetched into the HF cache, see
  * `resolveModel`). `overrides` replace settings read from the files.
  *
@@ -309,25 +378,41 @@ export function createEncoder(opts: CreateEncoderOptions): Encoder {
  */
 export async function loadEncoder(nameOrDir: string, overrides: Partial<EncoderSettings> = {}): Promise<Encoder> {
   const dir = await resolveModel(nameOrDir);
-  const configFile = path.join(dir, 'config.json');
-  const rawConfig = await readConfigJson(dir);
+  const st = await readSentenceTransformersDir(dir);
+  const modelDir = st.transformerDir;
+  const configFile = path.join(modelDir, 'config.json');
+  const rawConfig = await readConfigJson(modelDir);
   if (rawConfig.model_type !== undefined && rawConfig.model_type !== 'bert') {
     throw new Error(`${configFile}: "model_type" is ${JSON.stringify(rawConfig.model_type)}; this encoder loads "bert" models`);
   }
   const config = validateBertConfig(rawConfig, configFile);
-  const weightsFile = path.join(dir, 'model.safetensors');
+  const weightsFile = path.join(modelDir, 'model.safetensors');
   const raw = new Map<string, HostTensor>();
   for (const [name, t] of await readSafetensors(weightsFile)) {
+    if (isIgnoredBertTensor(name)) continue; // buffers such as an I64 embeddings.position_ids
     if (!(t.data instanceof Float32Array)) throw new Error(`${weightsFile}: tensor "${name}" has integer dtype ${t.dtype}; expected floats`);
     raw.set(name, { shape: t.shape, data: t.data });
   }
   const { tensors, hasPooler } = bertStateDict(raw);
-  const settings = { ...(await readSentenceTransformersSettings(dir)), ...overrides };
-  const tokenizer = await loadTokenizer(dir);
+  const { settings: read, dense: denseSpecs, tokenizerMaxLength, poolingWidth, poolingRule } = st;
+  if (poolingWidth !== undefined && poolingWidth !== config.hidden_size) {
+    throw new Error(`${poolingRule}: the pooling width (${poolingWidth}) differs from the transformer's hidden_size (${config.hidden_size}, ${configFile})`);
+  }
+  const maxLength = read.maxLength ?? Math.min(tokenizerMaxLength ?? config.max_position_embeddings, config.max_position_embeddings);
+  const settings = { ...read, maxLength, ...overrides };
+  const tokenizer = await loadTokenizer(modelDir);
   const model = new BertModel(config, { pooler: hasPooler });
   try {
-    model.loadWeights(tensors, weightsFile);
-    const encoder = new Encoder(model, tokenizer, settings, `encoder settings of ${dir}`);
+    const dense = denseSpecs.map((d) => new DenseLayer(model.params, d.path, d.config));
+    for (const [i, d] of denseSpecs.entries()) {
+      for (const [name, t] of await readSafetensors(d.weightsFile)) {
+        if (!(t.data instanceof Float32Array)) throw new Error(`${d.weightsFile}: tensor "${name}" has integer dtype ${t.dtype}; expected floats`);
+        if (name !== 'linear.weight' && name !== 'linear.bias') throw new Error(`${d.weightsFile}: unexpected tensor "${name}" (a Dense module has linear.weight and linear.bias)`);
+        tensors.set(`${dense[i]!.prefix}${name}`, { shape: t.shape, data: t.data });
+      }
+    }
+    model.loadWeights(tensors, [weightsFile, ...denseSpecs.map((d) => d.weightsFile)].join(' + '));
+    const encoder = new Encoder(model, tokenizer, settings, `encoder settings of ${dir}`, dense);
     await encoder.ensureFingerprint(); // computed by the constructor unless the backend reads asynchronously only
     return encoder;
   } catch (e) {

@@ -46,12 +46,15 @@ export { IR_METRIC_NAMES, PRIMARY_IR_METRIC, IR_EVAL_DEPTH, scoreRanking, IrEval
 export type { BertConfig } from './bert-config';
 export { DEFAULT_BERT_CONFIG, SMALL_BERT_CONFIG, validateBertConfig, bertConfigToJson } from './bert-config';
 export type { BertForwardOptions, BertOutput, BertModelOptions } from './bert';
-export { BertModel, bertStateDict } from './bert';
-export type { PoolingMode } from './pooling';
-export { POOLING_MODES, meanPool, clsPool, maxPool, pool, l2Normalize } from './pooling';
+export { BertModel, bertStateDict, isIgnoredBertTensor } from './bert';
+export type { PoolingMode, Pooling } from './pooling';
+export { POOLING_MODES, poolingModes, meanPool, clsPool, maxPool, meanSqrtLenPool, weightedMeanPool, lastTokenPool, pool, l2Normalize } from './pooling';
+export type { DenseConfig } from './dense';
+export { DENSE_ACTIVATIONS, DEFAULT_DENSE_ACTIVATION, DenseLayer } from './dense';
 export type { EncoderSettings } from './encoder-settings';
 export { DEFAULT_ENCODER_SETTINGS, validateEncoderSettings } from './encoder-settings';
-export { sentenceTransformersFiles, readSentenceTransformersSettings } from './sentence-transformers';
+export type { SentenceTransformersDir, DenseModuleSpec } from './sentence-transformers';
+export { SUPPORTED_MODULES, sentenceTransformersFiles, readSentenceTransformersDir, readSentenceTransformersSettings, poolingFromModelName } from './sentence-transformers';
 export type { TextKind, TokenBatch, EncodeTensorOptions, EmbedOptions, CreateEncoderOptions } from './encoder';
 export { Encoder, createEncoder, loadEncoder } from './encoder';
 

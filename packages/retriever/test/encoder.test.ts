@@ -261,22 +261,44 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
     );
 
     const dense = await copyFixture(tmp, 'dense-module');
-    await writeFile(
-      path.join(dense, 'modules.json'),
-      JSON.stringify([
-        { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-        { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-        { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' },
-      ]),
-    );
-    await expect(loadEncoder(dense)).rejects.toThrow(/modules\.json: module type "sentence_transformers\.models\.Dense" is not supported/);
+    const TRANSFORMER = { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' };
+    const POOLING = { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' };
+    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([TRANSFORMER, POOLING, { idx: 2, name: '2', path: '2_LSTM', type: 'sentence_transformers.models.LSTM' }]));
+    await expect(loadEncoder(dense)).rejects.toThrow(/modules\.json: module type "sentence_transformers\.models\.LSTM" is not supported/);
 
-    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([{ idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' }]));
+    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([TRANSFORMER, POOLING, { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' }]));
     await mkdir(path.join(dense, '1_Pooling'));
-    await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: true }));
-    await expect(loadEncoder(dense)).rejects.toThrow(
-      /1_Pooling\/config\.json: exactly one of pooling_mode_cls_token, pooling_mode_mean_tokens, pooling_mode_max_tokens must be true, got pooling_mode_cls_token \+ pooling_mode_mean_tokens/,
-    );
+    await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 32, pooling_mode_cls_token: true }));
+    await expect(loadEncoder(dense)).rejects.toThrow(/2_Dense\/config\.json: file not found \(modules\.json lists a Dense module there\)/);
+    await mkdir(path.join(dense, '2_Dense'));
+    const denseCfg = { in_features: 32, out_features: 8, bias: true, activation_function: 'torch.nn.modules.activation.Softplus' };
+    await writeFile(path.join(dense, '2_Dense', 'config.json'), JSON.stringify(denseCfg));
+    await expect(loadEncoder(dense)).rejects.toThrow(/2_Dense\/config\.json: activation_function "torch\.nn\.modules\.activation\.Softplus" is not supported/);
+    await writeFile(path.join(dense, '2_Dense', 'config.json'), JSON.stringify({ ...denseCfg, activation_function: 'torch.nn.modules.activation.Tanh', in_features: 16 }));
+    await expect(loadEncoder(dense)).rejects.toThrow(/2_Dense\/config\.json: "in_features" is 16 but the module before it gives 32-wide vectors/);
+    await writeFile(path.join(dense, '2_Dense', 'config.json'), JSON.stringify({ ...denseCfg, activation_function: 'torch.nn.modules.activation.Tanh' }));
+    await writeFile(path.join(dense, '2_Dense', 'pytorch_model.bin'), 'not read');
+    await expect(loadEncoder(dense)).rejects.toThrow(/2_Dense\/pytorch_model\.bin: PyTorch pickle weights are not read \(only model\.safetensors\)/);
+
+    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([POOLING]));
+    await expect(loadEncoder(dense)).rejects.toThrow(/modules\.json: modules Pooling are not supported \(expected Transformer → Pooling → \[Dense …\] → \[Normalize\]/);
+    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([TRANSFORMER, POOLING, { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' }, { idx: 3, name: '3', path: '2_Dense', type: 'sentence_transformers.models.Dense' }]));
+    await expect(loadEncoder(dense)).rejects.toThrow(/Normalize must be last/);
+    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([TRANSFORMER, POOLING]));
+    await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ pooling_mode: 'sum' }));
+    await expect(loadEncoder(dense)).rejects.toThrow(/1_Pooling\/config\.json: pooling mode "sum" is not supported \(valid: cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken\)/);
+    await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 64, pooling_mode_mean_tokens: true }));
+    await expect(loadEncoder(dense)).rejects.toThrow(/1_Pooling\/config\.json: the pooling width \(64\) differs from the transformer's hidden_size \(32/);
+    await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ pooling_mode_mean_tokens: true }));
+    await writeFile(path.join(dense, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 32, transformer_task: 'text-generation' }));
+    await expect(loadEncoder(dense)).rejects.toThrow(/sentence_bert_config\.json: "transformer_task" "text-generation" is not supported/);
+    await writeFile(path.join(dense, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 32, model_args: { rope_scaling: 2 } }));
+    await expect(loadEncoder(dense)).rejects.toThrow(/sentence_bert_config\.json: model_args\.rope_scaling is not supported/);
+    await writeFile(path.join(dense, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 32 }));
+    await writeFile(path.join(dense, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { query: 'q: ' }, default_prompt_name: 'doc' }));
+    await expect(loadEncoder(dense)).rejects.toThrow(/config_sentence_transformers\.json: "default_prompt_name" "doc" is not one of the prompts \(query\)/);
+    await writeFile(path.join(dense, 'config_sentence_transformers.json'), JSON.stringify({ similarity_fn_name: 'manhattan' }));
+    await expect(loadEncoder(dense)).rejects.toThrow(/config_sentence_transformers\.json: "similarity_fn_name" "manhattan" is not supported/);
 
     const tooLong = await copyFixture(tmp, 'too-long');
     await writeFile(path.join(tooLong, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 128, do_lower_case: false }));
