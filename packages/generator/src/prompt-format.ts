@@ -117,6 +117,10 @@ export function buildPrompt(
   }
   const blocks = passages.map((p) => {
     const [before, after] = fill(format.passageTemplate, { id: p.id, title: p.title ?? '', text: '\u0000' }).split('\u0000');
+    if (format.chat && before.endsWith(' ') && p.text) {
+      // An instruct model saw "title: text" tokenized as one string, where the space joins the text's first word.
+      return { id: p.id, before: enc(before.slice(0, -1)), body: enc(` ${p.text}`), after: enc(after) };
+    }
     return { id: p.id, before: enc(before), body: enc(p.text), after: enc(after) };
   });
   const budget = maxTokens - fixed;
