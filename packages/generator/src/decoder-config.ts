@@ -193,6 +193,17 @@ export function validateDecoderConfig(raw: Partial<DecoderConfig> | Record<strin
     throw new Error(`${source}: "eos_token_id" must be null, or an integer or list of integers in [0, ${c.vocab_size}), got ${JSON.stringify(eos)}`);
   }
   c.rope_scaling = validateRopeScaling(r.rope_scaling, source);
+  if (r.rope_parameters !== undefined && r.rope_parameters !== null) {
+    // transformers >= 5 writes `rope_parameters` {rope_type, rope_theta, factor, ...} instead of rope_theta + rope_scaling.
+    const rp = r.rope_parameters as Record<string, unknown>;
+    if (typeof rp !== 'object' || Array.isArray(rp)) throw new Error(`${source}: "rope_parameters" must be an object`);
+    if (rp.rope_theta !== undefined) {
+      if (typeof rp.rope_theta !== 'number' || !(rp.rope_theta > 0)) throw new Error(`${source}: "rope_parameters.rope_theta" must be a positive number`);
+      c.rope_theta = rp.rope_theta;
+    }
+    c.rope_scaling = validateRopeScaling(rp.rope_type === undefined && rp.type === undefined ? { ...rp, rope_type: 'default' } : rp, `${source}: rope_parameters`);
+  }
+  if (r.mlp_bias === true) throw new Error(`${source}: "mlp_bias": true is not supported (only MLPs without biases)`);
   if (r.use_sliding_window === true) {
     throw new Error(`${source}: "use_sliding_window": true is not supported (only full attention)`);
   }
