@@ -5,7 +5,7 @@ either by downloading (`hf_hub_download`, against the endpoint in HF_ENDPOINT, i
 or by looking it up without network (`try_to_load_from_cache`), plus the sha256 of the bytes there.
 The TypeScript test compares these paths with the ones dalm's resolveModel uses on the same cache.
 
-Package versions: huggingface_hub >= 0.20 (checked with 2.4.0 in /work/pyref/venv).
+Package versions: huggingface_hub >= 0.20 (checked with 2.4.0 in the reference venv).
 Output: a JSON file at the path given by --out (the test puts it in a temp directory, outside the
 repo): {"huggingface_hub": version, "files": {name: {"path": str|null, "sha256": str|null}}}.
 

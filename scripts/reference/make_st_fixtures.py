@@ -21,7 +21,7 @@ What it computes
   For every fixture and a fixed list of sentences it records model.encode(...), model.encode_query(...) and
   model.encode_document(...) (float32, CPU, one batch) and the token count of each prepared input.
 
-Versions (what /work/pyref/venv and scripts/reference/setup-venv.sh install)
+Versions (what scripts/reference/setup-venv.sh installs)
   sentence-transformers 6.3.0, transformers 5.24.0, torch 2.15.0, numpy 2.4.6.
 
 Where the output goes (never into the repository)

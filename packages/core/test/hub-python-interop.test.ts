@@ -3,7 +3,7 @@
  * scripts/reference/hf_hub_cache_interop.py against the same local Hub stand-in) fills a cache
  * that resolveModel then reads offline and online without transferring a file; and the files
  * resolveModel downloaded are found by Python's `try_to_load_from_cache` at the same paths.
- * Skips unless /work/pyref/venv/bin/python (or DALM_PYTHON) has huggingface_hub.
+ * Skips unless the reference venv's python (DALM_PYREF, default ~/.cache/dalm/pyref; or DALM_PYTHON) has huggingface_hub.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile, spawnSync } from 'node:child_process';
@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pyrefDir } from '../../../test/reference-paths';
 import { promisify } from 'node:util';
 import { resolveModel } from '@dalm/core';
 import { FakeHub } from '../../../test/helpers/fake-hub';
@@ -18,7 +19,7 @@ import { FakeHub } from '../../../test/helpers/fake-hub';
 const repoRoot = path.resolve(__dirname, '../../..');
 const HF_TINY = path.resolve(repoRoot, '../shared/fixtures/hf-tiny');
 const SCRIPT = path.join(repoRoot, 'scripts/reference/hf_hub_cache_interop.py');
-const PYTHON = process.env.DALM_PYTHON ?? '/work/pyref/venv/bin/python';
+const PYTHON = process.env.DALM_PYTHON ?? path.join(pyrefDir(), 'bin', 'python');
 const MODEL_FILES = ['config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt'];
 const LLAMA_FILES = ['config.json', 'generation_config.json', 'merges.txt', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json'];
 

@@ -3,6 +3,18 @@
  * names so a config round-trips through `LlamaConfig` / `Qwen2Config` of `transformers` unchanged.
  */
 
+/**
+ * RoPE frequency scaling (HF `rope_scaling`), applied to inv_freq as `transformers`'
+ * `ROPE_INIT_FUNCTIONS` do: `linear` divides every frequency by `factor` (position interpolation);
+ * `llama3` divides the low frequencies (wavelength > original_max_position_embeddings /
+ * low_freq_factor) by `factor`, keeps the high ones, and blends linearly in between.
+ */
+export type RopeScaling =
+  | { rope_type: 'linear'; factor: number }
+  | { rope_type: 'llama3'; factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number };
+
+export const ROPE_SCALING_TYPES = ['linear', 'llama3'] as const;
+
 /** Architectures this config describes (HF `model_type`). */
 export type DecoderModelType = 'llama' | 'qwen2';
 
@@ -32,6 +44,8 @@ export interface DecoderConfig {
   rms_norm_eps: number;
   /** RoPE base θ: inv_freq_i = θ^(−2i/head_dim). */
   rope_theta: number;
+  /** RoPE frequency scaling, or null for plain RoPE. */
+  rope_scaling: RopeScaling | null;
   /** Whether `lm_head` shares `model.embed_tokens.weight` (then it is absent from the weights file). */
   tie_word_embeddings: boolean;
   /** Whether q/k/v/o projections have biases (Llama: optional, default false; Qwen2: q/k/v always, o never). */
@@ -61,6 +75,7 @@ export const DEFAULT_DECODER_CONFIG: Readonly<DecoderConfig> = Object.freeze({
   max_position_embeddings: 2048,
   rms_norm_eps: 1e-6,
   rope_theta: 10000,
+  rope_scaling: null,
   tie_word_embeddings: false,
   attention_bias: false,
   attention_dropout: 0,
@@ -95,8 +110,10 @@ function isTokenId(v: unknown, vocab: number): boolean {
 /**
  * Fills missing fields from DEFAULT_DECODER_CONFIG and checks every field; throws an error naming
  * the bad field and the valid values. `num_key_value_heads` defaults to `num_attention_heads`;
- * Qwen2 forces `attention_bias: true`. Settings this implementation does not support (`rope_scaling`,
- * Qwen2's `use_sliding_window`, a `head_dim` other than hidden/heads) are rejected, not ignored.
+ * Qwen2 forces `attention_bias: true`. `rope_scaling` may be null, `default`, `linear` or `llama3`
+ * (the older key `type` is read as `rope_type`). Settings this implementation does not support
+ * (other `rope_scaling` types, Qwen2's `use_sliding_window`, a `head_dim` other than hidden/heads)
+ * are rejected by name, not ignored.
  * Unknown keys (e.g. `architectures`) are dropped. `source` (e.g. a file path) prefixes errors.
  *
  * @example
@@ -108,7 +125,7 @@ export function validateDecoderConfig(raw: Partial<DecoderConfig> | Record<strin
   }
   const r = raw as Record<string, unknown>;
   const c = { ...DEFAULT_DECODER_CONFIG } as DecoderConfig;
-  const nullable = new Set(['bos_token_id', 'eos_token_id', 'pad_token_id']);
+  const nullable = new Set(['bos_token_id', 'eos_token_id', 'pad_token_id', 'rope_scaling']);
   for (const key of Object.keys(DEFAULT_DECODER_CONFIG) as (keyof DecoderConfig)[]) {
     if (r[key] === undefined) continue;
     if (r[key] === null && !nullable.has(key)) continue;
@@ -175,13 +192,50 @@ export function validateDecoderConfig(raw: Partial<DecoderConfig> | Record<strin
   if (eos !== null && !(Array.isArray(eos) ? eos.every((e) => isTokenId(e, c.vocab_size)) : isTokenId(eos, c.vocab_size))) {
     throw new Error(`${source}: "eos_token_id" must be null, or an integer or list of integers in [0, ${c.vocab_size}), got ${JSON.stringify(eos)}`);
   }
-  if (r.rope_scaling !== undefined && r.rope_scaling !== null) {
-    throw new Error(`${source}: "rope_scaling" ${JSON.stringify(r.rope_scaling)} is not supported (only null)`);
+  c.rope_scaling = validateRopeScaling(r.rope_scaling, source);
+  if (r.rope_parameters !== undefined && r.rope_parameters !== null) {
+    // transformers >= 5 writes `rope_parameters` {rope_type, rope_theta, factor, ...} instead of rope_theta + rope_scaling.
+    const rp = r.rope_parameters as Record<string, unknown>;
+    if (typeof rp !== 'object' || Array.isArray(rp)) throw new Error(`${source}: "rope_parameters" must be an object`);
+    if (rp.rope_theta !== undefined) {
+      if (typeof rp.rope_theta !== 'number' || !(rp.rope_theta > 0)) throw new Error(`${source}: "rope_parameters.rope_theta" must be a positive number`);
+      c.rope_theta = rp.rope_theta;
+    }
+    c.rope_scaling = validateRopeScaling(rp.rope_type === undefined && rp.type === undefined ? { ...rp, rope_type: 'default' } : rp, `${source}: rope_parameters`);
   }
+  if (r.mlp_bias === true) throw new Error(`${source}: "mlp_bias": true is not supported (only MLPs without biases)`);
   if (r.use_sliding_window === true) {
     throw new Error(`${source}: "use_sliding_window": true is not supported (only full attention)`);
   }
   return c;
+}
+
+/** Checks an HF `rope_scaling` value; null / `{rope_type: "default"}` mean no scaling. */
+export function validateRopeScaling(raw: unknown, source = 'DecoderConfig'): RopeScaling | null {
+  if (raw === undefined || raw === null) return null;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${source}: "rope_scaling" must be null or an object, got ${JSON.stringify(raw)}`);
+  const r = raw as Record<string, unknown>;
+  const type = r.rope_type ?? r.type;
+  if (type === 'default') return null;
+  if (type !== 'linear' && type !== 'llama3') {
+    throw new Error(
+      `${source}: "rope_scaling" type ${JSON.stringify(type)} is not supported (supported: default, ${ROPE_SCALING_TYPES.join(', ')})`,
+    );
+  }
+  const num = (key: string, min: number): number => {
+    const v = r[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !(v >= min)) {
+      throw new Error(`${source}: "rope_scaling.${key}" must be a number >= ${min} for rope_type ${type}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const factor = num('factor', 1);
+  if (type === 'linear') return { rope_type: 'linear', factor };
+  const low = num('low_freq_factor', 0);
+  const high = num('high_freq_factor', 0);
+  if (!(high > low)) throw new Error(`${source}: "rope_scaling.high_freq_factor" (${high}) must be greater than low_freq_factor (${low})`);
+  const original = num('original_max_position_embeddings', 1);
+  return { rope_type: 'llama3', factor, low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: original };
 }
 
 /** The `config.json` object HF writes for a `LlamaForCausalLM` / `Qwen2ForCausalLM` with this configuration. */
@@ -197,5 +251,5 @@ export function decoderConfigToJson(config: DecoderConfig): Record<string, unkno
       torch_dtype: 'float32',
     };
   }
-  return { architectures: ['LlamaForCausalLM'], ...config, rope_scaling: null, pretraining_tp: 1, torch_dtype: 'float32' };
+  return { architectures: ['LlamaForCausalLM'], ...config, pretraining_tp: 1, torch_dtype: 'float32' };
 }

@@ -3,14 +3,22 @@
  * files, generation_config.json) plus `prompt_format.json`; or a PEFT adapter directory
  * (adapter_config.json + adapter_model.safetensors + tokenizer + prompt format) whose
  * `base_model_name_or_path` names the base model directory (relative paths are resolved from the
- * adapter directory).
+ * adapter directory). A llama-family `.gguf` file is a generator too: model, tokenizer and chat
+ * template all come from the one file.
+ *
+ * The prompt format is `prompt_format.json` when the directory has one (framework-trained models);
+ * otherwise an instruct model (a `chat_template` in `tokenizer_config.json`, or
+ * `tokenizer.chat_template` in a GGUF file) gets {@link CHAT_PROMPT_FORMAT} inside its chat
+ * template, and any other model the default format.
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { isModelId, loadTokenizer, resolveModel, type Tokenizer } from '@dalm/core';
+import { ggufTokenizer, ggufTokenizerFiles, isModelId, loadTokenizer, readGgufHeader, readJsonObject, resolveModel, TOKENIZER_CONFIG_FILE, type Tokenizer } from '@dalm/core';
 import type { CausalLM } from './causal-lm';
+import { chatTemplateFromTokenizerConfig, templateSpecialTokens } from './chat-template';
+import { isGgufPath, loadGgufCausalLM } from './gguf-model';
 import { loadCausalLM, saveCausalLM } from './load';
-import { loadPromptFormat, savePromptFormat, type PromptFormat } from './prompt-format';
+import { CHAT_PROMPT_FORMAT, DEFAULT_PROMPT_FORMAT, loadPromptFormat, PROMPT_FORMAT_FILE, savePromptFormat, type PromptFormat } from './prompt-format';
 import { ADAPTER_CONFIG_FILE, loadLoraAdapter, readLoraConfig, saveLoraAdapter, type LoraConfig } from './lora';
 
 export interface LoadedGenerator {
@@ -44,11 +52,32 @@ export async function loadGenerator(nameOrDir: string): Promise<LoadedGenerator>
     const base = (await exists(local)) ? local : await resolveModel(cfg.baseModel);
     const model = await loadCausalLM(base);
     const lora = await loadLoraAdapter(dir, model);
-    const tokenizer = await loadTokenizer((await exists(path.join(dir, 'tokenizer.json'))) ? dir : base);
+    const ownTokenizer = await exists(path.join(dir, 'tokenizer.json'));
+    const tokenizer = ownTokenizer || !isGgufPath(base) ? await loadTokenizer(ownTokenizer ? dir : base) : await ggufBaseTokenizer(base);
     return { model, tokenizer, format: await loadPromptFormat(dir), lora };
   }
+  if (isGgufPath(dir)) {
+    const { model, header } = await loadGgufCausalLM(dir);
+    const { config } = ggufTokenizerFiles(header, dir);
+    return { model, tokenizer: ggufTokenizer(header, dir), format: promptFormatFor(config, dir), lora: null };
+  }
   const model = await loadCausalLM(dir);
-  return { model, tokenizer: await loadTokenizer(dir), format: await loadPromptFormat(dir), lora: null };
+  const tokenizer = await loadTokenizer(dir);
+  if (await exists(path.join(dir, PROMPT_FORMAT_FILE))) return { model, tokenizer, format: await loadPromptFormat(dir), lora: null };
+  const configPath = path.join(dir, TOKENIZER_CONFIG_FILE);
+  const config = (await exists(configPath)) ? await readJsonObject(configPath) : {};
+  return { model, tokenizer, format: promptFormatFor(config, configPath), lora: null };
+}
+
+/** The prompt format of a model without `prompt_format.json`: its chat template if it has one, else the default. */
+function promptFormatFor(tokenizerConfig: Record<string, unknown>, source: string): PromptFormat {
+  const template = chatTemplateFromTokenizerConfig(tokenizerConfig, source);
+  if (template === null) return { ...DEFAULT_PROMPT_FORMAT };
+  return { ...CHAT_PROMPT_FORMAT, chat: { template, specialTokens: templateSpecialTokens(tokenizerConfig) } };
+}
+
+async function ggufBaseTokenizer(file: string): Promise<Tokenizer> {
+  return ggufTokenizer(await readGgufHeader(file), file);
 }
 
 /** Saves a full generator directory (LoRA updates, if any, must be merged first). */

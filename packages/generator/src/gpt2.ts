@@ -316,9 +316,15 @@ export class Gpt2LMHeadModel implements CausalLM {
 export function gpt2StateDict(raw: Map<string, HostTensor>): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const [name, t] of raw) {
-    if (name === 'lm_head.weight') continue;
-    if (/\.attn\.(bias|masked_bias)$/.test(name)) continue;
-    out.set(name.startsWith('transformer.') ? name : `transformer.${name}`, t);
+    const target = gpt2ParamName(name);
+    if (target !== null) out.set(target, t);
   }
   return out;
+}
+
+/** The parameter an HF GPT-2 checkpoint tensor fills (prefixed `transformer.`), or null for the tied head and mask buffers. */
+export function gpt2ParamName(name: string): string | null {
+  if (name === 'lm_head.weight') return null;
+  if (/\.attn\.(bias|masked_bias)$/.test(name)) return null;
+  return name.startsWith('transformer.') ? name : `transformer.${name}`;
 }

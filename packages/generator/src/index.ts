@@ -6,17 +6,25 @@ export {
   SMALL_DECODER_CONFIG,
   DECODER_MODEL_TYPES,
   validateDecoderConfig,
+  validateRopeScaling,
   decoderConfigToJson,
+  ROPE_SCALING_TYPES,
 } from './decoder-config';
-export type { DecoderConfig, DecoderModelType } from './decoder-config';
-export { DEFAULT_GPT2_CONFIG, validateGpt2Config, gpt2ConfigToJson, Gpt2LMHeadModel, gpt2StateDict } from './gpt2';
+export type { DecoderConfig, DecoderModelType, RopeScaling } from './decoder-config';
+export { ropeInvFreq, ropeTables } from './rope';
+export { DEFAULT_GPT2_CONFIG, validateGpt2Config, gpt2ConfigToJson, Gpt2LMHeadModel, gpt2StateDict, gpt2ParamName } from './gpt2';
 export type { Gpt2Config } from './gpt2';
-export { LlamaForCausalLM, llamaStateDict } from './llama';
+export { LlamaForCausalLM, llamaStateDict, llamaParamName } from './llama';
 export { CAUSAL_LM_TYPES, eosList } from './causal-lm';
 export type { CausalLM, CausalLMType, CausalLMForwardOptions, CausalLMOutput, SpecialTokens } from './causal-lm';
 export { KVCache } from './kv-cache';
 export { loadCausalLM, createCausalLM, saveCausalLM, generationConfigJson, GENERATION_CONFIG_FILE } from './load';
 export type { SaveCausalLMOptions } from './load';
+export { streamWeights, weightFiles, WEIGHTS_INDEX_FILE } from './weights';
+export type { WeightFiles } from './weights';
+
+// --- GGUF (llama.cpp / Ollama files) ---
+export { loadGgufCausalLM, ggufLlamaConfig, ggufLlamaParamName, unpermuteRotaryRows, isGgufPath } from './gguf-model';
 
 // --- generation ---
 export {
@@ -34,8 +42,11 @@ export { generate, stream, leftPad } from './generate';
 export type { GenerateOptions, GenerateResult, PromptInput, TokenEvent, TokenDecoder, FinishReason } from './generate';
 
 // --- retrieval-augmented prompting and answering ---
+export { ChatTemplate, chatTemplateFromTokenizerConfig, templateSpecialTokens } from './chat-template';
+export type { ChatMessage, ChatTemplateSpec } from './chat-template';
 export {
   DEFAULT_PROMPT_FORMAT,
+  CHAT_PROMPT_FORMAT,
   PROMPT_FORMAT_FILE,
   validatePromptFormat,
   buildPrompt,

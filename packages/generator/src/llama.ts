@@ -17,7 +17,6 @@ import {
   attention,
   splitHeads,
   mergeHeads,
-  rotaryTables,
   applyRotary,
   type HostTensor,
   type Init,
@@ -25,6 +24,7 @@ import {
 } from '@dalm/core';
 import { validateDecoderConfig, decoderConfigToJson, type DecoderConfig } from './decoder-config';
 import { KVCache } from './kv-cache';
+import { ropeInvFreq, ropeTables } from './rope';
 import {
   checkInputIds,
   decoderBias,
@@ -113,10 +113,13 @@ export class LlamaForCausalLM implements CausalLM {
   /** Null when the head is tied to `embed`. */
   readonly lmHead: Linear | null;
   readonly maxPositions = null;
+  /** Rotary inverse frequencies (with `rope_scaling` applied): [headDim / 2]. */
+  private readonly invFreq: Float32Array;
 
   constructor(config: DecoderConfig, seed = 0) {
     const c = validateDecoderConfig(config);
     this.config = c;
+    this.invFreq = ropeInvFreq(c.hidden_size / c.num_attention_heads, c.rope_theta, c.rope_scaling);
     this.params = new ParamStore(seed);
     const init: Init = { kind: 'normal', std: c.initializer_range };
     this.embed = new Embedding(this.params, 'model.embed_tokens', c.vocab_size, c.hidden_size, init);
@@ -154,7 +157,7 @@ export class LlamaForCausalLM implements CausalLM {
     const c = this.config;
     const logits = tf.tidy(() => {
       const positions = decoderPositions(batch, seq, past, opts); // [b, seq]
-      const rot = rotaryTables(positions, c.hidden_size / c.num_attention_heads, c.rope_theta); // [b, 1, seq, dim]
+      const rot = ropeTables(positions, this.invFreq); // [b, 1, seq, dim]
       const bias = decoderBias(seq, past, opts.attentionMask); // [b|1, 1, seq, past + seq]
       let h = this.embed.apply(inputIds); // [b, seq, hidden]
       this.layers.forEach((layer, i) => {
@@ -205,15 +208,22 @@ function zeroRow(weight: tf.Variable, row: number): void {
 }
 
 /**
- * Maps tensors read from an HF Llama/Qwen2 checkpoint onto this implementation's names: drops the
- * rotary `inv_freq` buffers older checkpoints stored, and `lm_head.weight` when the head is tied.
+ * The parameter an HF Llama/Qwen2 checkpoint tensor fills, or null for tensors this implementation
+ * does not keep: the rotary `inv_freq` buffers older checkpoints stored, and `lm_head.weight` when
+ * the head is tied.
  */
+export function llamaParamName(name: string, config: DecoderConfig): string | null {
+  if (name.endsWith('.rotary_emb.inv_freq')) return null;
+  if (config.tie_word_embeddings && name === 'lm_head.weight') return null;
+  return name;
+}
+
+/** Maps tensors read from an HF Llama/Qwen2 checkpoint onto this implementation's names ({@link llamaParamName}). */
 export function llamaStateDict(raw: Map<string, HostTensor>, config: DecoderConfig): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const [name, t] of raw) {
-    if (name.endsWith('.rotary_emb.inv_freq')) continue;
-    if (config.tie_word_embeddings && name === 'lm_head.weight') continue;
-    out.set(name, t);
+    const target = llamaParamName(name, config);
+    if (target !== null) out.set(target, t);
   }
   return out;
 }

@@ -3,26 +3,16 @@
  * `model_type` picks the architecture), `model.safetensors` (or a sharded
  * `model.safetensors.index.json`), `generation_config.json` and the tokenizer files.
  */
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { resolveModel } from '@dalm/core';
-import {
-  readConfigJson,
-  readJsonObject,
-  readSafetensors,
-  writeModelDir,
-  type HostTensor,
-  type SafetensorsMap,
-  type Tokenizer,
-} from '@dalm/core';
+import { readConfigJson, resolveModel, writeModelDir, type Tokenizer } from '@dalm/core';
 import { CAUSAL_LM_TYPES, type CausalLM, type CausalLMType } from './causal-lm';
 import { validateDecoderConfig } from './decoder-config';
-import { LlamaForCausalLM, llamaStateDict } from './llama';
-import { Gpt2LMHeadModel, gpt2StateDict, validateGpt2Config } from './gpt2';
+import { LlamaForCausalLM, llamaParamName } from './llama';
+import { Gpt2LMHeadModel, gpt2ParamName, validateGpt2Config } from './gpt2';
+import { streamWeights } from './weights';
+import { isGgufPath, loadGgufCausalLM } from './gguf-model';
 
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
-const WEIGHTS_FILE = 'model.safetensors';
-const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
 
 function modelTypeOf(config: Record<string, unknown>, source: string): CausalLMType {
   const t = config.model_type;
@@ -46,59 +36,27 @@ export function createCausalLM(config: Record<string, unknown> | { model_type: C
   return new LlamaForCausalLM(validateDecoderConfig(raw, source), seed);
 }
 
-/** Reads `model.safetensors`, or every shard named by `model.safetensors.index.json`. */
-async function readWeights(dir: string): Promise<{ tensors: SafetensorsMap; source: string }> {
-  const single = path.join(dir, WEIGHTS_FILE);
-  try {
-    await fsp.access(single);
-    return { tensors: await readSafetensors(single), source: single };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const indexPath = path.join(dir, WEIGHTS_INDEX_FILE);
-  try {
-    await fsp.access(indexPath);
-  } catch {
-    throw new Error(`${dir}: no ${WEIGHTS_FILE} (nor ${WEIGHTS_INDEX_FILE}) in the model directory`);
-  }
-  const index = await readJsonObject(indexPath);
-  const map = index.weight_map;
-  if (!map || typeof map !== 'object') throw new Error(`${indexPath}: missing "weight_map"`);
-  const tensors: SafetensorsMap = new Map();
-  for (const file of new Set(Object.values(map as Record<string, string>))) {
-    const shard = path.join(dir, path.basename(String(file)));
-    for (const [name, t] of await readSafetensors(shard)) tensors.set(name, t);
-  }
-  return { tensors, source: indexPath };
-}
-
-function toHost(tensors: SafetensorsMap, source: string): Map<string, HostTensor> {
-  const out = new Map<string, HostTensor>();
-  for (const [name, t] of tensors) {
-    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor "${name}" has integer dtype ${t.dtype}; weights must be floating point`);
-    out.set(name, { shape: t.shape, data: t.data });
-  }
-  return out;
-}
-
 /**
- * Loads an HF causal LM directory (`model_type` llama, qwen2 or gpt2). F16/BF16 weights are widened
- * to float32. Tied heads come from the embedding; every other parameter must be in the file.
+ * Loads an HF causal LM directory (`model_type` llama, qwen2 or gpt2), or a llama-family `.gguf`
+ * file (see {@link loadGgufCausalLM}). F16/BF16 weights are widened to float32; sharded checkpoints
+ * (`model.safetensors.index.json`) are read shard by shard, tensor by tensor, so peak memory stays
+ * near one copy of the model. Tied heads come from the embedding; every other parameter must be in
+ * the file(s).
  *
  * @example
  * const model = await loadCausalLM('/work/shared/fixtures/hf-tiny/llama-tiny');
  * model.vocabSize; // 136
  */
 export async function loadCausalLM(nameOrDir: string): Promise<CausalLM> {
-  const dir = await resolveModel(nameOrDir); // a local directory, or a Hub id org/name[@revision]
+  const dir = await resolveModel(nameOrDir); // a local directory or .gguf file, or a Hub id org/name[@revision]
+  if (isGgufPath(dir)) return (await loadGgufCausalLM(dir)).model;
   const config = await readConfigJson(dir);
   const configPath = path.join(dir, 'config.json');
   const model = createCausalLM(config, 0, configPath);
   try {
-    const { tensors, source } = await readWeights(dir);
-    const host = toHost(tensors, source);
-    const stateDict = model.modelType === 'gpt2' ? gpt2StateDict(host) : llamaStateDict(host, (model as LlamaForCausalLM).config);
-    model.params.loadHost(stateDict, { source });
+    const rename =
+      model.modelType === 'gpt2' ? gpt2ParamName : (name: string) => llamaParamName(name, (model as LlamaForCausalLM).config);
+    await streamWeights(model.params, dir, rename);
   } catch (e) {
     model.dispose();
     throw e;

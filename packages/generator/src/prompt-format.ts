@@ -9,10 +9,16 @@
  *
  * The prompt fits a token budget by truncating passages (the lowest-ranked first, from their
  * end), never the question.
+ *
+ * Instruct models (a chat template in their tokenizer config or GGUF file) get the same blocks as
+ * the user message of their chat template ({@link CHAT_PROMPT_FORMAT}, `chat` set): the template's
+ * text before and after the message (system turn, role headers, generation prompt) frames it, the
+ * answer follows the generation prompt and ends with eos (the end-of-turn token of such models).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { atomicWriteFile, type Tokenizer } from '@dalm/core';
+import { ChatTemplate, type ChatTemplateSpec } from './chat-template';
 
 export interface PromptFormat {
   /** First line of every prompt ('' for none). */
@@ -27,6 +33,8 @@ export interface PromptFormat {
   answerLead: string;
   /** Token budget of prompt + answer the model was fine-tuned with; `ask` uses the same (optional). */
   contextTokens?: number;
+  /** Chat template of an instruct model: the prompt becomes its user message (optional). */
+  chat?: ChatTemplateSpec;
 }
 
 export const DEFAULT_PROMPT_FORMAT: PromptFormat = {
@@ -37,6 +45,15 @@ export const DEFAULT_PROMPT_FORMAT: PromptFormat = {
   answerLead: ' ',
 };
 
+/** The blocks of the user message of an instruct model's chat template (set `chat` to the template). */
+export const CHAT_PROMPT_FORMAT: Readonly<PromptFormat> = Object.freeze({
+  instruction: 'Answer the question from the passages.',
+  passageTemplate: '[{id}] {title}: {text}\n',
+  questionTemplate: 'Question: {question}',
+  answerPrefix: '',
+  answerLead: '',
+});
+
 export const PROMPT_FORMAT_FILE = 'prompt_format.json';
 
 export function validatePromptFormat(partial: Partial<PromptFormat> = {}): PromptFormat {
@@ -44,6 +61,12 @@ export function validatePromptFormat(partial: Partial<PromptFormat> = {}): Promp
   for (const [k, v] of Object.entries(f)) {
     if (k === 'contextTokens') {
       if (v !== undefined && (!Number.isInteger(v) || (v as number) < 8)) throw new Error(`prompt format: contextTokens must be an integer >= 8, got ${v}`);
+    } else if (k === 'chat') {
+      if (v === undefined) continue;
+      const c = v as ChatTemplateSpec;
+      if (!c || typeof c !== 'object' || typeof c.template !== 'string') throw new Error('prompt format: chat must be {template, specialTokens?, system?}');
+      if (c.system !== undefined && typeof c.system !== 'string') throw new Error('prompt format: chat.system must be a string');
+      new ChatTemplate(c, 'prompt format: chat.template').wrap(); // fails early on a template that cannot frame a prompt
     } else if (typeof v !== 'string') throw new Error(`prompt format: ${k} must be a string, got ${typeof v}`);
   }
   if (!f.passageTemplate.includes('{text}')) throw new Error('prompt format: passageTemplate must contain {text}');
@@ -72,6 +95,8 @@ const fill = (template: string, values: Record<string, string>) =>
  * Builds the prompt ids for `question` and `passages` within `maxTokens` (the model's context
  * minus room for the answer). Passages that do not fit are cut from their end, lowest rank
  * first; a passage left with no tokens is dropped. Throws if the question alone does not fit.
+ * With `format.chat`, the blocks form the user message of the chat template and `bos` is not
+ * added (the template writes it where the model expects one).
  */
 export function buildPrompt(
   tokenizer: Tokenizer,
@@ -82,14 +107,20 @@ export function buildPrompt(
   bos?: number,
 ): BuiltPrompt {
   const enc = (s: string) => (s ? tokenizer.encode(s, { addSpecialTokens: false }) : []);
-  const head = [...(bos !== undefined ? [bos] : []), ...enc(format.instruction ? `${format.instruction}\n` : '')];
-  const tail = [...enc(fill(format.questionTemplate, { question })), ...enc(format.answerPrefix)];
+  const frame = format.chat ? new ChatTemplate(format.chat).wrap() : { before: '', after: '' };
+  const lead = format.chat ? [] : bos !== undefined ? [bos] : [];
+  const head = [...lead, ...enc(frame.before), ...enc(format.instruction ? `${format.instruction}\n` : '')];
+  const tail = [...enc(fill(format.questionTemplate, { question })), ...enc(format.answerPrefix), ...enc(frame.after)];
   const fixed = head.length + tail.length;
   if (fixed > maxTokens) {
     throw new Error(`prompt: the question alone needs ${fixed} tokens, more than the budget of ${maxTokens}`);
   }
   const blocks = passages.map((p) => {
     const [before, after] = fill(format.passageTemplate, { id: p.id, title: p.title ?? '', text: '\u0000' }).split('\u0000');
+    if (format.chat && before.endsWith(' ') && p.text) {
+      // An instruct model saw "title: text" tokenized as one string, where the space joins the text's first word.
+      return { id: p.id, before: enc(before.slice(0, -1)), body: enc(` ${p.text}`), after: enc(after) };
+    }
     return { id: p.id, before: enc(before), body: enc(p.text), after: enc(after) };
   });
   const budget = maxTokens - fixed;

@@ -42,7 +42,10 @@ describe('config validation', () => {
     expect(() => validateDecoderConfig({ hidden_size: 30, num_attention_heads: 4 })).toThrow(/"hidden_size" \(30\) must be divisible/);
     expect(() => validateDecoderConfig({ num_attention_heads: 32, num_key_value_heads: 5 })).toThrow(/num_key_value_heads/);
     expect(() => validateDecoderConfig({ hidden_act: 'tanh' })).toThrow(/"hidden_act" must be one of silu/);
-    expect(() => validateDecoderConfig({ rope_scaling: { type: 'linear', factor: 2 } })).toThrow(/rope_scaling/);
+    expect(() => validateDecoderConfig({ rope_scaling: { type: 'dynamic', factor: 2 } })).toThrow(/rope_scaling" type "dynamic" is not supported/);
+    expect(() => validateDecoderConfig({ rope_scaling: { rope_type: 'yarn', factor: 4 } })).toThrow(/"yarn" is not supported \(supported: default, linear, llama3\)/);
+    expect(() => validateDecoderConfig({ rope_scaling: { rope_type: 'llama3', factor: 8 } })).toThrow(/rope_scaling.low_freq_factor/);
+    expect(validateDecoderConfig({ rope_scaling: { type: 'linear', factor: 2 } }).rope_scaling).toEqual({ rope_type: 'linear', factor: 2 });
     expect(() => validateGpt2Config({ n_embd: 10, n_head: 4 })).toThrow(/"n_embd" \(10\)/);
     expect(() => createCausalLM({ model_type: 'bert' })).toThrow(/"model_type" must be one of llama, qwen2, gpt2; got "bert"/);
   });

@@ -264,6 +264,25 @@ export async function readSafetensors(filePath: string): Promise<SafetensorsMap>
 export async function readSafetensorsWithMetadata(
   filePath: string,
 ): Promise<{ tensors: SafetensorsMap; metadata?: Record<string, string> }> {
+  const tensors: SafetensorsMap = new Map();
+  const metadata = await readSafetensorsEach(filePath, (name, t) => {
+    tensors.set(name, t);
+  });
+  return { tensors, metadata };
+}
+
+/**
+ * Streams a safetensors file: decodes its tensors one at a time, in header order, and hands each
+ * to `onTensor` before reading the next, so a caller that keeps only what it converts (e.g. model
+ * weights assigned to variables) never holds two copies of the file. Returns `__metadata__`.
+ *
+ * @example
+ * await readSafetensorsEach('model.safetensors', (name, t) => store.loadHost(new Map([[name, t]]), { strict: false }));
+ */
+export async function readSafetensorsEach(
+  filePath: string,
+  onTensor: (name: string, tensor: SafetensorsTensor) => void | Promise<void>,
+): Promise<Record<string, string> | undefined> {
   const fh = await fsp.open(filePath, 'r').catch((e: NodeJS.ErrnoException) => {
     throw new Error(`${filePath}: cannot open safetensors file (${e.code ?? e.message})`);
   });
@@ -282,11 +301,10 @@ export async function readSafetensorsWithMetadata(
     const headerLen = readHeaderLength(await readExact(0, Math.min(8, size)), size, filePath);
     const dataStart = 8 + headerLen;
     const { entries, metadata } = parseHeader(await readExact(8, headerLen), size - dataStart, filePath);
-    const tensors: SafetensorsMap = new Map();
     for (const e of entries) {
-      tensors.set(e.name, decodeTensor(await readExact(dataStart + e.begin, e.end - e.begin), e, filePath));
+      await onTensor(e.name, decodeTensor(await readExact(dataStart + e.begin, e.end - e.begin), e, filePath));
     }
-    return { tensors, metadata };
+    return metadata;
   } finally {
     await fh.close();
   }
