@@ -51,6 +51,9 @@ export type { SafetensorsDtype, SafetensorsTensor, SafetensorsMap, WritableTenso
 export { CONFIG_FILE, WEIGHTS_FILE, readJsonObject, readConfigJson, readModelDir, writeModelDir } from './io/model-dir';
 export type { ModelDirContents } from './io/model-dir';
 
+// --- ONNX export and ONNX Runtime (loaded lazily) ---
+export * from './io/onnx/index';
+
 // --- tokenizers ---
 export {
   TOKENIZER_FILE,

@@ -151,26 +151,12 @@ export class Encoder implements Embedder {
     return hash.digest('hex').slice(0, FINGERPRINT_HEX_CHARS);
   }
 
-  /** The text as the tokenizer sees it: with its prefix, lower-cased when the settings say so. */
-  private prepare(text: string, kind: TextKind): string {
-    const prefix = kind === 'query' ? this.settings.queryPrefix : kind === 'passage' ? this.settings.passagePrefix : '';
-    const full = prefix + text;
-    return this.settings.lowercase ? full.toLowerCase() : full;
-  }
-
   /**
    * Texts → token id rows with special tokens, truncated to `maxLength`. A row ending in a special
    * token ([SEP]) keeps it, as HF truncation does.
    */
   tokenize(texts: readonly string[], kind: TextKind = 'none'): number[][] {
-    const max = this.settings.maxLength;
-    const { sep, eos } = this.tokenizer.special;
-    return texts.map((text) => {
-      const ids = this.tokenizer.encode(this.prepare(text, kind));
-      if (ids.length <= max) return ids;
-      const last = ids[ids.length - 1]!;
-      return last === sep || last === eos ? [...ids.slice(0, max - 1), last] : ids.slice(0, max);
-    });
+    return tokenizeForEncoder(this.tokenizer, this.settings, texts, kind);
   }
 
   /** Right-pads rows to the longest one. */
@@ -214,21 +200,12 @@ export class Encoder implements Embedder {
    * its own longest text, then the vectors are put back in input order.
    */
   async embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
-    const batchSize = opts.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`Encoder.embed: batchSize must be a positive integer, got ${batchSize}`);
-    const rows = this.tokenize(texts, opts.kind ?? 'none');
-    const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.length - rows[a]!.length || a - b);
-    const out = new Array<Float32Array>(texts.length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const idx = order.slice(start, start + batchSize);
-      const vectors = this.encodeTensor({ inputIds: idx.map((i) => rows[i]!) }); // [n, hidden]
+    return embedInLengthOrder(this.tokenize(texts, opts.kind ?? 'none'), opts.batchSize ?? 32, this.dim, async (batch) => {
+      const vectors = this.encodeTensor({ inputIds: batch }); // [n, hidden]
       const data = (await vectors.data()) as Float32Array;
       vectors.dispose();
-      idx.forEach((original, j) => {
-        out[original] = data.slice(j * this.dim, (j + 1) * this.dim);
-      });
-    }
-    return out;
+      return data;
+    });
   }
 
   embedQueries(texts: string[]): Promise<Float32Array[]> {
@@ -254,6 +231,48 @@ export class Encoder implements Embedder {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/**
+ * Texts → token id rows as the encoder sees them: prefix by `kind`, lower-cased when the settings
+ * say so, special tokens added, truncated to `maxLength` (a row ending in [SEP]/EOS keeps it, as HF
+ * truncation does). Shared by every runtime that runs the encoder (tfjs here, ONNX Runtime).
+ */
+export function tokenizeForEncoder(tokenizer: Tokenizer, settings: EncoderSettings, texts: readonly string[], kind: TextKind = 'none'): number[][] {
+  const max = settings.maxLength;
+  const { sep, eos } = tokenizer.special;
+  const prefix = kind === 'query' ? settings.queryPrefix : kind === 'passage' ? settings.passagePrefix : '';
+  return texts.map((text) => {
+    const full = settings.lowercase ? (prefix + text).toLowerCase() : prefix + text;
+    const ids = tokenizer.encode(full);
+    if (ids.length <= max) return ids;
+    const last = ids[ids.length - 1]!;
+    return last === sep || last === eos ? [...ids.slice(0, max - 1), last] : ids.slice(0, max);
+  });
+}
+
+/**
+ * Runs `run` (token rows → their vectors, row-major [rows, dim]) over batches of at most
+ * `batchSize` rows, sorted by token count so each batch pads only to its own longest row, and
+ * returns one vector per row in input order.
+ */
+export async function embedInLengthOrder(
+  rows: readonly number[][],
+  batchSize: number,
+  dim: number,
+  run: (batch: number[][]) => Promise<Float32Array>,
+): Promise<Float32Array[]> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`Encoder.embed: batchSize must be a positive integer, got ${batchSize}`);
+  const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.length - rows[a]!.length || a - b);
+  const out = new Array<Float32Array>(rows.length);
+  for (let start = 0; start < order.length; start += batchSize) {
+    const idx = order.slice(start, start + batchSize);
+    const data = await run(idx.map((i) => rows[i]!));
+    idx.forEach((original, j) => {
+      out[original] = data.slice(j * dim, (j + 1) * dim);
+    });
+  }
+  return out;
 }
 
 function isTokenBatch(input: readonly string[] | TokenBatch): input is TokenBatch {

@@ -49,7 +49,13 @@ export type { EncoderSettings } from './encoder-settings';
 export { DEFAULT_ENCODER_SETTINGS, validateEncoderSettings } from './encoder-settings';
 export { sentenceTransformersFiles, readSentenceTransformersSettings } from './sentence-transformers';
 export type { TextKind, TokenBatch, EncodeTensorOptions, EmbedOptions, CreateEncoderOptions } from './encoder';
-export { Encoder, createEncoder, loadEncoder } from './encoder';
+export { Encoder, createEncoder, loadEncoder, tokenizeForEncoder, embedInLengthOrder } from './encoder';
+
+// --- ONNX export and ONNX Runtime inference ---
+export { ONNX_DIR, ONNX_MODEL_FILE, ONNX_EXPORT_RECORD, BERT_ONNX_EXPORTER, bertOnnxModel, exportEncoderOnnx, ensureEncoderOnnx, sha256File } from './bert-onnx';
+export type { EnsuredOnnx } from './bert-onnx';
+export { OnnxEncoder, loadOnnxEncoder, onnxEncoderFor, loadRetriever, embedderRuntime } from './onnx-encoder';
+export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from './onnx-encoder';
 
 // --- index directories ---
 export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';

@@ -3,8 +3,8 @@ import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
 import { RagPipeline, loadGenerator, type GenerateOptions, type RagAnswer } from '@dalm/generator';
 import { addOptions, readOptions } from '../options';
-import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig } from '../specs';
-import { openIndex, printJson, startEngine } from '../context';
+import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, RUNTIME_OPTIONS } from '../specs';
+import { openIndex, printJson, runtimeOption, startEngine } from '../context';
 
 export function formatCitations(a: RagAnswer): string {
   return a.citations
@@ -25,11 +25,12 @@ export function askCommand(): Command {
     .option('--json', 'print one JSON object (no streaming)');
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
   addOptions(cmd, HYBRID_OPTIONS);
+  addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
   cmd.addHelpText('after', '\nExamples:\n  dalm ask "What is the incubation period?" --generator runs/generator --index runs/index\n  dalm ask "Who hosts the virus?" --generator runs/generator --index runs/index -k 5 --temperature 0.7 --json');
   return cmd.action(async (question: string, opts: Record<string, unknown>, self: Command) => {
     await startEngine(self);
     const gen = await loadGenerator(String(opts.generator));
-    const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined) : null;
+    const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined, runtimeOption(opts)) : null;
     if (!opened && !opts.closedBook) throw new Error('give --index, or --closed-book');
     const mode = (opts.mode as RetrievalMode | undefined) ?? (opened?.index.dense ? 'hybrid' : 'bm25');
     const retrieval = opened ? opened.index.retrieval(mode, hybridConfig(readOptions<HybridCliConfig>(opts, HYBRID_OPTIONS))) : null;
