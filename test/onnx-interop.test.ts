@@ -1,12 +1,13 @@
 /**
  * "Use your adapted models anywhere": a retriever exported by `dalm export onnx` loads unchanged in
  * transformers.js (@huggingface/transformers 3.8, its `feature-extraction` pipeline, local files
- * only) and gives the framework's embeddings within 1e-4; and the CLI indexes on ONNX Runtime and
- * searches the same index on tfjs (one fingerprint for both runtimes).
+ * only) and gives the framework's embeddings within 1e-4; an exported Llama/Qwen2 generator runs
+ * in transformers.js' `text-generation` pipeline and generates HF's greedy tokens (reference.json);
+ * and the CLI indexes on ONNX Runtime and searches the same index on tfjs (one fingerprint).
  * Skips when onnxruntime-node or @huggingface/transformers is not installed, or the fixture is missing.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,4 +99,34 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
     expect(doctor.inference.runtime).toBe('onnx');
     expect(doctor.inference.onnxRuntime.threads).toBe(os.availableParallelism());
   });
+
+  for (const name of ['llama-tiny', 'qwen2-tiny']) {
+    it(`transformers.js' text-generation pipeline generates HF's greedy tokens with the exported ${name}`, async () => {
+      const fixture = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', name);
+      const out = path.join(tmp, 'models', `${name}-onnx`);
+      const summary = JSON.parse(await run(['export', 'onnx', fixture, '--out', out, '--json'])) as { kind: string };
+      expect(summary.kind).toBe('decoder');
+      const { env, pipeline, Tensor } = transformers!;
+      env.allowRemoteModels = false;
+      env.localModelPath = path.join(tmp, 'models');
+      const pipe = await pipeline('text-generation', `${name}-onnx`, { local_files_only: true, dtype: 'fp32' });
+      const ref = JSON.parse(await readFile(path.join(fixture, 'reference.json'), 'utf8')) as {
+        generate: { name: string; inputs: { input_ids: number[][]; attention_mask: number[][] }; params: { max_new_tokens: number }; new_tokens: number[][] }[];
+      };
+      for (const g of ref.generate) {
+        const t = (rows: number[][]) => new Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
+        const seqs = (await pipe.model.generate({
+          inputs: t(g.inputs.input_ids),
+          attention_mask: t(g.inputs.attention_mask),
+          max_new_tokens: g.params.max_new_tokens,
+          min_new_tokens: g.params.max_new_tokens,
+          do_sample: false,
+        } as never)) as { tolist(): bigint[][] };
+        const width = g.inputs.input_ids[0]!.length;
+        const got = seqs.tolist().map((row) => row.slice(width).map(Number));
+        expect(got, g.name).toEqual(g.new_tokens);
+      }
+      await pipe.dispose();
+    });
+  }
 });

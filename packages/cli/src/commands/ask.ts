@@ -1,7 +1,7 @@
 /** `dalm ask`: retrieve, stream the answer, then cite the passages it was given. */
 import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
-import { RagPipeline, loadGenerator, type GenerateOptions, type RagAnswer } from '@dalm/generator';
+import { RagPipeline, loadInferenceGenerator, type GenerateOptions, type RagAnswer } from '@dalm/generator';
 import { addOptions, readOptions } from '../options';
 import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, RUNTIME_OPTIONS } from '../specs';
 import { openIndex, printJson, runtimeOption, startEngine } from '../context';
@@ -29,7 +29,7 @@ export function askCommand(): Command {
   cmd.addHelpText('after', '\nExamples:\n  dalm ask "What is the incubation period?" --generator runs/generator --index runs/index\n  dalm ask "Who hosts the virus?" --generator runs/generator --index runs/index -k 5 --temperature 0.7 --json');
   return cmd.action(async (question: string, opts: Record<string, unknown>, self: Command) => {
     await startEngine(self);
-    const gen = await loadGenerator(String(opts.generator));
+    const gen = await loadInferenceGenerator(String(opts.generator), { runtime: runtimeOption(opts) });
     const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined, runtimeOption(opts)) : null;
     if (!opened && !opts.closedBook) throw new Error('give --index, or --closed-book');
     const mode = (opts.mode as RetrievalMode | undefined) ?? (opened?.index.dense ? 'hybrid' : 'bm25');

@@ -1,7 +1,7 @@
 /** `dalm eval retriever|generator`: standard metrics as JSON. */
 import { Command, Option } from 'commander';
 import { IrEvaluator, RETRIEVAL_MODES, loadBeirDataset, type RetrievalMode } from '@dalm/retriever';
-import { RagPipeline, loadGenerator, type GenerateOptions } from '@dalm/generator';
+import { RagPipeline, loadInferenceGenerator, type GenerateOptions } from '@dalm/generator';
 import { readQaExamples } from '@dalm/trainer';
 import { addOptions, readOptions } from '../options';
 import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, RUNTIME_OPTIONS } from '../specs';
@@ -66,7 +66,7 @@ function generatorEval(): Command {
     await startEngine(self);
     let qa = await readQaExamples(String(opts.qa));
     if (opts.limit) qa = qa.slice(0, Number(opts.limit));
-    const gen = await loadGenerator(String(opts.generator));
+    const gen = await loadInferenceGenerator(String(opts.generator), { runtime: runtimeOption(opts) });
     const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined, runtimeOption(opts)) : null;
     if (!opened && !opts.closedBook) throw new Error('give --index for retrieval-augmented answers, or --closed-book');
     const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, opened ? opened.index.retrieval(opts.mode as RetrievalMode) : null);
