@@ -129,4 +129,18 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
       await pipe.dispose();
     });
   }
+
+  it('dalm ask answers the same on ONNX Runtime as on tfjs (exported on first use into the generator dir)', async () => {
+    const fixture = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', 'qwen2-tiny');
+    const gen = path.join(tmp, 'generator');
+    await mkdir(gen, { recursive: true });
+    for (const f of await readdir(fixture)) await copyFile(path.join(fixture, f), path.join(gen, f));
+    const ask = async (runtime: string) =>
+      JSON.parse(await run(['ask', 'The quick brown', '--generator', gen, '--closed-book', '--max-new-tokens', '12', '--runtime', runtime, '--json'])) as { answer: string };
+    const viaOnnx = await ask('onnx');
+    expect(existsSync(path.join(gen, 'onnx', 'model.onnx'))).toBe(true);
+    const viaTfjs = await ask('tfjs');
+    expect(viaOnnx.answer.length).toBeGreaterThan(0);
+    expect(viaOnnx.answer).toBe(viaTfjs.answer);
+  });
 });
