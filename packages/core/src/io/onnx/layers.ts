@@ -63,8 +63,8 @@ export function rmsNorm(g: OnnxGraph, x: string, weights: Map<string, HostTensor
 /** The activation named by an HF `hidden_act` (the formulas of core/layers/activations.ts). */
 export function activation(g: OnnxGraph, x: string, name: string): string {
   switch (name) {
-    case 'gelu': // 0.5·x·(1 + erf(x/√2))
-      return g.op('Mul', [g.op('Mul', [x, g.float(0.5)]), g.op('Add', [g.float(1), g.op('Erf', [g.op('Mul', [x, g.float(Math.SQRT1_2)])])])]);
+    case 'gelu': // x·(erf(x/√2) + 1)·0.5, in the op order PyTorch exports, which ONNX Runtime fuses into one Gelu (BiasGelu with the bias before it)
+      return g.op('Mul', [g.op('Mul', [x, g.op('Add', [g.op('Erf', [g.op('Div', [x, g.float(Math.SQRT2)])]), g.float(1)])]), g.float(0.5)]);
     case 'gelu_new':
     case 'gelu_pytorch_tanh': {
       // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
