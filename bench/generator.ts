@@ -10,10 +10,13 @@
  * ignored so every run makes exactly `--new-tokens` tokens), time to first token for a
  * `--ttft-prompt`-token prompt (prefill + one step, with the cache), and training tokens/s (one
  * forward + backward + AdamW step of the generic loop over full next-token windows of `--seq` tokens).
+ * With onnxruntime-node installed, the same model exported to ONNX (llama-onnx.ts) is timed on ONNX
+ * Runtime too (all cores): cached generation and time to first token, tokens checked equal to tfjs's.
  * Peak memory is the sampled rss high-water mark of each phase.
  */
 import { trainByteLevelBPE, type Tokenizer } from '@dalm/core';
-import { createCausalLM, generate, SMALL_DECODER_CONFIG, type CausalLM, type DecoderConfig } from '@dalm/generator';
+import { defaultOnnxThreads, loadOnnxRuntime } from '@dalm/core';
+import { causalLMOnnxBytes, createCausalLM, generate, onnxCausalLMFor, SMALL_DECODER_CONFIG, type DecoderConfig, type GenerationModel } from '@dalm/generator';
 import { collateLm, lmLoss, train, type EncodedExample } from '@dalm/trainer';
 import { loadBenchCorpus } from './bench-data';
 import { choiceOption, fmt, fmtPeak, intOption, median, parseBenchArgs, PeakMemory, printHeader, printTable, startEngine, timeMs, writeJson } from './harness';
@@ -57,8 +60,8 @@ interface GenRun {
 }
 
 /** Times greedy generation of exactly `newTokens` tokens (eos ignored), `repeats` times, alternating the two modes. */
-async function timeGeneration(model: CausalLM, prompt: number[], newTokens: number, repeats: number, mem: PeakMemory): Promise<GenRun[]> {
-  const runs: GenRun[] = [true, false].map((useCache) => ({ useCache, ms: [], medianMs: NaN, tokensPerSec: NaN, tokens: [] }));
+async function timeGeneration(model: GenerationModel, prompt: number[], newTokens: number, repeats: number, mem: PeakMemory, modes: boolean[] = [true, false]): Promise<GenRun[]> {
+  const runs: GenRun[] = modes.map((useCache) => ({ useCache, ms: [], medianMs: NaN, tokensPerSec: NaN, tokens: [] }));
   for (let r = 0; r < repeats; r++) {
     for (const run of runs) {
       const { ms, value } = await timeMs(() => generate(model, prompt, { maxNewTokens: newTokens, eosTokenId: null, useCache: run.useCache }));
@@ -138,6 +141,41 @@ export async function main(argv: string[]): Promise<void> {
   const ttftGrowth = mem.phaseGrowthMiB;
   console.error(`  ttft: ${ttfts.map((t) => fmt(t)).join(', ')} ms`);
 
+  // --- the same model on ONNX Runtime ---
+  let ortRows: string[][] = [];
+  let ortJson: Record<string, unknown> | null = null;
+  if (await loadOnnxRuntime()) {
+    const t0 = performance.now();
+    const { bytes } = await causalLMOnnxBytes(model);
+    const exportMs = performance.now() - t0;
+    const threads = defaultOnnxThreads();
+    const ort = await onnxCausalLMFor(model, bytes, threads);
+    if (warmup > 0) await generate(ort, prompt, { maxNewTokens: 4, eosTokenId: null });
+    const [ortCached] = (await timeGeneration(ort, prompt, newTokens, repeats, mem, [true])) as [GenRun];
+    const ortSame = ortCached.tokens.every((t, i) => t === cached.tokens[i]) && ortCached.tokens.length === cached.tokens.length;
+    const ortTtfts: number[] = [];
+    for (let r = 0; r < repeats; r++) ortTtfts.push((await timeMs(() => generate(ort, longPrompt, { maxNewTokens: 1, eosTokenId: null }))).ms);
+    ort.dispose();
+    ortRows = [
+      [
+        `generate, KV cache, onnxruntime (${threads} threads)`,
+        `${fmt(ortCached.tokensPerSec)} tokens/s`,
+        `${fmt(ortCached.medianMs / newTokens)} ms/token (median of ${repeats})`,
+        `${fmt(ortCached.tokensPerSec / cached.tokensPerSec)}x tfjs; export ${fmt(exportMs / 1000)} s; tokens equal to tfjs: ${ortSame ? 'yes' : 'NO'}`,
+        '-',
+      ],
+      [
+        `time to first token, onnxruntime (${threads} threads)`,
+        `${fmt((ttftPrompt / median(ortTtfts)) * 1000)} prompt tokens/s`,
+        `${fmt(median(ortTtfts))} ms (median of ${repeats})`,
+        `${fmt(median(ttfts) / median(ortTtfts))}x faster than tfjs`,
+        '-',
+      ],
+    ];
+    ortJson = { threads, exportMs, cached: { ms: ortCached.ms, medianMs: ortCached.medianMs, tokensPerSec: ortCached.tokensPerSec, sameTokens: ortSame }, ttft: { ms: ortTtfts, medianMs: median(ortTtfts) } };
+    console.error(`  onnxruntime: ${fmt(ortCached.tokensPerSec)} tokens/s, ttft ${fmt(median(ortTtfts))} ms`);
+  }
+
   // --- training ---
   const pad = model.specialTokens.pad ?? model.specialTokens.eos[0] ?? 0;
   const windows: EncodedExample[] = [];
@@ -197,6 +235,7 @@ export async function main(argv: string[]): Promise<void> {
         `${ttftPrompt}-token prompt: prefill + 1 token`,
         fmtPeak(ttftPeak, ttftGrowth),
       ],
+      ...ortRows,
       [
         'training',
         `${fmt(trainTokensPerSec)} tokens/s`,
@@ -224,6 +263,7 @@ export async function main(argv: string[]): Promise<void> {
       sameTokens,
       peakRssMiB: genPeak, growthMiB: genGrowth,
     },
+    onnxruntime: ortJson,
     ttft: { promptTokens: ttftPrompt, ms: ttfts, medianMs: median(ttfts), peakRssMiB: ttftPeak, growthMiB: ttftGrowth },
     train: { batch: trainBatch, seq, warmupSteps: warmup, stepMs, msPerStep, tokensPerSec: trainTokensPerSec, losses: trained.losses, peakRssMiB: trainPeak, growthMiB: trainGrowth },
     peakRssMiB: mem.peakMiB,

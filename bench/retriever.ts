@@ -4,7 +4,8 @@
  *   pnpm bench retriever [--size=tiny|small] [--passages=128] [--batch=32] [--max-length=256]
  *                        [--train-steps=3] [--train-batch=8] [--negatives=1] [--grad-cache=4] [--warmup=1]
  *                        [--index-sizes=10000,100000] [--queries=200] [--ef=50,100,200,400] [--vectors=uniform|clustered]
- *                        [--parts=encoder,index] [--backend=auto|wasm|cpu|...] [--json[=file]]
+ *                        [--runtime-seq=256] [--runtime-passages=64] [--tfjs-passages=32]
+ *                        [--parts=encoder,index,runtimes] [--backend=auto|wasm|cpu|...] [--json[=file]]
  *
  * 1. Encoder (from scratch: WordPiece tokenizer trained on the corpus, a randomly initialised BERT):
  *    passages/s embedded, and contrastive training examples/s (trainRetriever, InfoNCE over
@@ -16,6 +17,8 @@
  *    the model would take hours here, and index speed does not depend on where the vectors came from.
  *    Uniform random vectors are the hardest case for HNSW (in 256 dimensions all distances are nearly
  *    equal); `--vectors=clustered` draws them around n/100 centres instead, closer to real embeddings.
+ * 3. Runtimes (bench/encoder-runtimes.ts): bge-small-shaped encoder, passages/s on tfjs, ONNX Runtime
+ *    (1 thread, all cores) and PyTorch (same thread counts) in one run.
  * Peak memory is the sampled rss high-water mark of each phase.
  */
 import { formatDuration, trainWordPiece, Rng } from '@dalm/core';
@@ -32,6 +35,7 @@ import {
 } from '@dalm/retriever';
 import { ictPairs, trainRetriever, type TrainingPair } from '@dalm/trainer';
 import { loadBenchCorpus, spread } from './bench-data';
+import { benchRuntimes } from './encoder-runtimes';
 import {
   choiceOption,
   fmt,
@@ -66,11 +70,11 @@ const RECALL_K = 10;
 
 const OPTIONS = [
   'size', 'passages', 'batch', 'max-length', 'train-steps', 'train-batch', 'negatives', 'grad-cache', 'warmup',
-  'index-sizes', 'queries', 'ef', 'vectors', 'parts', 'backend',
+  'index-sizes', 'queries', 'ef', 'vectors', 'parts', 'backend', 'runtime-seq', 'runtime-passages', 'tfjs-passages',
 ];
 
 /** What `--parts` can select. */
-const PARTS = ['encoder', 'index'] as const;
+const PARTS = ['encoder', 'index', 'runtimes'] as const;
 
 /** What the index bench stores: uniform random unit vectors, or unit vectors around cluster centres. */
 export type VectorKind = 'uniform' | 'clustered';
@@ -387,6 +391,15 @@ export async function main(argv: string[]): Promise<void> {
       `would take ~${formatDuration(100_000 / encoder.passagesPerSec)}`
     : '';
   const index = parts.includes('index') ? benchIndex(indexOptions, mem, embedNote) : null;
+  const runtimes = parts.includes('runtimes')
+    ? await benchRuntimes({
+        seq: intOption(BENCH, args, 'runtime-seq', 256),
+        batch: encoderOptions.embedBatch,
+        passages: intOption(BENCH, args, 'runtime-passages', 64),
+        tfjsPassages: intOption(BENCH, args, 'tfjs-passages', 32),
+        backend: machine.backend,
+      })
+    : null;
   mem.stop();
   console.log(`\npeak rss: ${fmt(mem.peakMiB)} MiB sampled, ${fmt(PeakMemory.osPeakMiB())} MiB OS high-water mark`);
 
@@ -397,6 +410,7 @@ export async function main(argv: string[]): Promise<void> {
     machine,
     encoder,
     index,
+    runtimes,
     peakRssMiB: mem.peakMiB,
     osPeakRssMiB: PeakMemory.osPeakMiB(),
   });

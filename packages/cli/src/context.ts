@@ -1,9 +1,11 @@
 /** Shared plumbing of the commands: engine start, loading artifacts, output. */
 import type { Command } from 'commander';
-import { checkReplaceableOut, initEngine, INDEX_DIR_MARKERS, MODEL_DIR_MARKERS } from '@dalm/core';
-import { IndexDir, loadEncoder, loadPassages, recordedRetriever, type Encoder, type Passage } from '@dalm/retriever';
+import { checkReplaceableOut, initEngine, INDEX_DIR_MARKERS, MODEL_DIR_MARKERS, type InferenceRuntimeChoice } from '@dalm/core';
+import { IndexDir, loadPassages, loadRetriever, recordedRetriever, type Passage, type RetrieverEmbedder } from '@dalm/retriever';
 import { checkModelSize, type ModelSize } from '@dalm/trainer';
 import { engineOption, type GlobalOptions } from './global';
+import { readOptions } from './options';
+import { RUNTIME_OPTIONS, type RuntimeCliConfig } from './specs';
 
 export async function startEngine(cmd: Command): Promise<void> {
   await initEngine({ backend: engineOption(cmd.optsWithGlobals() as GlobalOptions) });
@@ -17,10 +19,17 @@ export function checkSize(size: string): ModelSize {
   return checkModelSize(size);
 }
 
-/** Opens an index directory with the retriever given, else the one recorded in it, else BM25 only. */
-export async function openIndex(indexDir: string, retrieverDir?: string): Promise<{ index: IndexDir; encoder: Encoder | null }> {
+/**
+ * Opens an index directory with the retriever given, else the one recorded in it, else BM25 only;
+ * the retriever runs on `runtime` (default auto: ONNX Runtime when installed).
+ */
+export async function openIndex(
+  indexDir: string,
+  retrieverDir?: string,
+  runtime: InferenceRuntimeChoice = 'auto',
+): Promise<{ index: IndexDir; encoder: RetrieverEmbedder | null }> {
   const dir = retrieverDir ?? (await recordedRetriever(indexDir));
-  const encoder = dir ? await loadEncoder(dir) : null;
+  const encoder = dir ? await loadRetriever(dir, { runtime }) : null;
   return { index: await IndexDir.open(indexDir, encoder), encoder };
 }
 
@@ -49,3 +58,8 @@ export async function guardOut(out: string, kind: OutKind, opts: Record<string, 
 
 /** The `--force` option of commands that replace an output directory. */
 export const FORCE_OPTION_HELP = 'replace an existing --out directory even if dalm did not write it';
+
+/** The --runtime value ('auto' when not given). */
+export function runtimeOption(opts: Record<string, unknown>): InferenceRuntimeChoice {
+  return (readOptions<RuntimeCliConfig>(opts, RUNTIME_OPTIONS).runtime ?? 'auto') as InferenceRuntimeChoice;
+}

@@ -10,6 +10,7 @@ import { evalCommand } from './commands/eval';
 import { askCommand } from './commands/ask';
 import { quickstartCommand } from './commands/quickstart';
 import { qaGenCommand } from './commands/qa-gen';
+import { exportCommand } from './commands/export';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   program.addCommand(askCommand());
   program.addCommand(qaGenCommand());
+  program.addCommand(exportCommand());
   program.addCommand(quickstartCommand());
   return program;
 }

@@ -5,6 +5,7 @@
 import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig, E2ETrainConfig } from '@dalm/trainer';
 import type { ChunkConfig, IndexConfig, HybridConfig, Bm25Config } from '@dalm/retriever';
 import type { GenerateOptions, LoraConfig } from '@dalm/generator';
+import { INFERENCE_RUNTIME_CHOICES, type InferenceRuntimeChoice } from '@dalm/core';
 import type { OptionSpec } from './options';
 
 /** Every model option (--base, --retriever, --generator) takes a local directory or a Hub id; help says so once, here. */
@@ -109,4 +110,17 @@ export const E2E_TRAIN_OPTIONS: OptionSpec<E2ETrainConfig>[] = [
   { field: 'normalizeByAnswerLength', kind: 'bool', description: 'divide each question loss by its answer length' },
   { field: 'maxSeqLength', kind: 'int', description: 'longest generator row (prompt with one passage + answer)' },
   { field: 'maxAnswerTokens', kind: 'int', description: 'longest answer kept, in tokens' },
+];
+
+/** Where inference (embedding, generation) runs; training always runs on tfjs. */
+export interface RuntimeCliConfig {
+  runtime: InferenceRuntimeChoice;
+}
+
+export const RUNTIME_OPTIONS: OptionSpec<RuntimeCliConfig>[] = [
+  {
+    field: 'runtime',
+    kind: { choices: INFERENCE_RUNTIME_CHOICES },
+    description: 'inference runtime: onnx (ONNX Runtime, exported into <model>/onnx/ on first use), tfjs, or auto (onnx when onnxruntime-node is installed)',
+  },
 ];

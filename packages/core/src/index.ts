@@ -70,6 +70,8 @@ export { selectModelFiles, shardFiles, MODEL_METADATA_FILES, GGUF_PREFERENCE } f
 export type { ModelFileSelection } from './io/hub/file-selection';
 export { HubError } from './io/hub/hub-errors';
 export type { HubErrorKind } from './io/hub/hub-errors';
+// --- ONNX export and ONNX Runtime (loaded lazily) ---
+export * from './io/onnx/index';
 
 // --- tokenizers ---
 export {

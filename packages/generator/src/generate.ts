@@ -1,13 +1,11 @@
 /**
- * Autoregressive generation for any CausalLM: greedy or sampled decoding with a KV cache (the
+ * Autoregressive generation for any CausalLM (tfjs) or IncrementalLM (ONNX Runtime): greedy or sampled decoding with a KV cache (the
  * prompt runs once, then one token per step), left-padded batches with HF's positions
  * (cumsum(mask) − 1), stopping on eos or a stop string, and streaming of decoded text.
  */
-import * as tf from '@tensorflow/tfjs';
 import { Rng, type Tokenizer } from '@dalm/core';
 import { nextToken, type SamplingOptions } from './sampling';
-import type { CausalLM } from './causal-lm';
-import type { KVCache } from './kv-cache';
+import { tokenStepper, type GenerationModel } from './token-stepper';
 
 /** What generation needs from a tokenizer. */
 export type TokenDecoder = Pick<Tokenizer, 'decode'>;
@@ -136,7 +134,7 @@ interface StepState {
 }
 
 /** The decoding loop shared by `generate` and `stream`: yields after every step, returns the result. */
-async function* decodeLoop(model: CausalLM, prompt: PromptInput, opts: GenerateOptions): AsyncGenerator<StepState, GenerateResult> {
+async function* decodeLoop(model: GenerationModel, prompt: PromptInput, opts: GenerateOptions): AsyncGenerator<StepState, GenerateResult> {
   const maxNew = opts.maxNewTokens ?? 32;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new Error(`maxNewTokens must be a non-negative integer, got ${maxNew}`);
   const special = model.specialTokens;
@@ -163,18 +161,11 @@ async function* decodeLoop(model: CausalLM, prompt: PromptInput, opts: GenerateO
   const finished = ids.map(() => false);
   const texts: string[] | null = tokenizer ? ids.map(() => '') : null;
   const useCache = opts.useCache ?? true;
-  const cache: KVCache | null = useCache ? model.createCache() : null;
+  const stepper = tokenStepper(model, useCache);
 
   try {
     for (let step = 0; step < maxNew && !finished.every(Boolean); step++) {
-      const logits = tf.tidy(() => {
-        const feed = cache && step > 0 ? ids.map((r) => r.slice(-1)) : ids; // [b, 1] after the prefill
-        const inputIds = tf.tensor2d(feed, [batch, feed[0].length], 'int32');
-        const attentionMask = tf.tensor2d(mask, [batch, mask[0].length], 'int32'); // [b, past + new]
-        return model.forward(inputIds, { attentionMask, cache: cache ?? undefined, lastOnly: true }).logits; // [b, 1, vocab]
-      });
-      const data = (await logits.data()) as Float32Array;
-      logits.dispose();
+      const data = await stepper.logits(ids, mask); // [b, vocab]
       const vocab = model.vocabSize;
       for (let b = 0; b < batch; b++) {
         let token = padId;
@@ -208,7 +199,7 @@ async function* decodeLoop(model: CausalLM, prompt: PromptInput, opts: GenerateO
       yield { texts, finished };
     }
   } finally {
-    cache?.dispose();
+    stepper.dispose();
   }
   return { sequences: ids, newTokens, finishReasons, ...(texts ? { texts } : {}) };
 }
@@ -222,7 +213,7 @@ async function* decodeLoop(model: CausalLM, prompt: PromptInput, opts: GenerateO
  * const tok = await loadTokenizer('models/llama');
  * const { texts } = await generate(model, [1, ...tok.encode('The answer is')], { maxNewTokens: 20, tokenizer: tok });
  */
-export async function generate(model: CausalLM, prompt: PromptInput, opts: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generate(model: GenerationModel, prompt: PromptInput, opts: GenerateOptions = {}): Promise<GenerateResult> {
   const loop = decodeLoop(model, prompt, opts);
   for (;;) {
     const r = await loop.next();
@@ -239,7 +230,7 @@ export async function generate(model: CausalLM, prompt: PromptInput, opts: Gener
  * for await (const piece of stream(model, ids, { tokenizer: tok, stopStrings: ['\n'] })) process.stdout.write(piece);
  */
 export async function* stream(
-  model: CausalLM,
+  model: GenerationModel,
   prompt: readonly number[],
   opts: GenerateOptions & { tokenizer: TokenDecoder },
 ): AsyncGenerator<string, GenerateResult> {

@@ -78,3 +78,10 @@ export { normalizeAnswer, exactMatch, tokenF1, tokenF1Single, scoreAnswers, ANSW
 // --- generator directories ---
 export { loadGenerator, saveGenerator, saveGeneratorAdapter } from './generator-dir';
 export type { LoadedGenerator } from './generator-dir';
+
+// --- ONNX export and ONNX Runtime generation ---
+export type { TokenStepper, IncrementalLM, GenerationModel } from './token-stepper';
+export { tokenStepper } from './token-stepper';
+export { LLAMA_ONNX_EXPORTER, llamaOnnxModel, mergedDecoderWeights } from './llama-onnx';
+export type { InferenceGenerator } from './onnx-causal-lm';
+export { OnnxCausalLM, causalLMOnnxBytes, onnxCausalLMFor, ensureCausalLMOnnx, loadOnnxGenerator, loadInferenceGenerator, exportCausalLMOnnx } from './onnx-causal-lm';

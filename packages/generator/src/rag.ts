@@ -9,7 +9,7 @@
  * const { answer, citations } = await rag.lastResult!;
  */
 import type { Tokenizer } from '@dalm/core';
-import type { CausalLM } from './causal-lm';
+import type { GenerationModel } from './token-stepper';
 import { generate, stream, type GenerateOptions, type GenerateResult } from './generate';
 import { buildPrompt, type PromptFormat, type PromptPassage } from './prompt-format';
 
@@ -59,7 +59,7 @@ export interface RagAnswer {
 
 export class RagPipeline {
   constructor(
-    readonly model: CausalLM,
+    readonly model: GenerationModel,
     readonly tokenizer: Tokenizer,
     readonly format: PromptFormat,
     readonly retrieval: PassageSearch | null,

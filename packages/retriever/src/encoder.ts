@@ -176,26 +176,12 @@ export class Encoder implements Embedder {
 
   /** The prefix a text of this kind gets. */
   prefix(kind: TextKind): string {
-    return kind === 'query' ? this.settings.queryPrefix : kind === 'passage' ? this.settings.passagePrefix : this.settings.defaultPrefix;
-  }
-
-  /**
-   * One text → token ids with special tokens, lower-cased when the settings say so, truncated to
-   * `maxLength`. A row ending in a special token ([SEP]) keeps it, as HF truncation does.
-   */
-  private encodeRow(full: string): number[] {
-    const max = this.settings.maxLength;
-    const { sep, eos } = this.tokenizer.special;
-    const ids = this.tokenizer.encode(this.settings.lowercase ? full.toLowerCase() : full);
-    if (ids.length <= max) return ids;
-    const last = ids[ids.length - 1]!;
-    return last === sep || last === eos ? [...ids.slice(0, max - 1), last] : ids.slice(0, max);
+    return encoderPrefix(this.settings, kind);
   }
 
   /** Texts → token id rows with their prefix and special tokens, truncated to `maxLength`. */
   tokenize(texts: readonly string[], kind: TextKind = 'none'): number[][] {
-    const prefix = this.prefix(kind);
-    return texts.map((text) => this.encodeRow(prefix + text));
+    return tokenizeForEncoder(this.tokenizer, this.settings, texts, kind);
   }
 
   /**
@@ -209,7 +195,7 @@ export class Encoder implements Embedder {
     if (prefix === '') return 0;
     let n = this.promptLengths.get(kind);
     if (n === undefined) {
-      const ids = this.encodeRow(prefix);
+      const ids = encodeEncoderRow(this.tokenizer, this.settings, prefix);
       const specials = new Set(Object.values(this.tokenizer.special).filter((v): v is number => typeof v === 'number'));
       n = ids.length > 0 && specials.has(ids[ids.length - 1]!) ? ids.length - 1 : ids.length;
       this.promptLengths.set(kind, n);
@@ -265,21 +251,13 @@ export class Encoder implements Embedder {
    * its own longest text, then the vectors are put back in input order.
    */
   async embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
-    const batchSize = opts.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`Encoder.embed: batchSize must be a positive integer, got ${batchSize}`);
-    const rows = this.tokenize(texts, opts.kind ?? 'none');
-    const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.length - rows[a]!.length || a - b);
-    const out = new Array<Float32Array>(texts.length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const idx = order.slice(start, start + batchSize);
-      const vectors = this.encodeTensor({ inputIds: idx.map((i) => rows[i]!) }, { kind: opts.kind ?? 'none' }); // [n, dim]
+    const kind = opts.kind ?? 'none';
+    return embedInLengthOrder(this.tokenize(texts, kind), opts.batchSize ?? 32, this.dim, async (batch) => {
+      const vectors = this.encodeTensor({ inputIds: batch }, { kind }); // [n, dim]
       const data = (await vectors.data()) as Float32Array;
       vectors.dispose();
-      idx.forEach((original, j) => {
-        out[original] = data.slice(j * this.dim, (j + 1) * this.dim);
-      });
-    }
-    return out;
+      return data;
+    });
   }
 
   embedQueries(texts: string[]): Promise<Float32Array[]> {
@@ -321,6 +299,59 @@ export class Encoder implements Embedder {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/**
+ * Texts → token id rows as the encoder sees them: prefix by `kind`, lower-cased when the settings
+ * say so, special tokens added, truncated to `maxLength` (a row ending in [SEP]/EOS keeps it, as HF
+ * truncation does). Shared by every runtime that runs the encoder (tfjs here, ONNX Runtime).
+ */
+/** The prefix a text of this kind gets: the query / passage prompt, else the default prompt. */
+export function encoderPrefix(settings: EncoderSettings, kind: TextKind): string {
+  return kind === 'query' ? settings.queryPrefix : kind === 'passage' ? settings.passagePrefix : settings.defaultPrefix;
+}
+
+/**
+ * One text → token ids with special tokens, lower-cased when the settings say so, truncated to
+ * `maxLength`. A row ending in a special token ([SEP]) keeps it, as HF truncation does.
+ */
+export function encodeEncoderRow(tokenizer: Tokenizer, settings: EncoderSettings, full: string): number[] {
+  const max = settings.maxLength;
+  const { sep, eos } = tokenizer.special;
+  const ids = tokenizer.encode(settings.lowercase ? full.toLowerCase() : full);
+  if (ids.length <= max) return ids;
+  const last = ids[ids.length - 1]!;
+  return last === sep || last === eos ? [...ids.slice(0, max - 1), last] : ids.slice(0, max);
+}
+
+/** Texts → token id rows with their prefix and special tokens, truncated (shared by the tfjs and ONNX encoders). */
+export function tokenizeForEncoder(tokenizer: Tokenizer, settings: EncoderSettings, texts: readonly string[], kind: TextKind = 'none'): number[][] {
+  const prefix = encoderPrefix(settings, kind);
+  return texts.map((text) => encodeEncoderRow(tokenizer, settings, prefix + text));
+}
+
+/**
+ * Runs `run` (token rows → their vectors, row-major [rows, dim]) over batches of at most
+ * `batchSize` rows, sorted by token count so each batch pads only to its own longest row, and
+ * returns one vector per row in input order.
+ */
+export async function embedInLengthOrder(
+  rows: readonly number[][],
+  batchSize: number,
+  dim: number,
+  run: (batch: number[][]) => Promise<Float32Array>,
+): Promise<Float32Array[]> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`Encoder.embed: batchSize must be a positive integer, got ${batchSize}`);
+  const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.length - rows[a]!.length || a - b);
+  const out = new Array<Float32Array>(rows.length);
+  for (let start = 0; start < order.length; start += batchSize) {
+    const idx = order.slice(start, start + batchSize);
+    const data = await run(idx.map((i) => rows[i]!));
+    idx.forEach((original, j) => {
+      out[original] = data.slice(j * dim, (j + 1) * dim);
+    });
+  }
+  return out;
 }
 
 function isTokenBatch(input: readonly string[] | TokenBatch): input is TokenBatch {

@@ -56,7 +56,13 @@ export { DEFAULT_ENCODER_SETTINGS, validateEncoderSettings } from './encoder-set
 export type { SentenceTransformersDir, DenseModuleSpec } from './sentence-transformers';
 export { SUPPORTED_MODULES, sentenceTransformersFiles, readSentenceTransformersDir, readSentenceTransformersSettings, poolingFromModelName } from './sentence-transformers';
 export type { TextKind, TokenBatch, EncodeTensorOptions, EmbedOptions, CreateEncoderOptions } from './encoder';
-export { Encoder, createEncoder, loadEncoder } from './encoder';
+export { Encoder, createEncoder, loadEncoder, tokenizeForEncoder, embedInLengthOrder } from './encoder';
+
+// --- ONNX export and ONNX Runtime inference ---
+export { ONNX_DIR, ONNX_MODEL_FILE, ONNX_EXPORT_RECORD, BERT_ONNX_EXPORTER, bertOnnxModel, exportEncoderOnnx, ensureEncoderOnnx, sha256File } from './bert-onnx';
+export type { EnsuredOnnx } from './bert-onnx';
+export { OnnxEncoder, loadOnnxEncoder, onnxEncoderFor, loadRetriever, embedderRuntime } from './onnx-encoder';
+export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from './onnx-encoder';
 
 // --- index directories ---
 export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';

@@ -1,10 +1,10 @@
 /** `dalm ask`: retrieve, stream the answer, then cite the passages it was given. */
 import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
-import { RagPipeline, loadGenerator, type GenerateOptions, type RagAnswer } from '@dalm/generator';
+import { RagPipeline, loadInferenceGenerator, type GenerateOptions, type RagAnswer } from '@dalm/generator';
 import { addOptions, readOptions, intArg } from '../options';
-import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp } from '../specs';
-import { openIndex, printJson, startEngine } from '../context';
+import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp, RUNTIME_OPTIONS } from '../specs';
+import { openIndex, printJson, runtimeOption, startEngine } from '../context';
 
 export function formatCitations(a: RagAnswer): string {
   return a.citations
@@ -25,12 +25,13 @@ export function askCommand(): Command {
     .option('--json', 'print one JSON object (no streaming)');
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
   addOptions(cmd, HYBRID_OPTIONS);
+  addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
   cmd.addHelpText('after', '\nExamples:\n  dalm ask "What is the incubation period?" --generator runs/generator --index runs/index\n  dalm ask "Who hosts the virus?" --generator runs/generator --index runs/index -k 5 --temperature 0.7 --json');
   return cmd.action(async (question: string, opts: Record<string, unknown>, self: Command) => {
     if (question.trim() === '') throw new Error('the question is empty: give a question to answer');
     await startEngine(self);
-    const gen = await loadGenerator(String(opts.generator));
-    const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined) : null;
+    const gen = await loadInferenceGenerator(String(opts.generator), { runtime: runtimeOption(opts) });
+    const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined, runtimeOption(opts)) : null;
     if (!opened && !opts.closedBook) throw new Error('give --index, or --closed-book');
     const mode = (opts.mode as RetrievalMode | undefined) ?? (opened?.index.dense ? 'hybrid' : 'bm25');
     const retrieval = opened ? opened.index.retrieval(mode, hybridConfig(readOptions<HybridCliConfig>(opts, HYBRID_OPTIONS))) : null;

@@ -1,8 +1,15 @@
 /** `dalm doctor`: which engine this machine runs on, and why. */
 import { Command } from 'commander';
-import { engineInfo, initEngine, formatNumber, type EngineInfo } from '@dalm/core';
+import { engineInfo, initEngine, formatNumber, onnxRuntimeInfo, type EngineInfo, type OnnxRuntimeInfo } from '@dalm/core';
 import { engineOption, type GlobalOptions } from '../global';
 import os from 'node:os';
+
+/** The line saying where inference runs (ONNX Runtime when installed) and with how many threads. */
+export function formatRuntimeInfo(ort: OnnxRuntimeInfo): string {
+  return ort.available
+    ? `inference    onnx: ONNX Runtime ${ort.version ?? '?'} (onnxruntime-node, cpu), ${ort.threads} intra-op threads; training on tfjs (--runtime tfjs to embed/generate on tfjs too)`
+    : `inference    tfjs (ONNX Runtime unavailable: ${ort.reason}); install onnxruntime-node for faster inference`;
+}
 
 export function formatEngineInfo(info: EngineInfo): string {
   const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
@@ -35,13 +42,15 @@ export function formatEngineInfo(info: EngineInfo): string {
 
 export function doctorCommand(): Command {
   return new Command('doctor')
-    .description('show which tensor backend is in use, whether a GPU is visible, threads and memory')
+    .description('show which tensor backend and inference runtime are in use, whether a GPU is visible, threads and memory')
     .option('--json', 'print one JSON object')
     .addHelpText('after', '\nExamples:\n  dalm doctor\n  dalm doctor --backend cpu --json\n  DALM_BACKEND=wasm dalm doctor')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals() as GlobalOptions;
       await initEngine({ backend: engineOption(g) });
       const info = engineInfo();
-      process.stdout.write(opts.json ? JSON.stringify(info, null, 2) + '\n' : formatEngineInfo(info) + '\n');
+      const ort = await onnxRuntimeInfo();
+      const inference = { runtime: ort.available ? 'onnx' : 'tfjs', onnxRuntime: ort };
+      process.stdout.write(opts.json ? JSON.stringify({ ...info, inference }, null, 2) + '\n' : `${formatEngineInfo(info)}\n${formatRuntimeInfo(ort)}\n`);
     });
 }

@@ -1,11 +1,11 @@
 /** `dalm eval retriever|generator`: standard metrics as JSON. */
 import { Command, Option } from 'commander';
 import { IrEvaluator, RETRIEVAL_MODES, loadBeirDataset, type RetrievalMode } from '@dalm/retriever';
-import { RagPipeline, loadGenerator, type GenerateOptions } from '@dalm/generator';
+import { RagPipeline, loadInferenceGenerator, type GenerateOptions } from '@dalm/generator';
 import { readQaExamples } from '@dalm/trainer';
 import { addOptions, readOptions, intArg } from '../options';
-import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp } from '../specs';
-import { openIndex, printJson, startEngine } from '../context';
+import { GENERATE_OPTIONS, HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp, RUNTIME_OPTIONS } from '../specs';
+import { openIndex, printJson, runtimeOption, startEngine } from '../context';
 import { evalAnswers, qrelsFromQa } from './train';
 
 function retrieverEval(): Command {
@@ -19,10 +19,11 @@ function retrieverEval(): Command {
     .option('--modes <list>', `comma-separated modes (${RETRIEVAL_MODES.join(', ')}); default all available`)
     .option('--json', 'print JSON');
   addOptions(cmd, HYBRID_OPTIONS, { rrfK: 60, denseWeight: 1, bm25Weight: 1 });
+  addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
   cmd.addHelpText('after', '\nExamples:\n  dalm eval retriever --index runs/index --qa dev.jsonl\n  dalm eval retriever --index runs/index --qa dev.jsonl --modes bm25 --json');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await startEngine(self);
-    const { index, encoder } = await openIndex(String(opts.index), opts.retriever as string | undefined);
+    const { index, encoder } = await openIndex(String(opts.index), opts.retriever as string | undefined, runtimeOption(opts));
     let queries;
     let qrels;
     if (opts.qa) ({ queries, qrels } = qrelsFromQa(await readQaExamples(String(opts.qa), { requireAnswers: false })));
@@ -59,13 +60,14 @@ function generatorEval(): Command {
     .option('--limit <n>', 'evaluate the first n questions', intArg('--limit', 1))
     .option('--json', 'print JSON');
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
+  addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
   cmd.addHelpText('after', '\nExamples:\n  dalm eval generator --generator runs/generator --qa dev.jsonl --index runs/index\n  dalm eval generator --generator runs/generator --qa dev.jsonl --closed-book --json');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await startEngine(self);
     let qa = await readQaExamples(String(opts.qa));
     if (opts.limit) qa = qa.slice(0, Number(opts.limit));
-    const gen = await loadGenerator(String(opts.generator));
-    const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined) : null;
+    const gen = await loadInferenceGenerator(String(opts.generator), { runtime: runtimeOption(opts) });
+    const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined, runtimeOption(opts)) : null;
     if (!opened && !opts.closedBook) throw new Error('give --index for retrieval-augmented answers, or --closed-book');
     const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, opened ? opened.index.retrieval(opts.mode as RetrievalMode) : null);
     const metrics = await evalAnswers(rag, qa, { k: Number(opts.k), closedBook: Boolean(opts.closedBook), generate: readOptions<GenerateOptions>(opts, GENERATE_OPTIONS) });

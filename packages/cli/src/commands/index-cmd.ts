@@ -1,9 +1,9 @@
 /** `dalm index`: documents -> passages -> BM25 (+ dense with a retriever) in an index directory. */
 import { Command, Option } from 'commander';
-import { buildIndexDir, loadEncoder, loadPassages, type ChunkConfig, type IndexConfig, type Bm25Config } from '@dalm/retriever';
+import { buildIndexDir, loadPassages, loadRetriever, type ChunkConfig, type IndexConfig, type Bm25Config } from '@dalm/retriever';
 import { addOptions, readOptions } from '../options';
-import { BM25_OPTIONS, CHUNK_OPTIONS, HNSW_OPTIONS, modelHelp } from '../specs';
-import { FORCE_OPTION_HELP, guardOut, openIndex, printJson, startEngine } from '../context';
+import { BM25_OPTIONS, CHUNK_OPTIONS, HNSW_OPTIONS, modelHelp, RUNTIME_OPTIONS } from '../specs';
+import { FORCE_OPTION_HELP, guardOut, openIndex, printJson, runtimeOption, startEngine } from '../context';
 
 export function indexCommand(): Command {
   const cmd = new Command('index')
@@ -19,12 +19,14 @@ export function indexCommand(): Command {
   addOptions(cmd, CHUNK_OPTIONS, { maxTokens: 200, overlap: 20 });
   addOptions(cmd, HNSW_OPTIONS, { metric: 'cosine', M: 16, efConstruction: 200 });
   addOptions(cmd, BM25_OPTIONS, { k1: 0.9, b: 0.4 });
+  addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
   cmd.addHelpText(
     'after',
     `
 Examples:
   dalm index docs/ --out runs/index                                  # BM25 only
   dalm index docs/ --out runs/index --retriever runs/retriever       # BM25 + dense
+  dalm index docs/ --out runs/index --retriever runs/retriever --runtime tfjs   # embed on tfjs, not ONNX Runtime
   dalm index corpus.jsonl --out runs/index --chunk-tokens 0 --retriever runs/retriever   # one passage per record
   dalm index docs/ --out runs/index --retriever sentence-transformers/all-MiniLM-L6-v2  # a Hub model, cached in ~/.cache/huggingface`,
   );
@@ -42,7 +44,7 @@ Examples:
       fields = { idField, textField, titleField: titleField || null };
     }
     const chunk = readOptions<ChunkConfig>(opts, CHUNK_OPTIONS);
-    const encoder = opts.retriever ? await loadEncoder(String(opts.retriever)) : null;
+    const encoder = opts.retriever ? await loadRetriever(String(opts.retriever), { runtime: runtimeOption(opts) }) : null;
     const t0 = Date.now();
     const passages = await loadPassages(source, {
       fields,

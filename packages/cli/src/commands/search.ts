@@ -2,8 +2,8 @@
 import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
 import { addOptions, readOptions, intArg } from '../options';
-import { HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp } from '../specs';
-import { openIndex, printJson, startEngine } from '../context';
+import { HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp, RUNTIME_OPTIONS } from '../specs';
+import { openIndex, printJson, runtimeOption, startEngine } from '../context';
 
 export function searchCommand(): Command {
   const cmd = new Command('search')
@@ -15,11 +15,12 @@ export function searchCommand(): Command {
     .option('--retriever <model>', modelHelp('encoder', 'default: the one recorded in the index'))
     .option('--json', 'print JSON');
   addOptions(cmd, HYBRID_OPTIONS, { rrfK: 60, denseWeight: 1, bm25Weight: 1 });
+  addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
   cmd.addHelpText('after', '\nExamples:\n  dalm search runs/index "incubation period of SARS-CoV-2"\n  dalm search runs/index "ACE2 receptor" --mode dense -k 5 --json');
   return cmd.action(async (indexDir: string, query: string, opts: Record<string, unknown>, self: Command) => {
     if (query.trim() === '') throw new Error('the query is empty: give the text to search for');
     await startEngine(self);
-    const { index, encoder } = await openIndex(indexDir, opts.retriever as string | undefined);
+    const { index, encoder } = await openIndex(indexDir, opts.retriever as string | undefined, runtimeOption(opts));
     const mode = (opts.mode as RetrievalMode | undefined) ?? (index.dense ? 'hybrid' : 'bm25');
     const hits = await index.retrieval(mode, hybridConfig(readOptions<HybridCliConfig>(opts, HYBRID_OPTIONS))).search(query, { k: Number(opts.k) });
     if (opts.json) printJson({ query, mode, hits: hits.map((h) => ({ id: h.id, score: h.score, source: h.passage.source, title: h.passage.title, text: h.passage.text })) });

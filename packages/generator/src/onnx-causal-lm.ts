@@ -1,0 +1,289 @@
+/**
+ * A Llama/Qwen2 generator on ONNX Runtime: the exported graph (llama-onnx.ts) with its key/value
+ * cache carried between steps (present.N.* of one step are past_key_values.N.* of the next), behind
+ * the IncrementalLM interface, so `generate`/`stream`/RagPipeline run on it unchanged — same
+ * sampling, stop strings and seeded RNG as on tfjs. Positions are HF's (cumsum(mask) − 1, pads 1).
+ */
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { atomicWriteDir, createOnnxSession, resolveInferenceRuntime, type HostTensor, type InferenceRuntimeChoice, type OnnxRuntime, type OnnxSession, type OnnxTensor, type Tokenizer } from '@dalm/core';
+import type { CausalLM, CausalLMType, SpecialTokens } from './causal-lm';
+import type { DecoderConfig } from './decoder-config';
+import { loadGenerator, type LoadedGenerator } from './generator-dir';
+import { generationConfigJson } from './load';
+import { LLAMA_ONNX_EXPORTER, llamaOnnxModel, mergedDecoderWeights } from './llama-onnx';
+import type { PromptFormat } from './prompt-format';
+import type { IncrementalLM, TokenStepper } from './token-stepper';
+
+/** Shapes the stepper needs to build empty caches. */
+interface DecoderShape {
+  modelType: CausalLMType;
+  vocabSize: number;
+  numLayers: number;
+  kvHeads: number;
+  headDim: number;
+  specialTokens: SpecialTokens;
+}
+
+/** Position ids of the last `seq` columns: cumsum(mask) − 1, padding slots 1 (HF generate). */
+function positionIds(mask: readonly number[], seq: number): bigint[] {
+  const out: bigint[] = [];
+  let sum = 0;
+  mask.forEach((m, j) => {
+    sum += m;
+    if (j >= mask.length - seq) out.push(BigInt(m === 0 ? 1 : sum - 1));
+  });
+  return out;
+}
+
+class OrtStepper implements TokenStepper {
+  private past: Record<string, OnnxTensor> | null = null;
+
+  constructor(
+    private readonly ort: OnnxRuntime,
+    private readonly session: OnnxSession,
+    private readonly shape: DecoderShape,
+    private readonly useCache: boolean,
+  ) {}
+
+  private emptyPast(batch: number): Record<string, OnnxTensor> {
+    const feeds: Record<string, OnnxTensor> = {};
+    const dims = [batch, this.shape.kvHeads, 0, this.shape.headDim];
+    for (let i = 0; i < this.shape.numLayers; i++) {
+      feeds[`past_key_values.${i}.key`] = new this.ort.Tensor('float32', new Float32Array(0), dims);
+      feeds[`past_key_values.${i}.value`] = new this.ort.Tensor('float32', new Float32Array(0), dims);
+    }
+    return feeds;
+  }
+
+  async logits(ids: readonly number[][], mask: readonly number[][]): Promise<Float32Array> {
+    const batch = ids.length;
+    const total = mask[0]!.length;
+    const cached = this.useCache && this.past !== null;
+    const seq = cached ? 1 : ids[0]!.length;
+    const past = cached ? this.past! : this.emptyPast(batch);
+    const feedIds = BigInt64Array.from(ids.flatMap((r) => r.slice(r.length - seq).map(BigInt)));
+    const feeds: Record<string, OnnxTensor> = {
+      ...past,
+      input_ids: new this.ort.Tensor('int64', feedIds, [batch, seq]),
+      attention_mask: new this.ort.Tensor('int64', BigInt64Array.from(mask.flat().map(BigInt)), [batch, total]),
+      position_ids: new this.ort.Tensor('int64', BigInt64Array.from(mask.flatMap((m) => positionIds(m, seq))), [batch, seq]),
+    };
+    const out = await this.session.run(feeds);
+    const vocab = this.shape.vocabSize;
+    const all = out.logits!.data as Float32Array; // [b, seq, vocab]
+    const last = new Float32Array(batch * vocab);
+    for (let b = 0; b < batch; b++) last.set(all.subarray((b * seq + seq - 1) * vocab, (b * seq + seq) * vocab), b * vocab);
+    if (this.useCache) {
+      const next: Record<string, OnnxTensor> = {};
+      for (let i = 0; i < this.shape.numLayers; i++) {
+        next[`past_key_values.${i}.key`] = out[`present.${i}.key`]!;
+        next[`past_key_values.${i}.value`] = out[`present.${i}.value`]!;
+      }
+      this.past = next;
+    }
+    return last;
+  }
+
+  dispose(): void {
+    this.past = null;
+  }
+}
+
+/**
+ * An exported decoder on ONNX Runtime. Build it with `loadOnnxGenerator` (or `onnxCausalLMFor`).
+ *
+ * @example
+ * const gen = await loadOnnxGenerator('runs/generator');
+ * const { texts } = await generate(gen.model, ids, { tokenizer: gen.tokenizer, maxNewTokens: 20 });
+ */
+export class OnnxCausalLM implements IncrementalLM {
+  readonly runtime = 'onnx' as const;
+  readonly maxPositions = null;
+
+  constructor(
+    private readonly ort: OnnxRuntime,
+    private readonly session: OnnxSession,
+    private readonly shape: DecoderShape,
+    /** Intra-op threads of the session. */
+    readonly threads: number,
+  ) {}
+
+  get modelType(): CausalLMType {
+    return this.shape.modelType;
+  }
+  get vocabSize(): number {
+    return this.shape.vocabSize;
+  }
+  get numLayers(): number {
+    return this.shape.numLayers;
+  }
+  get specialTokens(): SpecialTokens {
+    return this.shape.specialTokens;
+  }
+
+  stepper(useCache: boolean): TokenStepper {
+    return new OrtStepper(this.ort, this.session, this.shape, useCache);
+  }
+
+  dispose(): void {
+    void this.session.release();
+  }
+}
+
+/** The decoder config of a Llama/Qwen2 model (GPT-2 export is not implemented). */
+function llamaConfigOf(model: CausalLM): DecoderConfig {
+  if (model.modelType !== 'llama' && model.modelType !== 'qwen2') {
+    throw new Error(`ONNX export: model_type "${model.modelType}" is not supported yet (supported: llama, qwen2); use --runtime tfjs`);
+  }
+  return (model as unknown as { config: DecoderConfig }).config;
+}
+
+/** The ONNX model bytes of a Llama/Qwen2 CausalLM (LoRA merged into `model` first). */
+export async function causalLMOnnxBytes(model: CausalLM): Promise<{ bytes: Uint8Array; weights: Map<string, HostTensor> }> {
+  const config = llamaConfigOf(model);
+  const weights = await mergedDecoderWeights(model);
+  return { bytes: llamaOnnxModel(config, weights), weights };
+}
+
+/** An OnnxCausalLM running `modelFile` (an export of `model`). */
+export async function onnxCausalLMFor(model: CausalLM, modelFile: string | Uint8Array, threads?: number): Promise<OnnxCausalLM> {
+  const c = llamaConfigOf(model);
+  const { session, threads: n, ort } = await createOnnxSession(modelFile, { threads });
+  const shape: DecoderShape = {
+    modelType: model.modelType,
+    vocabSize: model.vocabSize,
+    numLayers: model.numLayers,
+    kvHeads: c.num_key_value_heads,
+    headDim: c.hidden_size / c.num_attention_heads,
+    specialTokens: model.specialTokens,
+  };
+  return new OnnxCausalLM(ort, session, shape, n);
+}
+
+/** Hash of the (merged) weights: names, shapes and values. */
+function weightsHash(weights: Map<string, HostTensor>): string {
+  const hash = createHash('sha256');
+  for (const name of [...weights.keys()].sort()) {
+    const t = weights.get(name)!;
+    hash.update(`${name}[${t.shape.join(',')}]`);
+    hash.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+const ONNX_DIR = 'onnx';
+const MODEL_FILE = 'model.onnx';
+const RECORD_FILE = 'dalm-export.json';
+
+async function readRecordHash(file: string): Promise<string | null> {
+  try {
+    const r = JSON.parse(await fsp.readFile(file, 'utf8')) as { exporter?: string; weightsSha256?: string };
+    return r.exporter === LLAMA_ONNX_EXPORTER && typeof r.weightsSha256 === 'string' ? r.weightsSha256 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The ONNX model of a loaded generator, exported on first use into `<dir>/onnx/model.onnx` (merged
+ * LoRA included; atomically, other files in onnx/ kept) with the merged weights' SHA-256, reused
+ * while they are unchanged. A model.onnx not written here, or a read-only directory, sends the
+ * export to $DALM_CACHE_DIR/onnx/<sha256>/ (default ~/.cache/dalm) instead.
+ */
+export async function ensureCausalLMOnnx(dir: string, model: CausalLM): Promise<{ modelFile: string; exported: boolean }> {
+  const { bytes, weights } = await causalLMOnnxBytes(model);
+  const sha = weightsHash(weights);
+  const cache = path.join(process.env.DALM_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'dalm'), 'onnx', sha.slice(0, 32));
+  const candidates = [path.join(dir, ONNX_DIR), cache];
+  for (const d of candidates) {
+    if ((await readRecordHash(path.join(d, RECORD_FILE))) === sha) return { modelFile: path.join(d, MODEL_FILE), exported: false };
+  }
+  let firstError: Error | null = null;
+  for (const d of candidates) {
+    const ours = (await fsp.readFile(path.join(d, RECORD_FILE)).then(() => true, () => false));
+    const foreign = !ours && (await fsp.access(path.join(d, MODEL_FILE)).then(() => true, () => false));
+    if (foreign) continue;
+    try {
+      await atomicWriteDir(
+        d,
+        async (tmp) => {
+          await fsp.writeFile(path.join(tmp, MODEL_FILE), bytes);
+          await fsp.writeFile(path.join(tmp, RECORD_FILE), JSON.stringify({ exporter: LLAMA_ONNX_EXPORTER, weightsSha256: sha }, null, 2) + '\n');
+        },
+        { keepOthers: { owned: [MODEL_FILE, RECORD_FILE] } },
+      );
+      return { modelFile: path.join(d, MODEL_FILE), exported: true };
+    } catch (e) {
+      firstError ??= e as Error;
+    }
+  }
+  throw new Error(`ONNX export of ${dir}: cannot write ${candidates.join(' or ')} (${firstError?.message ?? 'both hold a model.onnx not written by dalm'})`);
+}
+
+/** A generator for inference on either runtime. */
+export interface InferenceGenerator {
+  model: CausalLM | OnnxCausalLM;
+  tokenizer: Tokenizer;
+  format: PromptFormat;
+}
+
+/** Exports an already loaded generator and opens it on ONNX Runtime; the tfjs model is disposed. */
+async function onnxFromLoaded(dir: string, gen: LoadedGenerator, threads?: number): Promise<InferenceGenerator & { model: OnnxCausalLM }> {
+  try {
+    const { modelFile } = await ensureCausalLMOnnx(dir, gen.model);
+    return { model: await onnxCausalLMFor(gen.model, modelFile, threads), tokenizer: gen.tokenizer, format: gen.format };
+  } finally {
+    gen.model.dispose();
+  }
+}
+
+/**
+ * Loads a generator directory (full model or LoRA adapter) onto ONNX Runtime: read as
+ * `loadGenerator` reads it, LoRA merged, exported on first use (ensureCausalLMOnnx), tfjs weights
+ * released.
+ *
+ * @example
+ * const gen = await loadOnnxGenerator('runs/generator', { threads: 4 });
+ */
+export async function loadOnnxGenerator(dir: string, opts: { threads?: number } = {}): Promise<InferenceGenerator & { model: OnnxCausalLM }> {
+  return onnxFromLoaded(dir, await loadGenerator(dir), opts.threads);
+}
+
+/**
+ * Loads a generator for `ask`/`eval`: on ONNX Runtime for `runtime` 'onnx', or 'auto' when
+ * onnxruntime-node is installed and the architecture exports (Llama, Qwen2; GPT-2 stays on tfjs);
+ * else on tfjs (`loadGenerator`).
+ */
+export async function loadInferenceGenerator(dir: string, opts: { runtime?: InferenceRuntimeChoice; threads?: number } = {}): Promise<InferenceGenerator> {
+  const choice = opts.runtime ?? 'auto';
+  if ((await resolveInferenceRuntime(choice)) === 'tfjs') return loadGenerator(dir);
+  const gen = await loadGenerator(dir);
+  if (choice === 'auto' && gen.model.modelType === 'gpt2') return gen;
+  return onnxFromLoaded(dir, gen, opts.threads);
+}
+
+/**
+ * Writes a transformers.js text-generation directory for a loaded generator (atomically, replacing
+ * `outDir`): `onnx/model.onnx` (LoRA merged), `config.json`, `generation_config.json`, tokenizer files.
+ *
+ * @example
+ * const gen = await loadGenerator('runs/generator');
+ * await exportCausalLMOnnx(gen.model, gen.tokenizer, 'runs/generator-onnx');
+ */
+export async function exportCausalLMOnnx(model: CausalLM, tokenizer: Tokenizer, outDir: string): Promise<{ dir: string; modelFile: string; bytes: number }> {
+  const { bytes } = await causalLMOnnxBytes(model);
+  const files: Record<string, string> = {
+    'config.json': JSON.stringify(model.configJson(), null, 2) + '\n',
+    'generation_config.json': JSON.stringify(generationConfigJson(model), null, 2) + '\n',
+    ...tokenizer.toFiles(),
+  };
+  await atomicWriteDir(outDir, async (tmp) => {
+    for (const [name, text] of Object.entries(files)) await fsp.writeFile(path.join(tmp, name), text);
+    await fsp.mkdir(path.join(tmp, ONNX_DIR));
+    await fsp.writeFile(path.join(tmp, ONNX_DIR, MODEL_FILE), bytes);
+  });
+  return { dir: outDir, modelFile: path.join(outDir, ONNX_DIR, MODEL_FILE), bytes: bytes.byteLength };
+}
