@@ -10,6 +10,7 @@ import { evalCommand } from './commands/eval';
 import { askCommand } from './commands/ask';
 import { quickstartCommand } from './commands/quickstart';
 import { qaGenCommand } from './commands/qa-gen';
+import { reportCommand } from './commands/report';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
@@ -29,5 +30,6 @@ export function buildProgram(): Command {
   program.addCommand(askCommand());
   program.addCommand(qaGenCommand());
   program.addCommand(quickstartCommand());
+  program.addCommand(reportCommand());
   return program;
 }

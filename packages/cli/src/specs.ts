@@ -5,6 +5,7 @@
 import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig, E2ETrainConfig } from '@dalm/trainer';
 import type { ChunkConfig, IndexConfig, HybridConfig, Bm25Config } from '@dalm/retriever';
 import type { GenerateOptions, LoraConfig } from '@dalm/generator';
+import type { RunReportOptions } from '@dalm/core';
 import type { OptionSpec } from './options';
 
 export const TRAIN_LOOP_OPTIONS: OptionSpec<TrainLoopConfig>[] = [
@@ -101,4 +102,8 @@ export const E2E_TRAIN_OPTIONS: OptionSpec<E2ETrainConfig>[] = [
   { field: 'normalizeByAnswerLength', kind: 'bool', description: 'divide each question loss by its answer length' },
   { field: 'maxSeqLength', kind: 'int', description: 'longest generator row (prompt with one passage + answer)' },
   { field: 'maxAnswerTokens', kind: 'int', description: 'longest answer kept, in tokens' },
+];
+
+export const REPORT_OPTIONS: OptionSpec<RunReportOptions>[] = [
+  { field: 'out', kind: 'string', description: 'where to write the HTML page (default: RUN_DIR/report.html)' },
 ];

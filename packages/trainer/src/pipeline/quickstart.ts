@@ -32,6 +32,7 @@ import type { TrainingPair } from '../data/pairs';
 import { loadWordnetDomain } from '../data/wordnet';
 import { clozeQuestions, splitByDocument } from '../data/qa-gen';
 import { scratchEncoder, scratchGenerator, type ModelSize } from './presets';
+import { writeRunReport } from '@dalm/core';
 
 export interface QuickstartConfig {
   /** Output directory: retriever/, generator/, index/, report.json. */
@@ -206,6 +207,10 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   dense.dispose();
   encoder.dispose();
   gen.model.dispose();
+
+  // 4. The HTML report beside report.json: before/after tables, training curves of runs/*, examples.
+  const { file: reportHtml } = await writeRunReport(c.out);
+  stage(`report: ${reportHtml}`);
   return report;
 }
 
