@@ -35,7 +35,7 @@ import { scratchEncoder, scratchGenerator, type ModelSize } from './presets';
 import { writeRunReport } from '@dalm/core';
 
 export interface QuickstartConfig {
-  /** Output directory: retriever/, generator/, index/, report.json. */
+  /** Output directory: retriever/, generator/, index/, runs/, report.json, report.html. */
   out: string;
   /** A folder of .txt/.md documents; null uses the embedded WordNet domain. */
   corpus: string | null;
