@@ -53,7 +53,7 @@ const rightAxis = (text: string) => axis(text, { position: 'right', grid: { draw
 const lineOptions = (scales: Record<string, unknown>) => ({
   scales,
   interaction: { mode: 'nearest', axis: 'x', intersect: false },
-  plugins: { legend: { position: 'bottom' } },
+  plugins: { legend: { position: 'bottom', labels: { boxWidth: 18, boxHeight: 3 } } },
 });
 
 function series(steps: StepPoint[], pick: (s: StepPoint) => number | null | undefined): Pt[] {
@@ -124,6 +124,7 @@ export function tableChart(table: MetricTable, index: number): ChartSpec | null 
   const metrics = orderMetrics(table.metrics).filter((m) => PREFERRED.includes(m));
   const shown = metrics.length ? metrics : table.metrics.slice(0, 6);
   if (shown.length === 0) return null;
+  const unit = table.rows.every((r) => shown.every((m) => r.values[m] === undefined || (r.values[m]! >= 0 && r.values[m]! <= 1)));
   const datasets = table.rows.map((r, i) => ({
     label: r.label,
     data: shown.map((m) => r.values[m] ?? null),
@@ -137,7 +138,8 @@ export function tableChart(table: MetricTable, index: number): ChartSpec | null 
     config: {
       type: 'bar',
       data: { labels: shown, datasets },
-      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'score' } } }, plugins: { legend: { position: 'bottom' } } },
+      // Scores in [0, 1] keep the full [0, 1] axis, so small differences are not drawn as large ones.
+      options: { scales: { y: { beginAtZero: true, ...(unit ? { max: 1 } : {}), title: { display: true, text: 'score' } } }, plugins: { legend: { position: 'bottom' } } },
     },
   };
 }

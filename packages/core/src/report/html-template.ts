@@ -25,7 +25,10 @@ function canvas(spec: ChartSpec, tall = false): string {
 function metricTableHtml(t: MetricTable): string {
   const metrics = orderMetrics(t.metrics);
   const best: Record<string, number> = {};
-  for (const m of metrics) best[m] = Math.max(...t.rows.map((r) => r.values[m] ?? -Infinity));
+  for (const m of metrics) {
+    const vs = t.rows.map((r) => r.values[m]).filter((v): v is number => v !== undefined);
+    best[m] = vs.length > 1 && Math.min(...vs) < Math.max(...vs) ? Math.max(...vs) : NaN; // no winner among equals
+  }
   const head = metrics.map((m) => `<th class="num${m === t.primary ? ' primary' : ''}" scope="col">${escapeHtml(m)}</th>`).join('');
   const body = t.rows
     .map((r) => {
@@ -33,7 +36,7 @@ function metricTableHtml(t: MetricTable): string {
         .map((m) => {
           const v = r.values[m];
           const ci = r.ci95[m];
-          const cls = ['num', m === t.primary ? 'primary' : '', v !== undefined && v === best[m] && t.rows.length > 1 ? 'best' : ''].filter(Boolean).join(' ');
+          const cls = ['num', m === t.primary ? 'primary' : '', v !== undefined && v === best[m] ? 'best' : ''].filter(Boolean).join(' ');
           const interval = ci ? `<span class="ci">[${fmt(ci[0], 3)}, ${fmt(ci[1], 3)}]</span>` : '';
           return `<td class="${cls}" data-metric="${escapeHtml(m)}">${fmt(v)}${interval}</td>`;
         })
@@ -125,7 +128,9 @@ dl.facts dt{font-size:12px;color:var(--muted)}
 dl.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
 .table-wrap{overflow-x:auto}
 table.metrics{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;margin:8px 0}
-table.metrics th,table.metrics td{padding:6px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
+table.metrics{font-size:13px}
+table.metrics th,table.metrics td{padding:6px 7px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
+table.metrics tbody th{white-space:normal;min-width:150px}
 table.metrics thead th{font-size:12px;color:var(--muted);font-weight:600;border-bottom:2px solid var(--line)}
 table.metrics .num{text-align:right}
 table.metrics .primary{background:#f0f5fb}
