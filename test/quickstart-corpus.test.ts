@@ -8,7 +8,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initEngine } from '@dalm/core';
+import { escapeHtml, initEngine } from '@dalm/core';
 import { runQuickstart } from '@dalm/trainer';
 
 const covid = path.resolve(__dirname, '../../shared/bench/covidqa/corpus.jsonl');
@@ -30,7 +30,10 @@ describe.skipIf(!existsSync(covid))('quickstart on a folder of documents', () =>
     const report = await runQuickstart({ out, corpus: docs, retrieverSteps: 5, generatorSteps: 5, evalQuestions: 10, evalShare: 0.2, quiet: true });
     expect(report.heldOutQuestions).toBeGreaterThan(0);
     expect(report.trainQuestions).toBeGreaterThan(report.heldOutQuestions);
-    for (const dir of ['retriever', 'generator', 'index', 'report.json']) expect(existsSync(path.join(out, dir))).toBe(true);
+    for (const dir of ['retriever', 'generator', 'index', 'report.json', 'report.html']) expect(existsSync(path.join(out, dir))).toBe(true);
+    // The HTML report shows both training runs and the report's examples (drawing is checked in report-browser.test.ts).
+    const html = readFileSync(path.join(out, 'report.html'), 'utf8');
+    for (const s of ['data-run="generator"', 'data-run="retriever"', escapeHtml(report.examples[0].question)]) expect(html).toContain(s);
     // Cloze questions are copied from their passage with a blank: lexical retrieval finds it.
     expect(report.retrieval.bm25['recall@5']).toBeGreaterThan(0.5);
     for (const m of Object.values(report.retrieval)) expect(m['ndcg@10']).toBeGreaterThanOrEqual(0);

@@ -11,6 +11,7 @@ import { askCommand } from './commands/ask';
 import { quickstartCommand } from './commands/quickstart';
 import { qaGenCommand } from './commands/qa-gen';
 import { exportCommand } from './commands/export';
+import { reportCommand } from './commands/report';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
@@ -31,5 +32,6 @@ export function buildProgram(): Command {
   program.addCommand(qaGenCommand());
   program.addCommand(exportCommand());
   program.addCommand(quickstartCommand());
+  program.addCommand(reportCommand());
   return program;
 }

@@ -6,6 +6,7 @@ import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig, E2ETr
 import type { ChunkConfig, IndexConfig, HybridConfig, Bm25Config } from '@dalm/retriever';
 import type { GenerateOptions, LoraConfig } from '@dalm/generator';
 import { INFERENCE_RUNTIME_CHOICES, type InferenceRuntimeChoice } from '@dalm/core';
+import type { RunReportOptions } from '@dalm/core';
 import type { OptionSpec } from './options';
 
 /** Every model option (--base, --retriever, --generator) takes a local directory or a Hub id; help says so once, here. */
@@ -123,4 +124,8 @@ export const RUNTIME_OPTIONS: OptionSpec<RuntimeCliConfig>[] = [
     kind: { choices: INFERENCE_RUNTIME_CHOICES },
     description: 'inference runtime: onnx (ONNX Runtime, exported into <model>/onnx/ on first use), tfjs, or auto (onnx when onnxruntime-node is installed)',
   },
+];
+
+export const REPORT_OPTIONS: OptionSpec<RunReportOptions>[] = [
+  { field: 'out', kind: 'string', description: 'where to write the HTML page (default: RUN_DIR/report.html)' },
 ];

@@ -108,3 +108,6 @@ export { trainByteLevelBPE, validateByteLevelBPETrainerConfig, DEFAULT_BPE_TRAIN
 export type { ByteLevelBPETrainerConfig } from './tokenizers/train-bpe';
 export { learnMerges } from './tokenizers/merge-learner';
 export type { WordTable, LearnMergesOptions, LearnedMerges } from './tokenizers/merge-learner';
+
+// --- run reports (metrics.jsonl + eval JSON -> self-contained HTML) ---
+export * from './report/index';

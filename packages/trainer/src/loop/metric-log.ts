@@ -1,6 +1,7 @@
 /** Appends one JSON object per line to `runDir/metrics.jsonl` (step metrics, evaluations, events). */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { parseMetricLines } from '@dalm/core';
 
 export class MetricLog {
   readonly path: string | null;
@@ -15,17 +16,7 @@ export class MetricLog {
   }
 }
 
-/** Reads a metrics.jsonl back (for reports and tests). */
+/** Reads a metrics.jsonl back (for reports and tests); a bad line throws `file:line: not valid JSON`. */
 export async function readMetricLog(file: string): Promise<Record<string, unknown>[]> {
-  const text = await fsp.readFile(file, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim())
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        throw new Error(`${file}:${i + 1}: not valid JSON`);
-      }
-    });
+  return parseMetricLines(await fsp.readFile(file, 'utf8'), file);
 }

@@ -32,9 +32,10 @@ import type { TrainingPair } from '../data/pairs';
 import { loadWordnetDomain } from '../data/wordnet';
 import { clozeQuestions, splitByDocument } from '../data/qa-gen';
 import { scratchEncoder, scratchGenerator, type ModelSize } from './presets';
+import { writeRunReport } from '@dalm/core';
 
 export interface QuickstartConfig {
-  /** Output directory: retriever/, generator/, index/, report.json. */
+  /** Output directory: retriever/, generator/, index/, runs/, report.json, report.html. */
   out: string;
   /** A folder of .txt/.md documents; null uses the embedded WordNet domain. */
   corpus: string | null;
@@ -206,6 +207,10 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   dense.dispose();
   encoder.dispose();
   gen.model.dispose();
+
+  // 4. The HTML report beside report.json: before/after tables, training curves of runs/*, examples.
+  const { file: reportHtml } = await writeRunReport(c.out);
+  stage(`report: ${reportHtml}`);
   return report;
 }
 
