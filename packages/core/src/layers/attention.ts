@@ -5,6 +5,7 @@
  * head for `heads / kvHeads` consecutive query heads (HF's `repeat_kv` / repeat_interleave).
  */
 import * as tf from '@tensorflow/tfjs';
+import { nextDropoutSeed, scopedDropoutSeed } from '../engine/checkpoint';
 
 /** The additive bias of a hidden position (large and finite, so a fully masked row stays finite). */
 export const MASKED = -1e9;
@@ -66,6 +67,8 @@ export interface AttentionOptions {
   /** Dropout rate on the attention probabilities while training. */
   dropout?: number;
   training?: boolean;
+  /** Seed of the attention dropout mask. Default: the enclosing `trainingBlock`'s next seed, else `nextDropoutSeed()`. */
+  dropoutSeed?: number;
   /** Score scale; default 1/√dim. */
   scale?: number;
 }
@@ -90,7 +93,7 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: Attent
     let scores = tf.matMul(tf.mul(q, scale), tf.transpose(kr, [0, 1, 3, 2])); // [b, h, q, k]
     if (opts.bias) scores = tf.add(scores, opts.bias);
     let probs = tf.softmax(scores, -1);
-    if (opts.training && opts.dropout && opts.dropout > 0) probs = tf.dropout(probs, opts.dropout);
+    if (opts.training && opts.dropout && opts.dropout > 0) probs = tf.dropout(probs, opts.dropout, undefined, opts.dropoutSeed ?? scopedDropoutSeed() ?? nextDropoutSeed());
     return tf.matMul(probs, vr); // [b, h, q, dim]
   });
 }
