@@ -92,6 +92,8 @@ export interface TransformerShape {
   intermediate: number;
   /** Parameters in all (embeddings included). */
   params: number;
+  /** Vocabulary of an LM head over every position (decoders); absent for encoders. */
+  vocab?: number;
 }
 
 /** Options of `estimateBackpropBytes`. */
@@ -103,16 +105,19 @@ export interface BackpropEstimateOptions {
 }
 
 /**
- * Float32 values the tape keeps per token and block, measured on the BERT block (bert.ts) with the
- * engine's layers on wasm: per hidden unit, per intermediate unit, and per attention score (heads × keys).
- * Re-measure with `pnpm bench memory` when the layers change.
+ * Float32 values backprop keeps per token: per block, per hidden and per intermediate unit and per
+ * attention score (heads × keys); per checkpointed block, per hidden unit (its input, and the gradient
+ * flowing back). Measured with `tf.profile` peak bytes on a bge-small-shaped BERT (384 hidden, 1536
+ * intermediate, 12 heads) on wasm at 128 and 256 tokens per sequence, rounded up so that they also cover
+ * a 2 x 64 BERT (packages/trainer/test/memory-plan.test.ts checks both ends).
  */
-export const BACKPROP_FLOATS_PER_TOKEN = { hidden: 14, intermediate: 6, score: 5 } as const;
+export const BACKPROP_FLOATS_PER_TOKEN = { hidden: 32, intermediate: 22, score: 8, checkpointedHidden: 8 } as const;
 
 /**
  * Bytes a forward + backward over `sequences` sequences of `seqLen` tokens needs at most: the tensors
- * the tape keeps (all blocks, or with checkpointing the blocks' inputs plus one block's
- * intermediates), the parameters, their gradients and the AdamW moments.
+ * backprop keeps (every block's intermediates, or with checkpointing every block's input plus one
+ * block's intermediates), the logits of an LM head (`shape.vocab`), the parameters, their gradients
+ * and the AdamW moments.
  *
  * @example
  *   estimateBackpropBytes(shape, 8, 256, { checkpointing: false }) > WASM_HEAP_MAX_BYTES  // won't fit
@@ -121,12 +126,11 @@ export function estimateBackpropBytes(shape: TransformerShape, sequences: number
   const f = BACKPROP_FLOATS_PER_TOKEN;
   const tokens = sequences * seqLen;
   const perBlockToken = f.hidden * shape.hidden + f.intermediate * shape.intermediate + f.score * shape.heads * seqLen;
-  const tape = opts.checkpointing
-    ? tokens * (shape.layers * 2 * shape.hidden + perBlockToken) // block inputs (+ their gradients) + one block recomputed
-    : tokens * shape.layers * perBlockToken;
+  const blocks = opts.checkpointing ? shape.layers * f.checkpointedHidden * shape.hidden + perBlockToken : shape.layers * perBlockToken;
+  const head = 3 * (shape.vocab ?? 0); // logits, their softmax, their gradient
   const trainable = opts.trainableParams ?? shape.params;
   const state = shape.params + 3 * trainable; // weights, gradients, two moments
-  return 4 * (tape + state);
+  return 4 * (tokens * (blocks + head) + state);
 }
 
 /** Bytes a training step may use on the active backend (wasm: its heap limit), or null when unbounded. */

@@ -7,6 +7,7 @@
  */
 import type { Tokenizer } from '@dalm/core';
 import type { CausalLM } from '@dalm/generator';
+import { decoderTrainMemory } from './decoder-memory';
 import { train, type TrainCallbacks, type TrainResult } from '../loop/trainer';
 import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig } from '../loop/config';
 import { collateLm, lmLoss, type EncodedExample, type LmBatch } from './generator';
@@ -66,6 +67,7 @@ export async function trainLanguageModel(
       params: { generator: model.params },
       dataset: { size: rows.length, collate: (idx) => collateLm(idx.map((i) => rows[i]), pad) },
       loss: (b) => lmLoss(model, b, true),
+      memory: decoderTrainMemory(model, c.batchSize, length),
       evaluate: hooks.evaluate,
     },
     c,

@@ -10,8 +10,9 @@
  * await encoder.save('models/retriever');
  */
 import * as tf from '@tensorflow/tfjs';
+import { estimateBackpropBytes, trainingMemoryLimitBytes, type TransformerShape } from '@dalm/core';
 import type { Encoder } from '@dalm/retriever';
-import { train, type GradientOutput, type TrainCallbacks, type TrainResult } from '../loop/trainer';
+import { MEMORY_HEADROOM, train, type GradientOutput, type TrainCallbacks, type TrainMemory, type TrainResult } from '../loop/trainer';
 import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig } from '../loop/config';
 import { infoNceLoss } from '../losses/info-nce';
 import type { TrainingPair } from '../data/pairs';
@@ -149,6 +150,54 @@ export interface RetrieverTrainHooks extends TrainCallbacks {
   evaluate?: (step: number) => Promise<Record<string, number>>;
 }
 
+/** The encoder's shape, for memory estimates. */
+export function encoderShape(encoder: Encoder): TransformerShape {
+  const m = encoder.model.config;
+  return {
+    layers: m.num_hidden_layers,
+    hidden: m.hidden_size,
+    heads: m.num_attention_heads,
+    intermediate: m.intermediate_size,
+    params: encoder.params.count(),
+  };
+}
+
+/** Texts one backprop holds at once: a GradCache chunk, or with plain backprop the whole micro-batch (queries + passages). */
+function textsPerBackprop(c: RetrieverTrainConfig, chunk: number): number {
+  return chunk > 0 ? chunk : c.batchSize * (2 + c.hardNegatives);
+}
+
+/** What a retriever step needs: every text counted at the encoder's maxLength (the worst case). */
+export function retrieverTrainMemory(encoder: Encoder, c: RetrieverTrainConfig, chunk = c.gradCacheChunk): TrainMemory {
+  const shape = encoderShape(encoder);
+  const seq = encoder.settings.maxLength;
+  return {
+    estimateBytes: (checkpointing) =>
+      estimateBackpropBytes(shape, textsPerBackprop(c, chunk), seq, { checkpointing, trainableParams: encoder.params.count(true) }),
+    advice: [
+      chunk > 0 ? '--grad-cache-chunk' : '--grad-cache-chunk 8 (GradCache instead of plain backprop)',
+      '--batch-size',
+      `the encoder's max_seq_length (${seq}, in sentence_bert_config.json)`,
+      '--gradient-checkpointing on',
+    ],
+  };
+}
+
+/**
+ * The GradCache chunk to use: `c.gradCacheChunk`, lowered (halved) while a chunk would not fit the
+ * backend's memory (with gradient checkpointing if `c.gradientCheckpointing` allows it), down to 1.
+ * A wasm out-of-memory failure cannot be caught and retried (the module aborts), so this is decided
+ * from the estimate, before training. Plain backprop (0) is left as asked.
+ */
+export function fittingGradCacheChunk(encoder: Encoder, c: RetrieverTrainConfig): number {
+  const limit = trainingMemoryLimitBytes();
+  let chunk = c.gradCacheChunk;
+  if (limit == null || chunk === 0) return chunk;
+  const checkpointing = c.gradientCheckpointing !== 'off';
+  while (chunk > 1 && retrieverTrainMemory(encoder, c, chunk).estimateBytes(checkpointing) > limit * MEMORY_HEADROOM) chunk = Math.floor(chunk / 2);
+  return chunk;
+}
+
 /** Trains `encoder` in place on `pairs`. */
 export async function trainRetriever(
   encoder: Encoder,
@@ -156,13 +205,22 @@ export async function trainRetriever(
   partial: Partial<RetrieverTrainConfig> = {},
   hooks: RetrieverTrainHooks = {},
 ): Promise<TrainResult> {
-  const c = validateRetrieverTrainConfig(partial);
+  const asked = validateRetrieverTrainConfig(partial);
+  const chunk = fittingGradCacheChunk(encoder, asked);
+  if (chunk !== asked.gradCacheChunk && !asked.quiet) {
+    process.stderr.write(
+      `${asked.label}: GradCache chunk lowered from ${asked.gradCacheChunk} to ${chunk} texts so that one chunk's backprop ` +
+        `(${encoder.settings.maxLength} tokens each) fits the wasm heap\n`,
+    );
+  }
+  const c = { ...asked, gradCacheChunk: chunk };
   if (pairs.length < 2) throw new Error(`trainRetriever: need at least 2 pairs for in-batch negatives, got ${pairs.length}`);
   const evaluate = hooks.evaluate;
   const result = await train<ContrastiveBatch>(
     {
       params: { retriever: encoder.params },
       dataset: { size: pairs.length, collate: (idx) => collateContrastive(pairs, idx, c.hardNegatives) },
+      memory: retrieverTrainMemory(encoder, c),
       ...(c.gradCacheChunk > 0
         ? { gradients: (b, _ctx, vars) => gradCacheGradients(encoder, b, c, vars) }
         : { loss: (b) => contrastiveLoss(encoder, b, c) }),
