@@ -3,7 +3,11 @@
  * each available backend, and on wasm with and without the engine's fixes.
  *
  *   pnpm bench engine [--steps=5] [--warmup=1] [--backends=cpu,wasm-stock,wasm-grad,wasm,tensorflow,tensorflow-gpu]
- *                     [--batch=8] [--seq=64]
+ *                     [--batch=8] [--seq=64] [--pytorch=1]
+ *
+ * With `--pytorch=1` (default) and a Python with torch (see pytorch.ts), the same model, batch and
+ * optimizer in PyTorch on 1 thread (scripts/reference/bench_torch.py --model lm) runs in the same
+ * bench, and each row shows PyTorch's ms/step divided by its own (1 = as fast as PyTorch).
  *
  * The model is written here from tf ops so the bench depends on nothing but the engine: token + position
  * embeddings, 2 pre-norm blocks of 4-head causal attention and a GELU MLP, a tied output head, mean
@@ -14,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { engineInfo, initEngine, type BackendName, type EngineInfo } from '../src/index';
 import { WASM_FIXES, type WasmFixName } from '../src/engine/wasm-fixes';
+import { runPytorchReference } from './pytorch';
 
 /** Sizes of the bench model. */
 export interface BenchLmConfig {
@@ -172,7 +177,7 @@ function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const arg of argv) {
     const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (!m) throw new Error(`bench engine: cannot parse argument '${arg}'; use --name=value (steps, warmup, backends, batch, seq)`);
+    if (!m) throw new Error(`bench engine: cannot parse argument '${arg}'; use --name=value (steps, warmup, backends, batch, seq, pytorch)`);
     out[m[1]] = m[2];
   }
   return out;
@@ -216,7 +221,17 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`  ${variant.key}: ${result}`);
   }
 
-  const header = ['backend', 'ms/step (median)', 'min', 'max', 'loss first -> last'];
+  const torch =
+    args.pytorch === '0'
+      ? { skipped: '--pytorch=0' }
+      : runPytorchReference([
+          '--model', 'lm', '--threads', '1', '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch),
+          '--seq', String(cfg.seqLen), '--vocab', String(cfg.vocabSize), '--hidden', String(cfg.dModel), '--heads', String(cfg.heads),
+          '--layers', String(cfg.layers), '--intermediate', String(cfg.dMlp),
+        ]);
+  if ('medianMs' in torch) console.error(`  pytorch: ${torch.msPerStep.map((t) => t.toFixed(0)).join(', ')} ms`);
+  const ratio = (ms: number) => ('medianMs' in torch ? (torch.medianMs / ms).toFixed(2) : 'n/a');
+  const header = ['backend', 'ms/step (median)', 'min', 'max', 'loss first -> last', 'PyTorch ms / ours'];
   const table = rows.map((r) =>
     r.msPerStep
       ? [
@@ -225,8 +240,14 @@ export async function main(argv: string[]): Promise<void> {
           Math.min(...r.msPerStep).toFixed(1),
           Math.max(...r.msPerStep).toFixed(1),
           `${r.loss![0].toFixed(4)} -> ${r.loss![1].toFixed(4)}`,
+          ratio(median(r.msPerStep)),
         ]
-      : [r.variant.label, `unavailable: ${r.skipped}`, '', '', ''],
+      : [r.variant.label, `unavailable: ${r.skipped}`, '', '', '', ''],
+  );
+  table.push(
+    'medianMs' in torch
+      ? [`PyTorch ${torch.torch}, ${torch.threads} thread (same model, Adam)`, torch.medianMs.toFixed(1), Math.min(...torch.msPerStep).toFixed(1), Math.max(...torch.msPerStep).toFixed(1), '', '1']
+      : ['PyTorch (scripts/reference/bench_torch.py)', `unavailable: ${torch.skipped}`, '', '', '', ''],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[1].startsWith('unavailable') && i === 1 ? 0 : row[i].length))));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
