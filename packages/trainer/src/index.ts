@@ -30,8 +30,8 @@ export {
   DEFAULT_RETRIEVER_TRAIN_CONFIG,
   validateRetrieverTrainConfig,
 } from './recipes/retriever';
-export type { RetrieverTrainConfig, RetrieverTrainHooks, ContrastiveBatch } from './recipes/retriever';
-export { encoderShape, fittingGradCacheChunk, retrieverTrainMemory } from './recipes/retriever';
+export type { RetrieverTrainConfig, RetrieverTrainHooks, ContrastiveBatch, TextLengths } from './recipes/retriever';
+export { encoderShape, fittingGradCacheChunk, retrieverTrainMemory, sampleTextLengths } from './recipes/retriever';
 export { decoderShape, decoderTrainMemory } from './recipes/decoder-memory';
 export {
   trainGenerator,

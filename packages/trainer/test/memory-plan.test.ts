@@ -124,6 +124,15 @@ describe('backprop memory estimate', () => {
     );
   });
 
+  it('at bge-small shape, 32 pairs (48-token queries, 256-token passages) fit plain backprop only with checkpointing', () => {
+    const c = validateRetrieverTrainConfig({ batchSize: 32, hardNegatives: 0, gradCacheChunk: 0 });
+    const memory = retrieverTrainMemory(fakeEncoder(256), c, 0, { query: 48, passage: 256 });
+    const budget = WASM_HEAP_MAX_BYTES * MEMORY_HEADROOM;
+    expect(memory.estimateBytes(false)).toBeGreaterThan(budget);
+    expect(memory.estimateBytes(true)).toBeLessThan(budget);
+    expect(planMemory('auto', memory).checkpointing).toBe(true);
+  });
+
   it('lowers a chunk that cannot fit, and fails up front (before any step) when nothing fits', () => {
     const off = validateRetrieverTrainConfig({ batchSize: 64, gradCacheChunk: 64, gradientCheckpointing: 'off' });
     const chunk = fittingGradCacheChunk(fakeEncoder(512), off);

@@ -162,22 +162,47 @@ export function encoderShape(encoder: Encoder): TransformerShape {
   };
 }
 
-/** Texts one backprop holds at once: a GradCache chunk, or with plain backprop the whole micro-batch (queries + passages). */
-function textsPerBackprop(c: RetrieverTrainConfig, chunk: number): number {
-  return chunk > 0 ? chunk : c.batchSize * (2 + c.hardNegatives);
+/** Padded token lengths a batch will have: a high percentile of a sample of the pairs, capped at maxLength. */
+export interface TextLengths {
+  query: number;
+  passage: number;
 }
 
-/** What a retriever step needs: every text counted at the encoder's maxLength (the worst case). */
-export function retrieverTrainMemory(encoder: Encoder, c: RetrieverTrainConfig, chunk = c.gradCacheChunk): TrainMemory {
-  const shape = encoderShape(encoder);
-  const seq = encoder.settings.maxLength;
+/** The 98th-percentile token length of up to 256 evenly spread pairs (batches pad to their longest text). */
+export function sampleTextLengths(encoder: Encoder, pairs: readonly TrainingPair[]): TextLengths {
+  const n = Math.min(256, pairs.length);
+  const sample = Array.from({ length: n }, (_, i) => pairs[Math.floor((i * pairs.length) / n)]!);
+  const p98 = (texts: string[], kind: 'query' | 'passage') => {
+    const lens = encoder.tokenize(texts, kind).map((r) => r.length).sort((a, b) => a - b);
+    return lens.length ? lens[Math.min(lens.length - 1, Math.floor(0.98 * lens.length))]! : encoder.settings.maxLength;
+  };
   return {
-    estimateBytes: (checkpointing) =>
-      estimateBackpropBytes(shape, textsPerBackprop(c, chunk), seq, { checkpointing, trainableParams: encoder.params.count(true) }),
+    query: p98(sample.map((p) => p.query), 'query'),
+    passage: p98(sample.flatMap((p) => [p.positive, ...(p.negatives ?? [])]), 'passage'),
+  };
+}
+
+/**
+ * What a retriever step needs: with GradCache, one chunk of texts at the longer of the two lengths;
+ * with plain backprop, all queries and passages of the micro-batch in one graph. `lengths` defaults
+ * to the encoder's maxLength for both (the worst case).
+ */
+export function retrieverTrainMemory(encoder: Encoder, c: RetrieverTrainConfig, chunk = c.gradCacheChunk, lengths?: TextLengths): TrainMemory {
+  const shape = encoderShape(encoder);
+  const max = encoder.settings.maxLength;
+  const len = lengths ?? { query: max, passage: max };
+  const groups: Array<[number, number]> =
+    chunk > 0 ? [[chunk, Math.max(len.query, len.passage)]] : [[c.batchSize, len.query], [c.batchSize * (1 + c.hardNegatives), len.passage]];
+  return {
+    estimateBytes: (checkpointing) => {
+      const trainableParams = encoder.params.count(true);
+      const state = estimateBackpropBytes(shape, 0, 1, { checkpointing, trainableParams });
+      return groups.reduce((sum, [n, l]) => sum + estimateBackpropBytes(shape, n, l, { checkpointing, trainableParams }) - state, state);
+    },
     advice: [
       chunk > 0 ? '--grad-cache-chunk' : '--grad-cache-chunk 8 (GradCache instead of plain backprop)',
       '--batch-size',
-      `the encoder's max_seq_length (${seq}, in sentence_bert_config.json)`,
+      `the encoder's max_seq_length (${max}, in sentence_bert_config.json)`,
       '--gradient-checkpointing on',
     ],
   };
@@ -189,12 +214,12 @@ export function retrieverTrainMemory(encoder: Encoder, c: RetrieverTrainConfig, 
  * A wasm out-of-memory failure cannot be caught and retried (the module aborts), so this is decided
  * from the estimate, before training. Plain backprop (0) is left as asked.
  */
-export function fittingGradCacheChunk(encoder: Encoder, c: RetrieverTrainConfig): number {
+export function fittingGradCacheChunk(encoder: Encoder, c: RetrieverTrainConfig, lengths?: TextLengths): number {
   const limit = trainingMemoryLimitBytes();
   let chunk = c.gradCacheChunk;
   if (limit == null || chunk === 0) return chunk;
   const checkpointing = c.gradientCheckpointing !== 'off';
-  while (chunk > 1 && retrieverTrainMemory(encoder, c, chunk).estimateBytes(checkpointing) > limit * MEMORY_HEADROOM) chunk = Math.floor(chunk / 2);
+  while (chunk > 1 && retrieverTrainMemory(encoder, c, chunk, lengths).estimateBytes(checkpointing) > limit * MEMORY_HEADROOM) chunk = Math.floor(chunk / 2);
   return chunk;
 }
 
@@ -206,7 +231,8 @@ export async function trainRetriever(
   hooks: RetrieverTrainHooks = {},
 ): Promise<TrainResult> {
   const asked = validateRetrieverTrainConfig(partial);
-  const chunk = fittingGradCacheChunk(encoder, asked);
+  const lengths = trainingMemoryLimitBytes() == null ? undefined : sampleTextLengths(encoder, pairs);
+  const chunk = fittingGradCacheChunk(encoder, asked, lengths);
   if (chunk !== asked.gradCacheChunk && !asked.quiet) {
     process.stderr.write(
       `${asked.label}: GradCache chunk lowered from ${asked.gradCacheChunk} to ${chunk} texts so that one chunk's backprop ` +
@@ -220,7 +246,7 @@ export async function trainRetriever(
     {
       params: { retriever: encoder.params },
       dataset: { size: pairs.length, collate: (idx) => collateContrastive(pairs, idx, c.hardNegatives) },
-      memory: retrieverTrainMemory(encoder, c),
+      memory: retrieverTrainMemory(encoder, c, c.gradCacheChunk, lengths),
       ...(c.gradCacheChunk > 0
         ? { gradients: (b, _ctx, vars) => gradCacheGradients(encoder, b, c, vars) }
         : { loss: (b) => contrastiveLoss(encoder, b, c) }),
