@@ -1,17 +1,22 @@
 /**
  * `pnpm bench retriever`: speed of the retriever stack on this machine.
  *
- *   pnpm bench retriever [--size=tiny|small] [--passages=128] [--batch=32] [--max-length=256]
+ *   pnpm bench retriever [--size=tiny|small|bge-small] [--passages=128] [--batch=32] [--max-length=256]
  *                        [--train-steps=3] [--train-batch=8] [--negatives=1] [--grad-cache=4] [--warmup=1]
  *                        [--index-sizes=10000,100000] [--queries=200] [--ef=50,100,200,400] [--vectors=uniform|clustered]
  *                        [--runtime-seq=256] [--runtime-passages=64] [--tfjs-passages=32]
- *                        [--parts=encoder,index,runtimes] [--backend=auto|wasm|cpu|...] [--json[=file]]
+ *                        [--parts=encoder,index,runtimes] [--backend=auto|wasm|cpu|...] [--pytorch=1] [--json[=file]]
  *
  * 1. Encoder (from scratch: WordPiece tokenizer trained on the corpus, a randomly initialised BERT):
  *    passages/s embedded, and contrastive training examples/s (trainRetriever, InfoNCE over
  *    Inverse-Cloze pairs with in-batch and `--negatives` hard negatives per pair; GradCache in chunks
  *    of `--grad-cache` texts, 0 for plain backprop: on wasm, backprop through the small encoder holds
- *    ~1 GiB per 1k tokens and the wasm heap stops at 4 GiB, so 16+ full-length passages crash it).
+ *    ~2.7 GiB per 1k tokens at bge-small shape, the wasm heap stops at 4 GiB; gradient checkpointing
+ *    is turned on when the estimate says a micro-batch would not fit, see core engine/memory.ts).
+ *    `--size=bge-small` is BAAI/bge-small-en-v1.5's shape (12 layers x 384, 12 heads, mlp 1536) with
+ *    random weights. With `--pytorch=1` (default) and a Python with torch, the same encoder shape,
+ *    batch, hard negatives and per-step padded lengths are trained in PyTorch on 1 thread, plain
+ *    backprop (scripts/reference/bench_torch.py --model bert), and its ms/step is printed beside ours.
  * 2. Index: build time and queries/s of HnswIndex vs ExactIndex, and HNSW recall@10 against exact
  *    search, over random unit vectors (dim 256) from a stub embedder: embedding 100k passages with
  *    the model would take hours here, and index speed does not depend on where the vectors came from.
@@ -33,7 +38,8 @@ import {
   type Embedder,
   type Passage,
 } from '@dalm/retriever';
-import { ictPairs, trainRetriever, type TrainingPair } from '@dalm/trainer';
+import { collateContrastive, DEFAULT_TRAIN_LOOP_CONFIG, ictPairs, microBatchIndices, trainRetriever, type TrainingPair } from '@dalm/trainer';
+import { runPytorchReference, type PytorchResult } from '../packages/core/bench/pytorch';
 import { loadBenchCorpus, spread } from './bench-data';
 import { benchRuntimes } from './encoder-runtimes';
 import {
@@ -59,6 +65,10 @@ const BENCH = 'retriever';
 export const RETRIEVER_BENCH_SIZES = {
   tiny: { config: { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: 512 }, vocabSize: 4000 },
   small: { config: { ...SMALL_BERT_CONFIG }, vocabSize: 8000 },
+  'bge-small': {
+    config: { hidden_size: 384, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 1536, max_position_embeddings: 512 },
+    vocabSize: 30522,
+  },
 } satisfies Record<string, { config: Partial<BertConfig>; vocabSize: number }>;
 
 type Size = keyof typeof RETRIEVER_BENCH_SIZES;
@@ -70,7 +80,7 @@ const RECALL_K = 10;
 
 const OPTIONS = [
   'size', 'passages', 'batch', 'max-length', 'train-steps', 'train-batch', 'negatives', 'grad-cache', 'warmup',
-  'index-sizes', 'queries', 'ef', 'vectors', 'parts', 'backend', 'runtime-seq', 'runtime-passages', 'tfjs-passages',
+  'index-sizes', 'queries', 'ef', 'vectors', 'parts', 'backend', 'runtime-seq', 'runtime-passages', 'tfjs-passages', 'pytorch',
 ];
 
 /** What `--parts` can select. */
@@ -177,6 +187,7 @@ interface EncoderBenchOptions {
   gradCache: number;
   negatives: number;
   warmup: number;
+  pytorch: boolean;
 }
 
 /** Tokenizer + encoder: passages/s embedded and contrastive training examples/s. Prints its table. */
@@ -238,6 +249,23 @@ async function benchEncoder(o: EncoderBenchOptions, mem: PeakMemory): Promise<Re
   const timedSteps = stepMs.slice(o.warmup);
   const msPerStep = median(timedSteps);
   const examplesPerSec = (o.trainBatch / msPerStep) * 1000;
+
+  // PyTorch on the same steps: each step's batch (same order and seed as the loop), padded as the encoder pads it.
+  let torch: PytorchResult = { skipped: '--pytorch=0' };
+  if (o.pytorch) {
+    const lens = { q: [] as number[], p: [] as number[] };
+    for (let i = 0; i < o.warmup + o.trainSteps; i++) {
+      const b = collateContrastive(pairs, microBatchIndices(i, o.trainBatch, pairs.length, DEFAULT_TRAIN_LOOP_CONFIG.seed), o.negatives);
+      lens.q.push(Math.max(...encoder.tokenize(b.queries, 'query').map((r) => r.length)));
+      lens.p.push(Math.max(...encoder.tokenize(b.passages, 'passage').map((r) => r.length)));
+    }
+    torch = runPytorchReference([
+      '--model', 'bert', '--threads', '1', '--steps', String(o.trainSteps), '--warmup', String(o.warmup), '--batch', String(o.trainBatch),
+      '--negatives', String(o.negatives), '--vocab', String(cfg.vocab_size), '--hidden', String(cfg.hidden_size), '--heads', String(cfg.num_attention_heads),
+      '--layers', String(cfg.num_hidden_layers), '--intermediate', String(cfg.intermediate_size), '--query-lens', lens.q.join(','), '--passage-lens', lens.p.join(','),
+    ]);
+    if ('medianMs' in torch) console.error(`  pytorch train steps: ${torch.msPerStep.map((t) => fmt(t)).join(', ')} ms`);
+  }
   encoder.dispose();
 
   const backprop = o.gradCache ? `GradCache chunks of ${o.gradCache}` : 'plain backprop';
@@ -260,6 +288,15 @@ async function benchEncoder(o: EncoderBenchOptions, mem: PeakMemory): Promise<Re
           `loss ${fmt(trained.losses[0]!)} -> ${fmt(trained.losses.at(-1)!)}`,
         fmtPeak(trainPeak, trainGrowth),
       ],
+      'medianMs' in torch
+        ? [
+            `contrastive training, PyTorch ${torch.torch} (${torch.threads} thread)`,
+            `${fmt((o.trainBatch / torch.medianMs) * 1000)} examples/s`,
+            `${fmt(torch.medianMs)} ms/step (median of ${torch.msPerStep.length})`,
+            `same shape, batch, negatives and padded lengths, plain backprop; PyTorch ms / ours = ${(torch.medianMs / msPerStep).toFixed(2)}`,
+            '',
+          ]
+        : ['contrastive training, PyTorch', `unavailable: ${torch.skipped}`, '', '', ''],
     ],
   );
   return {
@@ -282,6 +319,8 @@ async function benchEncoder(o: EncoderBenchOptions, mem: PeakMemory): Promise<Re
       losses: trained.losses,
       peakRssMiB: trainPeak,
       growthMiB: trainGrowth,
+      pytorch: torch,
+      pytorchRatio: 'medianMs' in torch ? torch.medianMs / msPerStep : null,
     },
   };
 }
@@ -374,6 +413,7 @@ export async function main(argv: string[]): Promise<void> {
     gradCache: args['grad-cache'] === '0' ? 0 : intOption(BENCH, args, 'grad-cache', 4),
     negatives: args.negatives === '0' ? 0 : intOption(BENCH, args, 'negatives', 1),
     warmup: args.warmup === '0' ? 0 : intOption(BENCH, args, 'warmup', 1),
+    pytorch: args.pytorch !== '0',
   };
   const indexOptions: IndexBenchOptions = {
     sizes: intListOption(BENCH, args, 'index-sizes', [10_000, 100_000]),

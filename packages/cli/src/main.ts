@@ -4,8 +4,9 @@ import { buildProgram } from './program';
 
 /** A hint for errors whose message alone does not say what to do. */
 export function errorHint(message: string): string {
-  if (message.includes('Aborted(')) {
-    return ' (the wasm backend aborted, most often out of its 4 GB memory: lower --batch-size or --max-seq-length, or set --grad-cache-chunk for retriever training)';
+  if (message.includes('ran out of memory')) return ''; // an OutOfMemoryError already says what to lower
+  if (/Aborted\(|table index is out of bounds|memory access out of bounds/.test(message)) {
+    return ' (the wasm backend failed, most often out of its 4 GiB memory: lower --batch-size or --max-seq-length, set --grad-cache-chunk for retriever training, or use --gradient-checkpointing on)';
   }
   return '';
 }

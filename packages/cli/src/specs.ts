@@ -34,6 +34,11 @@ export const TRAIN_LOOP_OPTIONS: OptionSpec<TrainLoopConfig>[] = [
   { field: 'keepCheckpoints', kind: 'int', description: 'recent checkpoints to keep' },
   { field: 'runDir', kind: 'string', description: 'run directory (checkpoints, metrics.jsonl)' },
   { field: 'resume', kind: 'bool', description: 'continue from the latest checkpoint in --run-dir' },
+  {
+    field: 'gradientCheckpointing',
+    kind: { choices: ['auto', 'on', 'off'] },
+    description: 'recompute each transformer block in the backward to save memory (auto: on when a micro-batch would not fit)',
+  },
 ];
 
 export const RETRIEVER_TRAIN_OPTIONS: OptionSpec<RetrieverTrainConfig>[] = [

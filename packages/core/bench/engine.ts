@@ -3,7 +3,13 @@
  * each available backend, and on wasm with and without the engine's fixes.
  *
  *   pnpm bench engine [--steps=5] [--warmup=1] [--backends=cpu,wasm-stock,wasm-grad,wasm,tensorflow,tensorflow-gpu]
- *                     [--batch=8] [--seq=64]
+ *                     [--batch=8] [--seq=64] [--pytorch=1] [--profile=0]
+ *
+ * `--profile=1` times one more step per backend by kernel (tf.profile) and prints the largest on stderr.
+ *
+ * With `--pytorch=1` (default) and a Python with torch (see pytorch.ts), the same model, batch and
+ * optimizer in PyTorch on 1 thread (scripts/reference/bench_torch.py --model lm) runs in the same
+ * bench, and each row shows PyTorch's ms/step divided by its own (1 = as fast as PyTorch).
  *
  * The model is written here from tf ops so the bench depends on nothing but the engine: token + position
  * embeddings, 2 pre-norm blocks of 4-head causal attention and a GELU MLP, a tied output head, mean
@@ -14,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { engineInfo, initEngine, type BackendName, type EngineInfo } from '../src/index';
 import { WASM_FIXES, type WasmFixName } from '../src/engine/wasm-fixes';
+import { runPytorchReference } from './pytorch';
 
 /** Sizes of the bench model. */
 export interface BenchLmConfig {
@@ -128,7 +135,23 @@ interface Row {
   skipped?: string;
 }
 
-async function benchVariant(variant: Variant, cfg: BenchLmConfig, batch: number, steps: number, warmup: number): Promise<Row> {
+/** Kernel time of one more step by kernel and input shapes (tf.profile), the 15 largest, on stderr. */
+async function printProfile(key: string, step: () => number): Promise<void> {
+  const prof = await tf.profile(() => void step());
+  const by = new Map<string, { ms: number; n: number }>();
+  for (const k of prof.kernels) {
+    const name = `${k.name} ${JSON.stringify(k.inputShapes)}`;
+    const e = by.get(name) ?? { ms: 0, n: 0 };
+    e.ms += Number(k.kernelTimeMs);
+    e.n += 1;
+    by.set(name, e);
+  }
+  const total = [...by.values()].reduce((s, e) => s + e.ms, 0);
+  console.error(`  profile ${key}: ${prof.kernels.length} kernels, ${total.toFixed(0)} ms in kernels; largest (ms, calls, kernel [input shapes]):`);
+  for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.error(`    ${e.ms.toFixed(1).padStart(7)} ${String(e.n).padStart(4)}  ${name}`);
+}
+
+async function benchVariant(variant: Variant, cfg: BenchLmConfig, batch: number, steps: number, warmup: number, profile = false): Promise<Row> {
   try {
     await initEngine({ backend: variant.backend, wasmFixes: variant.wasmFixes });
   } catch (err) {
@@ -158,6 +181,7 @@ async function benchVariant(variant: Variant, cfg: BenchLmConfig, batch: number,
     last = value;
     if (i >= warmup) times.push(ms);
   }
+  if (profile) await printProfile(variant.key, step);
   optimizer.dispose();
   tf.dispose([data, ids, targets, ...Object.values(params)]);
   return { variant, msPerStep: times, loss: [first, last] };
@@ -172,7 +196,7 @@ function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const arg of argv) {
     const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (!m) throw new Error(`bench engine: cannot parse argument '${arg}'; use --name=value (steps, warmup, backends, batch, seq)`);
+    if (!m) throw new Error(`bench engine: cannot parse argument '${arg}'; use --name=value (steps, warmup, backends, batch, seq, pytorch, profile)`);
     out[m[1]] = m[2];
   }
   return out;
@@ -209,14 +233,24 @@ export async function main(argv: string[]): Promise<void> {
   const rows: Row[] = [];
   let info: EngineInfo | null = null;
   for (const variant of VARIANTS.filter((v) => keys.includes(v.key))) {
-    const row = await benchVariant(variant, cfg, batch, steps, warmup);
+    const row = await benchVariant(variant, cfg, batch, steps, warmup, args.profile === '1');
     rows.push(row);
     if (row.msPerStep && variant.backend === 'wasm') info = engineInfo();
     const result = row.msPerStep ? `${row.msPerStep.map((t) => t.toFixed(0)).join(', ')} ms` : `skipped`;
     console.error(`  ${variant.key}: ${result}`);
   }
 
-  const header = ['backend', 'ms/step (median)', 'min', 'max', 'loss first -> last'];
+  const torch =
+    args.pytorch === '0'
+      ? { skipped: '--pytorch=0' }
+      : runPytorchReference([
+          '--model', 'lm', '--threads', '1', '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch),
+          '--seq', String(cfg.seqLen), '--vocab', String(cfg.vocabSize), '--hidden', String(cfg.dModel), '--heads', String(cfg.heads),
+          '--layers', String(cfg.layers), '--intermediate', String(cfg.dMlp),
+        ]);
+  if ('medianMs' in torch) console.error(`  pytorch: ${torch.msPerStep.map((t) => t.toFixed(0)).join(', ')} ms`);
+  const ratio = (ms: number) => ('medianMs' in torch ? (torch.medianMs / ms).toFixed(2) : 'n/a');
+  const header = ['backend', 'ms/step (median)', 'min', 'max', 'loss first -> last', 'PyTorch ms / ours'];
   const table = rows.map((r) =>
     r.msPerStep
       ? [
@@ -225,8 +259,14 @@ export async function main(argv: string[]): Promise<void> {
           Math.min(...r.msPerStep).toFixed(1),
           Math.max(...r.msPerStep).toFixed(1),
           `${r.loss![0].toFixed(4)} -> ${r.loss![1].toFixed(4)}`,
+          ratio(median(r.msPerStep)),
         ]
-      : [r.variant.label, `unavailable: ${r.skipped}`, '', '', ''],
+      : [r.variant.label, `unavailable: ${r.skipped}`, '', '', '', ''],
+  );
+  table.push(
+    'medianMs' in torch
+      ? [`PyTorch ${torch.torch}, ${torch.threads} thread (same model, Adam)`, torch.medianMs.toFixed(1), Math.min(...torch.msPerStep).toFixed(1), Math.max(...torch.msPerStep).toFixed(1), '', '1']
+      : ['PyTorch (scripts/reference/bench_torch.py)', `unavailable: ${torch.skipped}`, '', '', '', ''],
   );
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[1].startsWith('unavailable') && i === 1 ? 0 : row[i].length))));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

@@ -21,6 +21,27 @@ export type {
   ModuleLoader,
 } from './engine/backend';
 export { WASM_FIXES } from './engine/wasm-fixes';
+export {
+  checkpointBlock,
+  gradientCheckpointing,
+  nextDropoutSeed,
+  resetDropoutSeeds,
+  scopedDropoutSeed,
+  setGradientCheckpointing,
+  trainingBlock,
+} from './engine/checkpoint';
+export { installFrugalBackprop, frugalBackpropInstalled } from './engine/backprop';
+export {
+  BACKPROP_FLOATS_PER_TOKEN,
+  OutOfMemoryError,
+  WASM_HEAP_MAX_BYTES,
+  estimateBackpropBytes,
+  explainOutOfMemory,
+  isWasmOutOfMemory,
+  trainingMemoryLimitBytes,
+  wasmHeapBytes,
+} from './engine/memory';
+export type { BackpropEstimateOptions, TransformerShape } from './engine/memory';
 export type { WasmFixName } from './engine/wasm-fixes';
 
 // --- engine: WebGPU and single-file bundles ---

@@ -178,7 +178,7 @@ describe('initEngine', () => {
     const { loader, calls } = fakeLoader({ [WASM]: realWasm });
     const info = await initEngine({ loader, env: { DALM_BACKEND: 'wasm' } });
     expect(info).toMatchObject({ backend: 'wasm', tfBackend: 'wasm', requested: 'wasm', requestedBy: 'DALM_BACKEND' });
-    expect(info.wasm?.fixes).toEqual(['unsorted-segment-sum', 'matmul-transpose-kernel', 'matmul-transpose-grad']);
+    expect(info.wasm?.fixes).toEqual(['unsorted-segment-sum', 'matmul-transpose-kernel', 'matmul-transpose-grad', 'matmul-batched-2d']);
     expect(info.wasm?.multithreading).toBe(false); // tfjs-backend-wasm has no threads under Node
     expect(info.tfjsVersion).toBe('4.22.0');
     expect(info.memory.process!.rss).toBeGreaterThan(0);

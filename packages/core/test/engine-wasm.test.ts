@@ -132,8 +132,23 @@ describe('batched matMul on wasm', () => {
         expectClose(await on('wasm', run, ['unsorted-segment-sum']), cpu);
         // Explicit transposes in the gradient only, stock forward kernel.
         expectClose(await on('wasm', run, ['matmul-transpose-grad']), cpu);
+        // Batched products as one XNNPACK product per matrix, with the stock transposed kernel.
+        expectClose(await on('wasm', run, ['matmul-batched-2d']), cpu);
       });
     }
+  }
+
+  for (const [sa, sb] of [
+    [[1, 3, 4], [2, 4, 5]],
+    [[2, 3, 4], [1, 4, 5]],
+    [[2, 2, 3, 4], [4, 5]],
+  ]) {
+    it(`broadcast batch [${sa}] x [${sb}]: forward matches cpu with the per-matrix (matmul-batched-2d) kernel`, async () => {
+      const run = () => [tf.matMul(rand(sa!, 9), rand(sb!, 10))];
+      const cpu = await on('cpu', run);
+      expect(cpu[0]!.length).toBe(2 * (sa!.length === 4 ? 2 : 1) * 3 * 5);
+      expectClose(await on('wasm', run), cpu);
+    });
   }
 
   it('reduces the gradient over broadcast batch dims: [2,3,4] x [4,5] equals the 2-D product', async () => {

@@ -18,6 +18,7 @@ import {
   splitHeads,
   mergeHeads,
   dropout,
+  trainingBlock,
   type HostTensor,
   type Init,
 } from '@dalm/core';
@@ -276,7 +277,10 @@ export class Gpt2LMHeadModel implements CausalLM {
       let h = tf.add(this.wte.apply(inputIds), this.wpe.apply(positions)); // [b, seq, embd]
       h = dropout(h, this.config.embd_pdrop, training);
       this.blocks.forEach((block, i) => {
-        h = block.apply(h, bias, i, cache, training);
+        // While training (no cache): seeded dropout, and checkpointed with setGradientCheckpointing(true).
+        h = training && !cache
+          ? trainingBlock((x, b) => block.apply(x, b!, i, undefined, true), [h, bias], () => this.params.trainableUnder(`transformer.h.${i}`))
+          : block.apply(h, bias, i, cache, training);
       });
       h = this.lnF.apply(h);
       h = selectOutputStates(h, opts); // [b, seq|1, hidden] or [1, n, hidden]

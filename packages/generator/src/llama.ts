@@ -18,6 +18,7 @@ import {
   splitHeads,
   mergeHeads,
   applyRotary,
+  trainingBlock,
   type HostTensor,
   type Init,
   type RotaryTables,
@@ -161,7 +162,12 @@ export class LlamaForCausalLM implements CausalLM {
       const bias = decoderBias(seq, past, opts.attentionMask); // [b|1, 1, seq, past + seq]
       let h = this.embed.apply(inputIds); // [b, seq, hidden]
       this.layers.forEach((layer, i) => {
-        h = layer.apply(h, rot, bias, i, cache, training);
+        // While training (no cache): seeded dropout, and checkpointed with setGradientCheckpointing(true).
+        h = training && !cache
+          ? trainingBlock((x, cos, sin, b) => layer.apply(x, { cos: cos!, sin: sin! }, b!, i, undefined, true), [h, rot.cos, rot.sin, bias], () =>
+              this.params.trainableUnder(`model.layers.${i}`),
+            )
+          : layer.apply(h, rot, bias, i, cache, training);
       });
       h = this.norm.apply(h);
       h = selectOutputStates(h, opts); // [b, seq|1, hidden] or [1, n, hidden]

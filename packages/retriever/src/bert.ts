@@ -19,6 +19,7 @@ import {
   mergeHeads,
   paddingBias,
   splitHeads,
+  trainingBlock,
   type HostTensor,
 } from '@dalm/core';
 import { validateBertConfig, type BertConfig } from './bert-config';
@@ -161,7 +162,12 @@ export class BertModel {
       );
       x = dropout(this.embeddingNorm.apply(x), c.hidden_dropout_prob, training); // [b, seq, hidden]
       const bias = paddingBias(attentionMask); // [b, 1, 1, seq]
-      for (const layer of this.layers) x = layer.apply(x, bias, training); // [b, seq, hidden]
+      this.layers.forEach((layer, i) => {
+        // While training: seeded dropout, and checkpointed with setGradientCheckpointing(true).
+        x = training
+          ? trainingBlock((h, b) => layer.apply(h, b!, true), [x, bias], () => this.params.trainableUnder(`encoder.layer.${i}`))
+          : layer.apply(x, bias, false); // [b, seq, hidden]
+      });
       if (!this.pooler || opts.pooler === false) return [x];
       const first = tf.reshape(tf.slice(x, [0, 0, 0], [batch, 1, c.hidden_size]), [batch, c.hidden_size]); // [b, hidden]
       return [x, tf.tanh(this.pooler.apply(first, training))]; // [b, hidden]

@@ -1,10 +1,10 @@
 // @dalm/trainer public API
 
 // --- training loop ---
-export { train, microBatchIndices } from './loop/trainer';
-export type { Dataset, StepContext, LossOutput, GradientOutput, TrainTask, StepInfo, TrainCallbacks, TrainResult } from './loop/trainer';
-export { DEFAULT_TRAIN_LOOP_CONFIG, validateTrainLoopConfig } from './loop/config';
-export type { TrainLoopConfig } from './loop/config';
+export { train, microBatchIndices, planMemory, MEMORY_ADVICE, MEMORY_HEADROOM } from './loop/trainer';
+export type { Dataset, StepContext, LossOutput, GradientOutput, TrainTask, StepInfo, TrainCallbacks, TrainResult, TrainMemory, MemoryPlan } from './loop/trainer';
+export { DEFAULT_TRAIN_LOOP_CONFIG, GRADIENT_CHECKPOINTING_MODES, validateTrainLoopConfig } from './loop/config';
+export type { TrainLoopConfig, GradientCheckpointingMode } from './loop/config';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, checkpointDir } from './loop/checkpoint';
 export type { TrainerState } from './loop/checkpoint';
 export { MetricLog, readMetricLog } from './loop/metric-log';
@@ -30,7 +30,9 @@ export {
   DEFAULT_RETRIEVER_TRAIN_CONFIG,
   validateRetrieverTrainConfig,
 } from './recipes/retriever';
-export type { RetrieverTrainConfig, RetrieverTrainHooks, ContrastiveBatch } from './recipes/retriever';
+export type { RetrieverTrainConfig, RetrieverTrainHooks, ContrastiveBatch, TextLengths } from './recipes/retriever';
+export { encoderShape, fittingGradCacheChunk, retrieverTrainMemory, sampleTextLengths } from './recipes/retriever';
+export { decoderShape, decoderTrainMemory } from './recipes/decoder-memory';
 export {
   trainGenerator,
   encodeExample,

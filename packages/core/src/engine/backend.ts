@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+import { installFrugalBackprop } from './backprop';
 import { registerEngineGradients } from './gradients';
 import {
   BACKEND_CHOICES,
@@ -156,6 +157,9 @@ async function initOnce(options: EngineOptions): Promise<EngineInfo> {
     );
   }
   const fixes = [...registerEngineGradients()];
+  // Frees saved tensors and intermediate gradients during the backward pass (see backprop.ts).
+  installFrugalBackprop();
+  fixes.push('engine:frugal-backprop');
   if (selected.backend === 'cpu') {
     // The stock cpu kernel loops once per segment (vocabulary entry); see segment-sum.ts.
     installSegmentSumKernel('cpu');

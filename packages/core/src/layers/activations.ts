@@ -1,10 +1,22 @@
 /** Activation functions by their Hugging Face `hidden_act` names. */
 import * as tf from '@tensorflow/tfjs';
 
-/** GELU with the exact erf form: x · Φ(x) = 0.5 · x · (1 + erf(x / √2)). HF `gelu`. */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))));
-}
+/**
+ * GELU with the exact erf form: x · Φ(x) = 0.5 · x · (1 + erf(x / √2)). HF `gelu`. One custom-gradient
+ * op: backprop keeps x only (not the four intermediates), dy/dx = Φ(x) + x·φ(x).
+ */
+export const gelu: (x: tf.Tensor) => tf.Tensor = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const x = args[0] as tf.Tensor;
+  (args[1] as tf.GradSaveFunc)([x]);
+  const value = tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+    const sx = saved[0]!;
+    const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(sx, Math.SQRT1_2))));
+    const pdf = tf.mul(1 / Math.sqrt(2 * Math.PI), tf.exp(tf.mul(tf.square(sx), -0.5)));
+    return tf.mul(dy, tf.add(cdf, tf.mul(sx, pdf)));
+  };
+  return { value, gradFunc };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /** GELU, tanh approximation: 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))). HF `gelu_new` / `gelu_pytorch_tanh`. */
 export function geluTanh(x: tf.Tensor): tf.Tensor {

@@ -5,7 +5,7 @@
  * head for `heads / kvHeads` consecutive query heads (HF's `repeat_kv` / repeat_interleave).
  */
 import * as tf from '@tensorflow/tfjs';
-import { nextDropoutSeed } from './dropout';
+import { nextDropoutSeed, scopedDropoutSeed } from '../engine/checkpoint';
 
 /** The additive bias of a hidden position (large and finite, so a fully masked row stays finite). */
 export const MASKED = -1e9;
@@ -67,6 +67,8 @@ export interface AttentionOptions {
   /** Dropout rate on the attention probabilities while training. */
   dropout?: number;
   training?: boolean;
+  /** Seed of the attention dropout mask. Default: the enclosing `trainingBlock`'s next seed, else `nextDropoutSeed()`. */
+  dropoutSeed?: number;
   /** Score scale; default 1/√dim. */
   scale?: number;
 }
@@ -75,6 +77,10 @@ export interface AttentionOptions {
  * softmax(q·kᵀ·scale + bias)·v.
  * q: [batch, heads, queries, dim]; k, v: [batch, kvHeads, keys, dim] with heads % kvHeads == 0.
  * Returns [batch, heads, queries, dim].
+ *
+ * One custom-gradient op: backprop keeps q, k, v and the bias, not the quadratic [b, h, q, k] scores,
+ * probabilities, dropout draws and masks (seven such tensors with tfjs' op-by-op tape); the backward
+ * recomputes the probabilities (one more q·kᵀ) and redraws the dropout mask from its seed.
  */
 export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: AttentionOptions = {}): tf.Tensor {
   return tf.tidy(() => {
@@ -86,12 +92,44 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: Attent
     const vr = repeatKv(v, groups);
     const dim = q.shape[3] as number;
     const scale = opts.scale ?? 1 / Math.sqrt(dim);
-    // Scale q (small) rather than the scores ([b, h, q, k]): one fewer quadratic tensor kept for backprop.
-    // Explicit transpose: a transposed matMul operand is ~10x slower on the wasm backend.
-    let scores = tf.matMul(tf.mul(q, scale), tf.transpose(kr, [0, 1, 3, 2])); // [b, h, q, k]
-    if (opts.bias) scores = tf.add(scores, opts.bias);
-    let probs = tf.softmax(scores, -1);
-    if (opts.training && opts.dropout && opts.dropout > 0) probs = tf.dropout(probs, opts.dropout, undefined, nextDropoutSeed());
-    return tf.matMul(probs, vr); // [b, h, q, dim]
+    const rate = opts.training && opts.dropout && opts.dropout > 0 ? opts.dropout : 0;
+    const seed = rate > 0 ? (opts.dropoutSeed ?? scopedDropoutSeed() ?? nextDropoutSeed()) : 0;
+    return fusedAttention(scale, rate, seed, opts.bias ?? null)(q, kr, vr);
   });
+}
+
+/** [..., m, n] -> [..., n, m] (explicit: a transposed matMul operand is ~10x slower on wasm's stock kernel). */
+const swapLast = (x: tf.Tensor): tf.Tensor => tf.transpose(x, [0, 1, 3, 2]);
+
+/** Attention probabilities (after dropout when `rate` > 0) for scaled q. */
+function probabilities(qs: tf.Tensor, k: tf.Tensor, bias: tf.Tensor | null): tf.Tensor {
+  let scores = tf.matMul(qs, swapLast(k)); // [b, h, q, k]
+  if (bias) scores = tf.add(scores, bias);
+  return tf.softmax(scores, -1);
+}
+
+function fusedAttention(scale: number, rate: number, seed: number, bias: tf.Tensor | null): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [q, k, v, b] = args.slice(0, bias ? 4 : 3) as tf.Tensor[];
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    save(bias ? [q!, k!, v!, b!] : [q!, k!, v!]);
+    const probs = probabilities(tf.mul(q!, scale), k!, b ?? null);
+    const dropped = rate > 0 ? tf.dropout(probs, rate, undefined, seed) : probs;
+    const value = tf.matMul(dropped, v!); // [b, h, q, dim]
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [sq, sk, sv, sb] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+      const qs = tf.mul(sq, scale);
+      const p = probabilities(qs, sk, sb ?? null);
+      const pd = rate > 0 ? tf.dropout(p, rate, undefined, seed) : p; // same seed, same mask
+      const dv = tf.matMul(swapLast(pd), dy);
+      const dpd = tf.matMul(dy, swapLast(sv));
+      const dp = rate > 0 ? tf.dropout(dpd, rate, undefined, seed) : dpd; // the mask's gradient is the mask
+      const ds = tf.mul(p, tf.sub(dp, tf.sum(tf.mul(dp, p), -1, true))); // softmax backward
+      const dq = tf.mul(tf.matMul(ds, sk), scale);
+      const dk = tf.matMul(swapLast(ds), qs);
+      return sb ? [dq, dk, dv, tf.zerosLike(sb)] : [dq, dk, dv]; // the bias is a constant mask
+    };
+    return { value, gradFunc };
+  });
+  return (q, k, v) => (bias ? op(q, k, v, bias) : op(q, k, v));
 }

@@ -6,4 +6,4 @@ export { attention, paddingBias, causalBias, splitHeads, mergeHeads, repeatKv, M
 export { rotaryTables, applyRotary, type RotaryTables } from './rotary';
 export { Mlp, GatedMlp } from './mlp';
 export { gelu, geluTanh, silu, activation, type ActivationName } from './activations';
-export { dropout, seedDropout, nextDropoutSeed } from './dropout';
+export { dropout } from './dropout';

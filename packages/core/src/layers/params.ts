@@ -107,6 +107,13 @@ export class ParamStore {
     return out;
   }
 
+  /** Trainable variables whose names start with `prefix.` (one block's, for gradient checkpointing). */
+  trainableUnder(prefix: string): tf.Variable[] {
+    const out: tf.Variable[] = [];
+    for (const [name, e] of this.entries) if (e.trainable && name.startsWith(`${prefix}.`)) out.push(e.variable);
+    return out;
+  }
+
   /** Freezes or unfreezes parameters whose name passes `filter`. */
   setTrainable(trainable: boolean, filter: (name: string) => boolean = () => true): void {
     for (const [name, e] of this.entries) {

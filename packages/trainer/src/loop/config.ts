@@ -40,11 +40,21 @@ export interface TrainLoopConfig {
   runDir: string | null;
   /** Continue from the latest checkpoint in `runDir` if there is one. */
   resume: boolean;
+  /**
+   * Recompute each transformer block's forward in the backward instead of keeping its intermediates
+   * (core checkpoint.ts): 'on', 'off', or 'auto' (on when the task's memory estimate says a micro-batch
+   * would not fit the backend's memory, e.g. the 4 GiB wasm heap).
+   */
+  gradientCheckpointing: GradientCheckpointingMode;
   /** Label of the progress display. */
   label: string;
   /** Silence the progress display. */
   quiet: boolean;
 }
+
+/** Values of `TrainLoopConfig.gradientCheckpointing`. */
+export const GRADIENT_CHECKPOINTING_MODES = ['auto', 'on', 'off'] as const;
+export type GradientCheckpointingMode = (typeof GRADIENT_CHECKPOINTING_MODES)[number];
 
 export const DEFAULT_TRAIN_LOOP_CONFIG: TrainLoopConfig = {
   steps: 100,
@@ -66,6 +76,7 @@ export const DEFAULT_TRAIN_LOOP_CONFIG: TrainLoopConfig = {
   keepCheckpoints: 2,
   runDir: null,
   resume: true,
+  gradientCheckpointing: 'auto',
   label: 'train',
   quiet: false,
 };
@@ -92,6 +103,9 @@ export function validateTrainLoopConfig(partial: Partial<TrainLoopConfig> = {}):
   }
   if (!(SCHEDULE_DECAYS as readonly string[]).includes(c.decay)) {
     throw new Error(`train config: decay must be one of ${SCHEDULE_DECAYS.join(', ')}, got "${c.decay}"`);
+  }
+  if (!(GRADIENT_CHECKPOINTING_MODES as readonly string[]).includes(c.gradientCheckpointing)) {
+    throw new Error(`train config: gradientCheckpointing must be one of ${GRADIENT_CHECKPOINTING_MODES.join(', ')}, got "${c.gradientCheckpointing}"`);
   }
   if (c.checkpointEvery > 0 && !c.runDir) throw new Error('train config: checkpointEvery needs runDir');
   return c;

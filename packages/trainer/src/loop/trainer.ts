@@ -12,7 +12,17 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { epochPermutation, mixSeed, Progress, seedDropout, type ParamStore } from '@dalm/core';
+import {
+  epochPermutation,
+  mixSeed,
+  explainOutOfMemory,
+  OutOfMemoryError,
+  Progress,
+  resetDropoutSeeds,
+  setGradientCheckpointing,
+  trainingMemoryLimitBytes,
+  type ParamStore,
+} from '@dalm/core';
 import { AdamW, defaultDecays } from '../optim/adamw';
 import { clipByGlobalNorm } from '../optim/clip';
 import { learningRateAt } from '../optim/schedule';
@@ -61,9 +71,56 @@ export interface TrainTask<B> {
    * hashed into each checkpoint, and a resume whose inputs hash differently is refused, naming them.
    */
   inputs?: Record<string, unknown>;
+  /** Memory one micro-batch's backprop needs, to decide gradient checkpointing and fail early with advice. */
+  memory?: TrainMemory;
   /** Recipe state to keep in checkpoints, and to restore on resume. */
   saveExtra?: () => Record<string, unknown>;
   restoreExtra?: (extra: Record<string, unknown>) => void;
+}
+
+/** What a task says about its memory use (see core engine/memory.ts). */
+export interface TrainMemory {
+  /** Bytes a micro-batch's forward + backward + optimizer step needs at most. */
+  estimateBytes(checkpointing: boolean): number;
+  /** Settings that lower it, as the user types them (e.g. '--grad-cache-chunk', '--batch-size'). */
+  advice: readonly string[];
+}
+
+/** The settings that lower training memory, in the words of the CLI. */
+export const MEMORY_ADVICE = ['--batch-size', '--max-seq-length', '--gradient-checkpointing on'] as const;
+
+/** Share of the memory limit a micro-batch's estimate may use (the estimate is approximate; the heap also holds the data). */
+export const MEMORY_HEADROOM = 0.85;
+
+/** The gradient-checkpointing decision of a run, and the estimate behind it. */
+export interface MemoryPlan {
+  checkpointing: boolean;
+  /** Estimated bytes of a micro-batch with the chosen setting (null without an estimate). */
+  estimateBytes: number | null;
+  /** The backend's limit (null: unbounded). */
+  limitBytes: number | null;
+}
+
+/**
+ * Resolves `gradientCheckpointing` ('auto': on when the estimate without it exceeds the limit) and
+ * throws an `OutOfMemoryError` naming the settings to lower when even the chosen setting would not fit.
+ */
+export function planMemory(mode: TrainLoopConfig['gradientCheckpointing'], memory: TrainMemory | undefined, what = 'train'): MemoryPlan {
+  const limit = trainingMemoryLimitBytes();
+  const budget = limit == null ? null : limit * MEMORY_HEADROOM;
+  let checkpointing = mode === 'on';
+  if (mode === 'auto' && memory && budget != null) checkpointing = memory.estimateBytes(false) > budget;
+  const estimate = memory ? memory.estimateBytes(checkpointing) : null;
+  if (estimate != null && budget != null && estimate > budget) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    const advice = memory!.advice.filter((a) => !(checkpointing && a.startsWith('--gradient-checkpointing')));
+    throw new OutOfMemoryError(
+      `${what}: one micro-batch needs ~${gib(estimate)} (gradient checkpointing ${checkpointing ? 'on' : 'off'}), more than ` +
+        `${Math.round(MEMORY_HEADROOM * 100)}% of the ${gib(limit!)} wasm heap; lower ${advice.slice(0, -1).join(', ')}${advice.length > 1 ? ', or ' : ''}${advice.at(-1)}`,
+      null,
+    );
+  }
+  return { checkpointing, estimateBytes: estimate, limitBytes: limit };
 }
 
 export interface StepInfo {
@@ -111,6 +168,10 @@ export function microBatchIndices(g: number, batchSize: number, size: number, se
   return out;
 }
 
+/**
+ * Runs the loop. Gradient checkpointing is decided once (`planMemory`) and set for the run; a wasm
+ * out-of-memory failure in a step becomes an `OutOfMemoryError` naming the settings to lower.
+ */
 export async function train<B>(
   task: TrainTask<B>,
   partialConfig: Partial<TrainLoopConfig> = {},
@@ -119,7 +180,16 @@ export async function train<B>(
   const config = validateTrainLoopConfig(partialConfig);
   if (!task.loss && !task.gradients) throw new Error('train: the task needs a loss or a gradients function');
   if (task.dataset.size < 1) throw new Error('train: the dataset is empty');
+  const plan = planMemory(config.gradientCheckpointing, task.memory, config.label);
+  const previous = setGradientCheckpointing(plan.checkpointing);
+  try {
+    return await runLoop(task, config, callbacks, task.memory?.advice ?? MEMORY_ADVICE);
+  } finally {
+    setGradientCheckpointing(previous);
+  }
+}
 
+async function runLoop<B>(task: TrainTask<B>, config: TrainLoopConfig, callbacks: TrainCallbacks, advice: readonly string[]): Promise<TrainResult> {
   // Trainable variables by full name "<group>/<param>".
   const vars = new Map<string, tf.Variable>();
   for (const [group, store] of Object.entries(task.params)) {
@@ -187,66 +257,70 @@ export async function train<B>(
 
   for (let step = startStep; step < config.steps; step++) {
     const t0 = Date.now();
-    const accumulated = new Map<string, tf.Tensor>();
-    let lossSum = 0;
-    const metricSums: Record<string, number> = {};
-    for (let micro = 0; micro < config.gradAccumulation; micro++) {
-      const ctx: StepContext = { step, micro, training: true };
-      const g = step * config.gradAccumulation + micro;
-      seedDropout(mixSeed(config.seed, g)); // masks depend on the run's seed and position only (same after a resume)
-      const batch = await task.dataset.collate(microBatchIndices(g, config.batchSize, task.dataset.size, config.seed), ctx);
-      const out = task.gradients ? await task.gradients(batch, ctx, vars) : await differentiate(task.loss!, batch, ctx, vars);
-      tf.dispose(batch as unknown as tf.TensorContainer); // the loop owns collated batches
-      lossSum += out.loss;
-      for (const [k, v] of Object.entries(out.metrics ?? {})) metricSums[k] = (metricSums[k] ?? 0) + v;
-      for (const [name, grad] of out.grads) {
-        const prev = accumulated.get(name);
-        if (prev) {
-          accumulated.set(name, tf.add(prev, grad));
-          prev.dispose();
+    try {
+      const accumulated = new Map<string, tf.Tensor>();
+      let lossSum = 0;
+      const metricSums: Record<string, number> = {};
+      for (let micro = 0; micro < config.gradAccumulation; micro++) {
+        const ctx: StepContext = { step, micro, training: true };
+        const g = step * config.gradAccumulation + micro;
+        resetDropoutSeeds(mixSeed(config.seed, g) || 1); // masks depend on the run's seed and position only (same after a resume)
+        const batch = await task.dataset.collate(microBatchIndices(g, config.batchSize, task.dataset.size, config.seed), ctx);
+        const out = task.gradients ? await task.gradients(batch, ctx, vars) : await differentiate(task.loss!, batch, ctx, vars);
+        tf.dispose(batch as unknown as tf.TensorContainer); // the loop owns collated batches
+        lossSum += out.loss;
+        for (const [k, v] of Object.entries(out.metrics ?? {})) metricSums[k] = (metricSums[k] ?? 0) + v;
+        for (const [name, grad] of out.grads) {
+          const prev = accumulated.get(name);
+          if (prev) {
+            accumulated.set(name, tf.add(prev, grad));
+            prev.dispose();
+            grad.dispose();
+          } else accumulated.set(name, grad);
+        }
+      }
+      if (config.gradAccumulation > 1) {
+        for (const [name, grad] of accumulated) {
+          accumulated.set(name, tf.div(grad, config.gradAccumulation));
           grad.dispose();
-        } else accumulated.set(name, grad);
+        }
       }
-    }
-    if (config.gradAccumulation > 1) {
-      for (const [name, grad] of accumulated) {
-        accumulated.set(name, tf.div(grad, config.gradAccumulation));
-        grad.dispose();
-      }
-    }
-    const { grads, norm } = await clipByGlobalNorm(accumulated, config.maxGradNorm);
-    for (const g of accumulated.values()) g.dispose();
-    const lr = learningRateAt(step, {
-      learningRate: config.learningRate,
-      warmupSteps: config.warmupSteps,
-      totalSteps: config.steps,
-      decay: config.decay,
-      minRatio: config.minLrRatio,
-    });
-    optimizer.apply(vars, grads, lr);
-    for (const g of grads.values()) g.dispose();
+      const { grads, norm } = await clipByGlobalNorm(accumulated, config.maxGradNorm);
+      for (const g of accumulated.values()) g.dispose();
+      const lr = learningRateAt(step, {
+        learningRate: config.learningRate,
+        warmupSteps: config.warmupSteps,
+        totalSteps: config.steps,
+        decay: config.decay,
+        minRatio: config.minLrRatio,
+      });
+      optimizer.apply(vars, grads, lr);
+      for (const g of grads.values()) g.dispose();
 
-    const loss = lossSum / config.gradAccumulation;
-    if (!Number.isFinite(loss)) {
-      throw new Error(`train: loss is ${loss} at step ${step + 1}; lower the learning rate or check the data`);
+      const loss = lossSum / config.gradAccumulation;
+      if (!Number.isFinite(loss)) {
+        throw new Error(`train: loss is ${loss} at step ${step + 1}; lower the learning rate or check the data`);
+      }
+      losses.push(loss);
+      const metrics: Record<string, number> = {};
+      for (const [k, v] of Object.entries(metricSums)) metrics[k] = v / config.gradAccumulation;
+      const done = step + 1;
+      const extraLog = (await task.afterStep?.(done)) ?? {};
+      callbacks.onStep?.({ step: done, loss, lr, gradNorm: norm, metrics });
+      if (done % config.logEvery === 0 || done === config.steps || Object.keys(extraLog).length) {
+        await log.write({ step: done, loss, lr, grad_norm: norm, step_ms: Date.now() - t0, ...metrics, ...extraLog });
+      }
+      progress.update(done, { loss, lr });
+      const isLast = done === config.steps;
+      if (config.evalEvery > 0 && done % config.evalEvery === 0 && !isLast) await evaluate(done);
+      if (config.checkpointEvery > 0 && done % config.checkpointEvery === 0 && !isLast) await checkpoint(done);
+    } catch (e) {
+      throw explainOutOfMemory(e, `${config.label}: step ${step + 1}`, advice);
     }
-    losses.push(loss);
-    const metrics: Record<string, number> = {};
-    for (const [k, v] of Object.entries(metricSums)) metrics[k] = v / config.gradAccumulation;
-    const done = step + 1;
-    const extraLog = (await task.afterStep?.(done)) ?? {};
-    callbacks.onStep?.({ step: done, loss, lr, gradNorm: norm, metrics });
-    if (done % config.logEvery === 0 || done === config.steps || Object.keys(extraLog).length) {
-      await log.write({ step: done, loss, lr, grad_norm: norm, step_ms: Date.now() - t0, ...metrics, ...extraLog });
-    }
-    progress.update(done, { loss, lr });
-    const isLast = done === config.steps;
-    if (config.evalEvery > 0 && done % config.evalEvery === 0 && !isLast) await evaluate(done);
-    if (config.checkpointEvery > 0 && done % config.checkpointEvery === 0 && !isLast) await checkpoint(done);
   }
   if (startStep < config.steps || !lastEval) await evaluate(config.steps);
   if (startStep < config.steps) await checkpoint(config.steps);
-  seedDropout(null);
+  resetDropoutSeeds(); // back to the default stream outside training
   progress.done(losses.length ? `final loss ${losses.at(-1)!.toFixed(4)}` : 'nothing to do (already at the last step)');
   optimizer.dispose();
   await log.write({ event: 'end', step: config.steps, leaked_tensors: tf.memory().numTensors - numTensorsAtStart });

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Tokenizer } from '@dalm/core';
 import { answerIds, applyLora, buildPrompt, type CausalLM, type LoraConfig, type PromptFormat } from '@dalm/generator';
+import { decoderTrainMemory } from './decoder-memory';
 import { train, type TrainCallbacks, type TrainResult } from '../loop/trainer';
 import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
 import { maskedTokenNll } from '../losses/token-nll';
@@ -163,6 +164,7 @@ export async function trainGenerator(
       dataset: { size: encoded.length, collate: (idx) => collateLm(idx.map((i) => encoded[i]), pad) },
       inputs: { data: encoded, recipe: recipeSettings(c) }, // token ids: the tokenizer and prompt format are in them
       loss: (b) => lmLoss(model, b, true),
+      memory: decoderTrainMemory(model, c.batchSize, maxLen),
       evaluate: hooks.evaluate,
     },
     c,

@@ -7,6 +7,7 @@
  */
 import type { Tokenizer } from '@dalm/core';
 import type { CausalLM } from '@dalm/generator';
+import { decoderTrainMemory } from './decoder-memory';
 import { train, type TrainCallbacks, type TrainResult } from '../loop/trainer';
 import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
 import { collateLm, lmLoss, type EncodedExample, type LmBatch } from './generator';
@@ -67,6 +68,7 @@ export async function trainLanguageModel(
       dataset: { size: rows.length, collate: (idx) => collateLm(idx.map((i) => rows[i]), pad) },
       inputs: { data: rows, recipe: recipeSettings(c) },
       loss: (b) => lmLoss(model, b, true),
+      memory: decoderTrainMemory(model, c.batchSize, length),
       evaluate: hooks.evaluate,
     },
     c,

@@ -10,8 +10,9 @@
  * await encoder.save('models/retriever');
  */
 import * as tf from '@tensorflow/tfjs';
+import { estimateBackpropBytes, trainingMemoryLimitBytes, type TransformerShape } from '@dalm/core';
 import type { Encoder } from '@dalm/retriever';
-import { train, type GradientOutput, type TrainCallbacks, type TrainResult } from '../loop/trainer';
+import { MEMORY_HEADROOM, train, type GradientOutput, type TrainCallbacks, type TrainMemory, type TrainResult } from '../loop/trainer';
 import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
 import { infoNceLoss } from '../losses/info-nce';
 import type { TrainingPair } from '../data/pairs';
@@ -149,6 +150,79 @@ export interface RetrieverTrainHooks extends TrainCallbacks {
   evaluate?: (step: number) => Promise<Record<string, number>>;
 }
 
+/** The encoder's shape, for memory estimates. */
+export function encoderShape(encoder: Encoder): TransformerShape {
+  const m = encoder.model.config;
+  return {
+    layers: m.num_hidden_layers,
+    hidden: m.hidden_size,
+    heads: m.num_attention_heads,
+    intermediate: m.intermediate_size,
+    params: encoder.params.count(),
+  };
+}
+
+/** Padded token lengths a batch will have: a high percentile of a sample of the pairs, capped at maxLength. */
+export interface TextLengths {
+  query: number;
+  passage: number;
+}
+
+/** The 98th-percentile token length of up to 256 evenly spread pairs (batches pad to their longest text). */
+export function sampleTextLengths(encoder: Encoder, pairs: readonly TrainingPair[]): TextLengths {
+  const n = Math.min(256, pairs.length);
+  const sample = Array.from({ length: n }, (_, i) => pairs[Math.floor((i * pairs.length) / n)]!);
+  const p98 = (texts: string[], kind: 'query' | 'passage') => {
+    const lens = encoder.tokenize(texts, kind).map((r) => r.length).sort((a, b) => a - b);
+    return lens.length ? lens[Math.min(lens.length - 1, Math.floor(0.98 * lens.length))]! : encoder.settings.maxLength;
+  };
+  return {
+    query: p98(sample.map((p) => p.query), 'query'),
+    passage: p98(sample.flatMap((p) => [p.positive, ...(p.negatives ?? [])]), 'passage'),
+  };
+}
+
+/**
+ * What a retriever step needs: with GradCache, one chunk of texts at the longer of the two lengths;
+ * with plain backprop, all queries and passages of the micro-batch in one graph. `lengths` defaults
+ * to the encoder's maxLength for both (the worst case).
+ */
+export function retrieverTrainMemory(encoder: Encoder, c: RetrieverTrainConfig, chunk = c.gradCacheChunk, lengths?: TextLengths): TrainMemory {
+  const shape = encoderShape(encoder);
+  const max = encoder.settings.maxLength;
+  const len = lengths ?? { query: max, passage: max };
+  const groups: Array<[number, number]> =
+    chunk > 0 ? [[chunk, Math.max(len.query, len.passage)]] : [[c.batchSize, len.query], [c.batchSize * (1 + c.hardNegatives), len.passage]];
+  return {
+    estimateBytes: (checkpointing) => {
+      const trainableParams = encoder.params.count(true);
+      const state = estimateBackpropBytes(shape, 0, 1, { checkpointing, trainableParams });
+      return groups.reduce((sum, [n, l]) => sum + estimateBackpropBytes(shape, n, l, { checkpointing, trainableParams }) - state, state);
+    },
+    advice: [
+      chunk > 0 ? '--grad-cache-chunk' : '--grad-cache-chunk 8 (GradCache instead of plain backprop)',
+      '--batch-size',
+      `the encoder's max_seq_length (${max}, in sentence_bert_config.json)`,
+      '--gradient-checkpointing on',
+    ],
+  };
+}
+
+/**
+ * The GradCache chunk to use: `c.gradCacheChunk`, lowered (halved) while a chunk would not fit the
+ * backend's memory (with gradient checkpointing if `c.gradientCheckpointing` allows it), down to 1.
+ * A wasm out-of-memory failure cannot be caught and retried (the module aborts), so this is decided
+ * from the estimate, before training. Plain backprop (0) is left as asked.
+ */
+export function fittingGradCacheChunk(encoder: Encoder, c: RetrieverTrainConfig, lengths?: TextLengths): number {
+  const limit = trainingMemoryLimitBytes();
+  let chunk = c.gradCacheChunk;
+  if (limit == null || chunk === 0) return chunk;
+  const checkpointing = c.gradientCheckpointing !== 'off';
+  while (chunk > 1 && retrieverTrainMemory(encoder, c, chunk, lengths).estimateBytes(checkpointing) > limit * MEMORY_HEADROOM) chunk = Math.floor(chunk / 2);
+  return chunk;
+}
+
 /** Trains `encoder` in place on `pairs`. */
 export async function trainRetriever(
   encoder: Encoder,
@@ -156,7 +230,16 @@ export async function trainRetriever(
   partial: Partial<RetrieverTrainConfig> = {},
   hooks: RetrieverTrainHooks = {},
 ): Promise<TrainResult> {
-  const c = validateRetrieverTrainConfig(partial);
+  const asked = validateRetrieverTrainConfig(partial);
+  const lengths = trainingMemoryLimitBytes() == null ? undefined : sampleTextLengths(encoder, pairs);
+  const chunk = fittingGradCacheChunk(encoder, asked, lengths);
+  if (chunk !== asked.gradCacheChunk && !asked.quiet) {
+    process.stderr.write(
+      `${asked.label}: GradCache chunk lowered from ${asked.gradCacheChunk} to ${chunk} texts so that one chunk's backprop ` +
+        `(${encoder.settings.maxLength} tokens each) fits the wasm heap\n`,
+    );
+  }
+  const c = { ...asked, gradCacheChunk: chunk };
   if (pairs.length < 2) throw new Error(`trainRetriever: need at least 2 pairs for in-batch negatives, got ${pairs.length}`);
   const evaluate = hooks.evaluate;
   const result = await train<ContrastiveBatch>(
@@ -164,6 +247,7 @@ export async function trainRetriever(
       params: { retriever: encoder.params },
       dataset: { size: pairs.length, collate: (idx) => collateContrastive(pairs, idx, c.hardNegatives) },
       inputs: { data: pairs, tokenizer: encoder.tokenizer.toJSON(), recipe: recipeSettings(c) },
+      memory: retrieverTrainMemory(encoder, c, c.gradCacheChunk, lengths),
       ...(c.gradCacheChunk > 0
         ? { gradients: (b, _ctx, vars) => gradCacheGradients(encoder, b, c, vars) }
         : { loss: (b) => contrastiveLoss(encoder, b, c) }),

@@ -1,0 +1,17 @@
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '@dalm/core';
+await initEngine({ backend: 'wasm' });
+const B = 24, q = 256, d = 32;
+const a = tf.randomNormal([B, q, d]), b = tf.randomNormal([B, d, q]);
+const time = (name: string, f: () => tf.Tensor | tf.Tensor[]) => { tf.dispose(f()); const t0 = performance.now(); for (let i = 0; i < 3; i++) tf.dispose(f()); console.log(name, ((performance.now() - t0) / 3).toFixed(1), 'ms'); };
+time('batched', () => tf.matMul(a, b));
+const as = tf.unstack(a), bs = tf.unstack(b);
+time('per-head 2d', () => as.map((x, i) => tf.matMul(x, bs[i]!)));
+time('per-head 2d+stack', () => tf.tidy(() => tf.stack(as.map((x, i) => tf.matMul(x, bs[i]!)))));
+const p = tf.randomNormal([B, q, q]), v = tf.randomNormal([B, q, d]);
+time('pv batched', () => tf.matMul(p, v));
+const ps = tf.unstack(p), vs = tf.unstack(v);
+time('pv per-head', () => ps.map((x, i) => tf.matMul(x, vs[i]!)));
+time('split+matmul+concat', () => tf.tidy(() => tf.concat(tf.split(p, B, 0).map((x, i) => tf.matMul(tf.reshape(x, [q, q]), vs[i]!)))));
+const big = tf.randomNormal([512, 384]), w = tf.randomNormal([384, 384]);
+time('dense 512x384x384', () => tf.matMul(big, w));
