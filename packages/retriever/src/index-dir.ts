@@ -8,6 +8,7 @@
  *     passages.jsonl  bm25.json                  (always)
  *     manifest.json   index.bin                  (dense: HNSW or exact)
  *     retriever.json  {"path": "../retriever"}   (where the encoder was loaded from, if any)
+ *     fusion.json                                (the hybrid fusion chosen on validation data, if tuned)
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
@@ -20,7 +21,9 @@ import { MANIFEST_FILE } from './dense-index';
 import { HnswIndex, type IndexConfig } from './hnsw-index';
 import { ExactIndex } from './exact-index';
 import { Bm25Index, type Bm25Config } from './bm25';
-import { HybridRetrieval, type HybridConfig } from './hybrid';
+import { DEFAULT_HYBRID_CONFIG, HybridRetrieval, validateHybridConfig, type HybridConfig } from './hybrid';
+import { readFusionFile } from './fusion-file';
+import type { FusionChoice } from './fusion-tuning';
 import { loadDenseIndex } from './load-index';
 
 export const RETRIEVER_REF_FILE = 'retriever.json';
@@ -84,28 +87,44 @@ export async function hasDenseIndex(dir: string): Promise<boolean> {
     .catch(() => false);
 }
 
+/** Where a hybrid configuration came from. */
+export type HybridSource = 'explicit' | 'fusion.json' | 'default';
+
 /** An opened index directory. */
 export class IndexDir {
   constructor(
     readonly dir: string,
     readonly bm25: Bm25Index,
     readonly dense: DenseIndex | null,
+    /** The tuned fusion in `fusion.json`, if any. */
+    readonly fusion: FusionChoice | null = null,
   ) {}
 
   /** Opens `dir`; the dense index is loaded only with an embedder (and must match its fingerprint). */
   static async open(dir: string, embedder: Embedder | null): Promise<IndexDir> {
     const bm25 = await Bm25Index.load(dir);
     const dense = embedder && (await hasDenseIndex(dir)) ? await loadDenseIndex(dir, embedder) : null;
-    return new IndexDir(dir, bm25, dense);
+    return new IndexDir(dir, bm25, dense, await readFusionFile(dir));
   }
 
-  /** A retriever over this directory in the given mode; errors say what is missing. */
+  /**
+   * The fusion hybrid mode uses: the options given when any are (missing ones from the
+   * defaults), else the tuned `fusion.json`, else the defaults (equal-weight RRF, k 60).
+   */
+  hybridConfig(explicit: Partial<HybridConfig> = {}): { config: HybridConfig; source: HybridSource } {
+    const given = Object.values(explicit).some((v) => v !== undefined);
+    if (given) return { config: validateHybridConfig(explicit), source: 'explicit' };
+    if (this.fusion) return { config: validateHybridConfig(this.fusion.hybrid), source: 'fusion.json' };
+    return { config: validateHybridConfig(DEFAULT_HYBRID_CONFIG), source: 'default' };
+  }
+
+  /** A retriever over this directory in the given mode; errors say what is missing. Hybrid fusion as in `hybridConfig`. */
   retrieval(mode: RetrievalMode, hybrid: Partial<HybridConfig> = {}): Retrieval {
     if (mode === 'bm25') return this.bm25;
     if (!this.dense) {
       throw new Error(`index ${this.dir}: mode "${mode}" needs a dense index and its retriever (build with --retriever, search with --retriever)`);
     }
-    return mode === 'dense' ? this.dense : new HybridRetrieval(this.dense, this.bm25, hybrid);
+    return mode === 'dense' ? this.dense : new HybridRetrieval(this.dense, this.bm25, this.hybridConfig(hybrid).config);
   }
 
   passages(): Passage[] {
