@@ -10,6 +10,7 @@ import { evalCommand } from './commands/eval';
 import { askCommand } from './commands/ask';
 import { quickstartCommand } from './commands/quickstart';
 import { qaGenCommand } from './commands/qa-gen';
+import { tuneCommand } from './commands/tune';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(pairsCommand());
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
+  program.addCommand(tuneCommand());
   program.addCommand(askCommand());
   program.addCommand(qaGenCommand());
   program.addCommand(quickstartCommand());

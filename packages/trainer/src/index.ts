@@ -50,6 +50,8 @@ export { mineHardNegatives, pickNegatives, DEFAULT_HARD_NEGATIVE_CONFIG } from '
 export type { HardNegativeConfig } from './data/hard-negatives';
 export { readQaExamples, writeQaExamples } from './data/qa';
 export type { QaExample } from './data/qa';
+export { qrelsFromQa, pairsFromQa, qaCoverageNote } from './data/qa-retrieval';
+export type { QaQrels, QaPairs } from './data/qa-retrieval';
 export { buildRaftExamples, goldIds, DEFAULT_RAFT_CONFIG } from './data/raft';
 export type { GeneratorExample, RaftConfig } from './data/raft';
 

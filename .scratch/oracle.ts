@@ -1,0 +1,17 @@
+import { initEngine, Rng } from '@dalm/core';
+import { IndexDir, loadEncoder, tuneFusion, IrEvaluator } from '@dalm/retriever';
+import { loadWordnetDomain, splitByDocument } from '@dalm/trainer';
+await initEngine({ backend: 'wasm' });
+const wn = await loadWordnetDomain('noun.food');
+const passages = wn.documents.map((d) => ({ id: d.id, text: d.text, title: d.title, source: d.id, start: 0, end: d.text.length }));
+const { eval: evalPassages } = splitByDocument(passages, { evalShare: 0.1, seed: 1 });
+const evalIds = new Set(evalPassages.map((p) => p.id));
+const isEval = (q: any) => (q.positiveIds ?? []).some((id: string) => evalIds.has(id));
+const heldOut = new Rng(1).shuffle(wn.questions.filter(isEval)).slice(0, 200);
+const queries = heldOut.map((q) => ({ id: q.id, text: q.question }));
+const qrels = new Map(heldOut.map((q) => [q.id, new Map((q.positiveIds ?? []).map((id) => [id, 1]))]));
+const enc = await loadEncoder('/tmp/qs-base/retriever');
+const idx = await IndexDir.open('/tmp/qs-base/index', enc);
+const c = await tuneFusion(idx.dense!, idx.bm25, queries, qrels, { denseWeights: Array.from({ length: 21 }, (_, i) => i / 20) });
+console.log(JSON.stringify(c.validation), JSON.stringify(c.hybrid));
+for (const g of c.grid) console.log(g.method, g.weights.dense, g.score.toFixed(4));
