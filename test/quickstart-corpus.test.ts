@@ -34,7 +34,23 @@ describe.skipIf(!existsSync(covid))('quickstart on a folder of documents', () =>
     // Cloze questions are copied from their passage with a blank: lexical retrieval finds it.
     expect(report.retrieval.bm25['recall@5']).toBeGreaterThan(0.5);
     for (const m of Object.values(report.retrieval)) expect(m['ndcg@10']).toBeGreaterThanOrEqual(0);
+    // The fusion is tuned on validation questions (training documents) and stored beside the index.
+    expect(report.validationQuestions).toBeGreaterThan(0);
+    const fusion = JSON.parse(readFileSync(path.join(out, 'index', 'fusion.json'), 'utf8'));
+    expect(fusion.hybrid).toEqual(report.fusion.hybrid);
+    expect(fusion.validation.queries).toBe(report.fusion.validation.queries);
+    expect(report.fusion.validation.score).toBeGreaterThanOrEqual(Math.max(report.fusion.validation.bm25, report.fusion.validation.dense));
+    // Intervals bracket the means; paired tests of every retrieval system against bm25.
+    for (const [sys, m] of Object.entries(report.retrieval)) {
+      const [lo, hi] = report.ci95.retrieval[sys]!['ndcg@10']!;
+      expect(lo).toBeLessThanOrEqual(m['ndcg@10']!);
+      expect(hi).toBeGreaterThanOrEqual(m['ndcg@10']!);
+    }
+    expect(Object.keys(report.paired.retrieval)).toEqual(['dense_before', 'dense_after', 'hybrid_equal_rrf', 'hybrid_after']);
+    expect(report.paired.retrieval.hybrid_after!['ndcg@10']!.delta).toBeCloseTo(report.retrieval.hybrid_after['ndcg@10']! - report.retrieval.bm25['ndcg@10']!, 12);
+    expect(Object.keys(report.paired.answers)).toEqual(['after', 'after_closed_book']);
     expect(report.examples.length).toBe(3);
+    for (const e of report.examples) expect(typeof e.correct).toBe('boolean');
     expect(report.examples[0].citations.length).toBeGreaterThan(0);
   });
 });
