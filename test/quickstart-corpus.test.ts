@@ -30,7 +30,7 @@ describe.skipIf(!existsSync(covid))('quickstart on a folder of documents', () =>
     const report = await runQuickstart({ out, corpus: docs, retrieverSteps: 5, generatorSteps: 5, evalQuestions: 10, evalShare: 0.2, quiet: true });
     expect(report.heldOutQuestions).toBeGreaterThan(0);
     expect(report.trainQuestions).toBeGreaterThan(report.heldOutQuestions);
-    for (const dir of ['retriever', 'generator', 'index', 'report.json']) expect(existsSync(path.join(out, dir))).toBe(true);
+    for (const dir of ['retriever', 'generator', 'index', 'report.json', 'data/validation.jsonl', 'data/heldout.jsonl']) expect(existsSync(path.join(out, dir))).toBe(true);
     // Cloze questions are copied from their passage with a blank: lexical retrieval finds it.
     expect(report.retrieval.bm25['recall@5']).toBeGreaterThan(0.5);
     for (const m of Object.values(report.retrieval)) expect(m['ndcg@10']).toBeGreaterThanOrEqual(0);

@@ -2,7 +2,7 @@
 import type { PairedResult, SystemComparison } from '@dalm/core';
 
 const f4 = (x: number) => x.toFixed(4);
-const fp = (p: number) => (p < 0.001 ? '<0.001' : p.toFixed(3));
+const fp = (p: number) => (p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`);
 
 /** A metric × system table, each cell "mean [low, high]". */
 export function formatWithCi(results: Record<string, Record<string, number>>, ci95: SystemComparison['ci95'], metrics: readonly string[]): string {
@@ -25,7 +25,7 @@ export function formatPaired(paired: SystemComparison['paired'], baseline: strin
       const r: PairedResult | undefined = byMetric[m];
       if (!r) continue;
       const sig = r.p < 0.05 ? 'significant at 0.05' : 'not significant at 0.05';
-      lines.push(`${s} vs ${baseline}, ${m}: ${r.delta >= 0 ? '+' : ''}${f4(r.delta)} [${f4(r.low)}, ${f4(r.high)}], p = ${fp(r.p)} (${sig})`);
+      lines.push(`${s} vs ${baseline}, ${m}: ${r.delta >= 0 ? '+' : ''}${f4(r.delta)} [${f4(r.low)}, ${f4(r.high)}], ${fp(r.p)} (${sig})`);
     }
   }
   return lines.join('\n');

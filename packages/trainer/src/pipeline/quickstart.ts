@@ -30,7 +30,7 @@ import { trainRetriever } from '../recipes/retriever';
 import { trainGenerator } from '../recipes/generator';
 import { ictPairs } from '../data/ict';
 import { buildRaftExamples } from '../data/raft';
-import type { QaExample } from '../data/qa';
+import { writeQaExamples, type QaExample } from '../data/qa';
 import type { TrainingPair } from '../data/pairs';
 import { loadWordnetDomain } from '../data/wordnet';
 import { clozeQuestions, splitByDocument } from '../data/qa-gen';
@@ -38,7 +38,7 @@ import { qrelsFromQa } from '../data/qa-retrieval';
 import { scratchEncoder, scratchGenerator, type ModelSize } from './presets';
 
 export interface QuickstartConfig {
-  /** Output directory: retriever/, generator/, index/, report.json. */
+  /** Output directory: retriever/, generator/, index/ (with fusion.json), data/{validation,heldout}.jsonl, report.json. */
   out: string;
   /** A folder of .txt/.md documents; null uses the embedded WordNet domain. */
   corpus: string | null;
@@ -134,6 +134,9 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   const fitQa = trainQa.filter((q) => !isVal(q));
   const valQa = trainQa.filter(isVal);
   if (valQa.length === 0 || fitQa.length === 0) throw new Error('quickstart: the corpus is too small to hold out validation questions by document');
+  // The question splits, so that `dalm tune fusion` / `dalm eval` can be rerun on them.
+  await writeQaExamples(path.join(c.out, 'data', 'validation.jsonl'), valQa);
+  await writeQaExamples(path.join(c.out, 'data', 'heldout.jsonl'), heldOut);
   const { queries, qrels } = qrelsFromQa(heldOut);
   const passageIds = passages.map((p) => p.id);
   const evaluator = new IrEvaluator(queries, qrels, { passageIds });
