@@ -110,6 +110,21 @@ describe('dalm CLI', () => {
     expect(ev.results.hybrid['ndcg@10']).toBeCloseTo(tuned.validation.score, 12); // tuned and evaluated on the same two questions
   });
 
+  const llamaTiny = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', 'llama-tiny');
+  it.skipIf(!existsSync(llamaTiny))('eval generator compares settings on the same questions: ci95 per setting, paired against the first', async () => {
+    const ev = JSON.parse(
+      await run(['eval', 'generator', '--generator', llamaTiny, '--qa', path.join(dir, 'dev.jsonl'), '--index', path.join(dir, 'index'), '--modes', 'closed-book,bm25', '-k', '1', '--max-new-tokens', '3', '--json']),
+    );
+    expect(ev.setting).toBe('closed-book');
+    expect(Object.keys(ev.results)).toEqual(['closed-book', 'bm25']);
+    expect(ev.exact_match).toBe(ev.results['closed-book'].exact_match);
+    expect(ev.count).toBe(2);
+    expect(Object.keys(ev.ci95)).toEqual(['closed-book', 'bm25']);
+    expect(ev.ci95.bm25.f1[0]).toBeLessThanOrEqual(ev.results.bm25.f1);
+    expect(Object.keys(ev.paired)).toEqual(['bm25']);
+    expect(ev.paired.bm25.f1.delta).toBeCloseTo(ev.results.bm25.f1 - ev.results['closed-book'].f1, 12);
+  });
+
   it('errors name the bad file, line or option', async () => {
     const bad = path.join(dir, 'bad.jsonl');
     writeFileSync(bad, '{"question": "ok?", "answers": ["x"]}\n{not json\n');
