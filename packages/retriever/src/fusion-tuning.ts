@@ -67,10 +67,18 @@ export interface FusionChoice {
     bm25: number;
     dense: number;
   };
+  /** Fingerprint of the encoder whose dense index was tuned (null when unknown): another encoder's index needs tuning again. */
+  encoderFingerprint: string | null;
   /** Every grid point in the order tried (methods, then ascending dense weight). */
   grid: FusionGridPoint[];
   /** ISO time of tuning. */
   tunedAt: string;
+}
+
+/** The encoder fingerprint a dense index records (null for other retrievers). */
+function denseFingerprint(r: Retrieval): string | null {
+  const f = (r as { fingerprint?: unknown }).fingerprint;
+  return typeof f === 'string' ? f : null;
 }
 
 /** A retriever answering from precomputed lists (one per query text). */
@@ -108,7 +116,7 @@ export async function tuneFusion(
   queries: readonly IrQuery[],
   qrels: Qrels,
   config: Partial<FusionTuneConfig> = {},
-  opts: { passageIds?: Iterable<string> } = {},
+  opts: { passageIds?: Iterable<string>; encoderFingerprint?: string } = {},
 ): Promise<FusionChoice> {
   const c = validateFusionTuneConfig(config);
   const evaluator = new IrEvaluator(queries, qrels, { passageIds: opts.passageIds ?? null });
@@ -139,6 +147,7 @@ export async function tuneFusion(
       bm25: bm25Score,
       dense: denseScore,
     },
+    encoderFingerprint: opts.encoderFingerprint ?? denseFingerprint(dense),
     grid,
     tunedAt: new Date().toISOString(),
   };

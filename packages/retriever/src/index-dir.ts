@@ -22,7 +22,7 @@ import { HnswIndex, type IndexConfig } from './hnsw-index';
 import { ExactIndex } from './exact-index';
 import { Bm25Index, type Bm25Config } from './bm25';
 import { DEFAULT_HYBRID_CONFIG, HybridRetrieval, validateHybridConfig, type HybridConfig } from './hybrid';
-import { readFusionFile } from './fusion-file';
+import { FUSION_FILE, readFusionFile } from './fusion-file';
 import type { FusionChoice } from './fusion-tuning';
 import { loadDenseIndex } from './load-index';
 
@@ -62,6 +62,8 @@ export async function buildIndexDir(
     await dense.save(dir);
   }
   await bm25.save(dir);
+  // A fusion tuned on the previous contents of the directory no longer applies.
+  await fsp.rm(path.join(dir, FUSION_FILE), { force: true });
   if (encoderDir) {
     const rel = path.relative(path.resolve(dir), path.resolve(encoderDir));
     await atomicWriteFile(path.join(dir, RETRIEVER_REF_FILE), JSON.stringify({ path: rel }, null, 2) + '\n');
@@ -104,7 +106,14 @@ export class IndexDir {
   static async open(dir: string, embedder: Embedder | null): Promise<IndexDir> {
     const bm25 = await Bm25Index.load(dir);
     const dense = embedder && (await hasDenseIndex(dir)) ? await loadDenseIndex(dir, embedder) : null;
-    return new IndexDir(dir, bm25, dense, await readFusionFile(dir));
+    const fusion = await readFusionFile(dir);
+    if (fusion?.encoderFingerprint && dense && fusion.encoderFingerprint !== dense.fingerprint) {
+      dense.dispose();
+      throw new Error(
+        `${path.join(dir, FUSION_FILE)}: tuned for encoder ${fusion.encoderFingerprint}, but the dense index is from ${dense.fingerprint}: rerun \`dalm tune fusion --index ${dir} --qa VALIDATION\` or delete the file`,
+      );
+    }
+    return new IndexDir(dir, bm25, dense, fusion);
   }
 
   /**

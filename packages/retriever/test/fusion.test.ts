@@ -4,7 +4,7 @@
  * round-trips and drives hybrid search.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -146,6 +146,7 @@ describe('fusion.json in an index directory', () => {
     const choice = await tuneFusion(opened.dense!, opened.bm25, queries, qrelsOf(rel), {}, { passageIds: passages.map((p) => p.id) });
     expect(choice.validation.score).toBeGreaterThanOrEqual(Math.max(choice.validation.bm25, choice.validation.dense));
     expect(choice.validation.score).toBe(Math.max(...choice.grid.map((g) => g.score)));
+    expect(choice.encoderFingerprint).toBe('stub-fusion');
     expect(await writeFusionFile(dir, choice)).toBe(path.join(dir, FUSION_FILE));
     expect(await readFusionFile(dir)).toEqual(choice);
     opened.dispose();
@@ -161,5 +162,11 @@ describe('fusion.json in an index directory', () => {
 
     writeFileSync(path.join(dir, FUSION_FILE), JSON.stringify({ ...choice, hybrid: { ...choice.hybrid, method: 'max' } }));
     await expect(IndexDir.open(dir, embedder)).rejects.toThrow(`${path.join(dir, FUSION_FILE)}: hybrid config: method must be one of rrf, minmax, zscore, got max`);
+    // A fusion tuned for another encoder's index is refused, not silently applied ...
+    await writeFusionFile(dir, { ...choice, encoderFingerprint: 'old-encoder' });
+    await expect(IndexDir.open(dir, embedder)).rejects.toThrow(`${path.join(dir, FUSION_FILE)}: tuned for encoder old-encoder, but the dense index is from stub-fusion`);
+    // ... and rebuilding the index directory removes it.
+    await buildIndexDir(dir, passages, embedder, { denseKind: 'exact' });
+    expect(existsSync(path.join(dir, FUSION_FILE))).toBe(false);
   });
 });
