@@ -34,7 +34,7 @@ import { writeQaExamples, type QaExample } from '../data/qa';
 import type { TrainingPair } from '../data/pairs';
 import { loadWordnetDomain } from '../data/wordnet';
 import { clozeQuestions, splitByDocument } from '../data/qa-gen';
-import { qrelsFromQa } from '../data/qa-retrieval';
+import { pairsFromQa, qrelsFromQa } from '../data/qa-retrieval';
 import { scratchEncoder, scratchGenerator, type ModelSize } from './presets';
 
 export interface QuickstartConfig {
@@ -159,8 +159,7 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   };
   stage(`before training: dense ndcg@10 ${ir.dense_before!.metrics['ndcg@10'].toFixed(3)}, bm25 ${ir.bm25!.metrics['ndcg@10'].toFixed(3)}`);
   const byId = new Map(passages.map((p) => [p.id, p]));
-  const qaPairs: TrainingPair[] = fitQa.flatMap((q) => (q.positiveIds ?? []).filter((id) => byId.has(id)).map((id) => ({ query: q.question, positive: byId.get(id)!.text, positiveId: id })));
-  const pairs = [...qaPairs, ...ictPairs(fitPassages, { removeRate: 0.5, seed: c.seed, minQueryWords: 3 })];
+  const pairs: TrainingPair[] = [...pairsFromQa(fitQa, passages, 'quickstart training questions').pairs, ...ictPairs(fitPassages, { removeRate: 0.5, seed: c.seed, minQueryWords: 3 })];
   await trainRetriever(encoder, pairs, {
     steps: c.retrieverSteps,
     batchSize: 32,
