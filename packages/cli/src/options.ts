@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander';
 
-export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'list' | { choices: readonly string[] };
+export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'list' | 'floats' | { choices: readonly string[] };
 
 export interface OptionSpec<C> {
   /** Config field the option fills. */
@@ -36,6 +36,17 @@ function parser(spec: OptionSpec<unknown>, flag: string): ((v: string) => unknow
       return n;
     };
   if (k === 'list') return (v) => v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (k === 'floats')
+    return (v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => {
+          const n = Number(s);
+          if (!Number.isFinite(n)) throw new Error(`--${flag} expects comma-separated numbers, got "${s}"`);
+          return n;
+        });
   return undefined;
 }
 

@@ -12,6 +12,7 @@ import { quickstartCommand } from './commands/quickstart';
 import { qaGenCommand } from './commands/qa-gen';
 import { exportCommand } from './commands/export';
 import { reportCommand } from './commands/report';
+import { tuneCommand } from './commands/tune';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   program.addCommand(pairsCommand());
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
+  program.addCommand(tuneCommand());
   program.addCommand(askCommand());
   program.addCommand(qaGenCommand());
   program.addCommand(exportCommand());

@@ -3,10 +3,11 @@
  * once and reused by every command that takes those settings.
  */
 import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig, E2ETrainConfig } from '@dalm/trainer';
-import type { ChunkConfig, IndexConfig, HybridConfig, Bm25Config } from '@dalm/retriever';
+import { FUSION_METHODS, type ChunkConfig, type IndexConfig, type HybridConfig, type Bm25Config, type FusionMethod, type FusionTuneConfig } from '@dalm/retriever';
 import type { GenerateOptions, LoraConfig } from '@dalm/generator';
 import { INFERENCE_RUNTIME_CHOICES, type InferenceRuntimeChoice } from '@dalm/core';
 import type { RunReportOptions } from '@dalm/core';
+import type { BootstrapConfig } from '@dalm/core';
 import type { OptionSpec } from './options';
 
 /** Every model option (--base, --retriever, --generator) takes a local directory or a Hub id; help says so once, here. */
@@ -87,12 +88,15 @@ export const GENERATE_OPTIONS: OptionSpec<GenerateOptions>[] = [
 ];
 
 export interface HybridCliConfig {
+  fusion: FusionMethod;
   rrfK: number;
   denseWeight: number;
   bm25Weight: number;
 }
 
+/** Explicit fusion options; without any, hybrid mode uses the index's tuned fusion.json (else equal-weight RRF). */
 export const HYBRID_OPTIONS: OptionSpec<HybridCliConfig>[] = [
+  { field: 'fusion', kind: { choices: FUSION_METHODS }, description: 'hybrid fusion: rrf, or a convex combination of minmax / zscore normalised scores (default: the index\'s fusion.json, else rrf)' },
   { field: 'rrfK', kind: 'int', description: 'reciprocal-rank-fusion constant' },
   { field: 'denseWeight', kind: 'float', description: 'weight of the dense ranking in hybrid mode' },
   { field: 'bm25Weight', kind: 'float', description: 'weight of the BM25 ranking in hybrid mode' },
@@ -100,10 +104,18 @@ export const HYBRID_OPTIONS: OptionSpec<HybridCliConfig>[] = [
 
 export function hybridConfig(c: Partial<HybridCliConfig>): Partial<HybridConfig> {
   return {
+    ...(c.fusion !== undefined ? { method: c.fusion } : {}),
     ...(c.rrfK !== undefined ? { k: c.rrfK } : {}),
     ...(c.denseWeight !== undefined || c.bm25Weight !== undefined ? { weights: { dense: c.denseWeight ?? 1, bm25: c.bm25Weight ?? 1 } } : {}),
   };
 }
+
+export const FUSION_TUNE_OPTIONS: OptionSpec<FusionTuneConfig>[] = [
+  { field: 'methods', kind: 'list', description: `fusion methods tried, comma-separated (${FUSION_METHODS.join(', ')})` },
+  { field: 'denseWeights', kind: 'floats', description: 'dense weights tried, comma-separated in [0, 1] (BM25 gets 1 - w; 0 and 1 always tried)' },
+  { field: 'rrfK', kind: 'int', description: 'reciprocal-rank-fusion constant of the rrf method' },
+  { field: 'candidates', kind: 'int', description: 'hits fetched from each retriever before fusion' },
+];
 
 export const E2E_TRAIN_OPTIONS: OptionSpec<E2ETrainConfig>[] = [
   { field: 'k', short: 'k', kind: 'int', description: 'passages retrieved per question (the RAG marginal runs over them)' },
@@ -133,4 +145,10 @@ export const RUNTIME_OPTIONS: OptionSpec<RuntimeCliConfig>[] = [
 
 export const REPORT_OPTIONS: OptionSpec<RunReportOptions>[] = [
   { field: 'out', kind: 'string', description: 'where to write the HTML page (default: RUN_DIR/report.html)' },
+];
+
+export const BOOTSTRAP_OPTIONS: OptionSpec<BootstrapConfig>[] = [
+  { field: 'resamples', flag: 'bootstrap-resamples', kind: 'int', description: 'bootstrap resamples of the confidence intervals and paired tests' },
+  { field: 'confidence', kind: 'float', description: 'confidence level of the intervals' },
+  { field: 'seed', flag: 'bootstrap-seed', kind: 'int', description: 'seed of the resampling' },
 ];

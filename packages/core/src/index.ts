@@ -7,6 +7,14 @@ export * from './layers/index';
 export { Progress, formatNumber, formatDuration, formatBytes, type ProgressOptions } from './progress';
 export { Rng, mixSeed, epochPermutation } from './rng';
 
+// --- statistics: bootstrap intervals, paired tests ---
+export { DEFAULT_BOOTSTRAP_CONFIG, validateBootstrapConfig, mean, quantileSorted, bootstrapCi, bootstrapCis } from './stats/bootstrap';
+export type { BootstrapConfig } from './stats/bootstrap';
+export { signFlipPValue, pairedTest, pairedTests } from './stats/paired';
+export type { PairedResult } from './stats/paired';
+export { compareSystems } from './stats/compare';
+export type { PerItemScores, SystemComparison } from './stats/compare';
+
 // --- engine ---
 export { initEngine, engineInfo, BACKEND_CHOICES, AUTO_ORDER } from './engine/backend';
 export type {

@@ -74,6 +74,8 @@ export type { LoraConfig } from './lora';
 
 // --- answer metrics ---
 export { normalizeAnswer, exactMatch, tokenF1, tokenF1Single, scoreAnswers, ANSWER_METRIC_NAMES, PRIMARY_ANSWER_METRIC } from './answer-metrics';
+export { AnswerEvaluator } from './answer-evaluator';
+export type { AnswerItem, AnswerMetricName, AnswerEvaluation, AnswerEvaluatorOptions } from './answer-evaluator';
 
 // --- generator directories ---
 export { loadGenerator, saveGenerator, saveGeneratorAdapter } from './generator-dir';

@@ -9,6 +9,7 @@
  *     manifest.json   index.bin                  (dense: HNSW or exact)
  *     retriever.json  {"path": "../retriever"}   (where the encoder was loaded from, if any;
  *                     or {"model": "org/name@rev"} when it was a Hub id, not a local path)
+ *     fusion.json                                (the hybrid fusion chosen on validation data, if tuned)
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -22,7 +23,9 @@ import { DENSE_INDEX_FILES, MANIFEST_FILE } from './dense-index';
 import { HnswIndex, type IndexConfig } from './hnsw-index';
 import { ExactIndex } from './exact-index';
 import { BM25_INDEX_FILES, Bm25Index, type Bm25Config } from './bm25';
-import { HybridRetrieval, type HybridConfig } from './hybrid';
+import { DEFAULT_HYBRID_CONFIG, HybridRetrieval, validateHybridConfig, type HybridConfig } from './hybrid';
+import { FUSION_FILE, readFusionFile } from './fusion-file';
+import type { FusionChoice } from './fusion-tuning';
 import { loadDenseIndex } from './load-index';
 
 export const RETRIEVER_REF_FILE = 'retriever.json';
@@ -41,8 +44,11 @@ export interface IndexDirConfig {
 
 export const DEFAULT_INDEX_DIR_CONFIG: IndexDirConfig = { denseKind: 'hnsw', dense: {}, bm25: {} };
 
-/** Every file an index directory's writers own; anything else in the directory (a user's notes) is kept. */
-export const INDEX_DIR_FILES: readonly string[] = [...new Set([...DENSE_INDEX_FILES, ...BM25_INDEX_FILES, RETRIEVER_REF_FILE])];
+/**
+ * Every file an index directory's writers own; anything else in the directory (a user's notes) is kept
+ * by a rebuild. fusion.json is among them: a fusion tuned on the previous contents no longer applies.
+ */
+export const INDEX_DIR_FILES: readonly string[] = [...new Set([...DENSE_INDEX_FILES, ...BM25_INDEX_FILES, RETRIEVER_REF_FILE, FUSION_FILE])];
 
 /**
  * Builds BM25 (and dense, with an embedder) over `passages` and writes them into `dir` in one atomic
@@ -111,12 +117,17 @@ export async function hasDenseIndex(dir: string): Promise<boolean> {
     .catch(() => false);
 }
 
+/** Where a hybrid configuration came from. */
+export type HybridSource = 'explicit' | 'fusion.json' | 'default';
+
 /** An opened index directory. */
 export class IndexDir {
   constructor(
     readonly dir: string,
     readonly bm25: Bm25Index,
     readonly dense: DenseIndex | null,
+    /** The tuned fusion in `fusion.json`, if any. */
+    readonly fusion: FusionChoice | null = null,
   ) {}
 
   /** Opens `dir`; the dense index is loaded only with an embedder (and must match its fingerprint). */
@@ -125,16 +136,34 @@ export class IndexDir {
     for (const message of await recoverInterruptedSwap(dir)) process.stderr.write(`dalm: warning: ${message}\n`);
     const bm25 = await Bm25Index.load(dir);
     const dense = embedder && (await hasDenseIndex(dir)) ? await loadDenseIndex(dir, embedder) : null;
-    return new IndexDir(dir, bm25, dense);
+    const fusion = await readFusionFile(dir);
+    if (fusion?.encoderFingerprint && dense && fusion.encoderFingerprint !== dense.fingerprint) {
+      dense.dispose();
+      throw new Error(
+        `${path.join(dir, FUSION_FILE)}: tuned for encoder ${fusion.encoderFingerprint}, but the dense index is from ${dense.fingerprint}: rerun \`dalm tune fusion --index ${dir} --qa VALIDATION\` or delete the file`,
+      );
+    }
+    return new IndexDir(dir, bm25, dense, fusion);
   }
 
-  /** A retriever over this directory in the given mode; errors say what is missing. */
+  /**
+   * The fusion hybrid mode uses: the options given when any are (missing ones from the
+   * defaults), else the tuned `fusion.json`, else the defaults (equal-weight RRF, k 60).
+   */
+  hybridConfig(explicit: Partial<HybridConfig> = {}): { config: HybridConfig; source: HybridSource } {
+    const given = Object.values(explicit).some((v) => v !== undefined);
+    if (given) return { config: validateHybridConfig(explicit), source: 'explicit' };
+    if (this.fusion) return { config: validateHybridConfig(this.fusion.hybrid), source: 'fusion.json' };
+    return { config: validateHybridConfig(DEFAULT_HYBRID_CONFIG), source: 'default' };
+  }
+
+  /** A retriever over this directory in the given mode; errors say what is missing. Hybrid fusion as in `hybridConfig`. */
   retrieval(mode: RetrievalMode, hybrid: Partial<HybridConfig> = {}): Retrieval {
     if (mode === 'bm25') return this.bm25;
     if (!this.dense) {
       throw new Error(`index ${this.dir}: mode "${mode}" needs a dense index and its retriever (build with --retriever, search with --retriever)`);
     }
-    return mode === 'dense' ? this.dense : new HybridRetrieval(this.dense, this.bm25, hybrid);
+    return mode === 'dense' ? this.dense : new HybridRetrieval(this.dense, this.bm25, this.hybridConfig(hybrid).config);
   }
 
   passages(): Passage[] {

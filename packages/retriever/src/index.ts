@@ -27,8 +27,11 @@ export { DEFAULT_EXACT_INDEX_CONFIG, validateExactIndexConfig, ExactIndex } from
 export { loadDenseIndex } from './load-index';
 export type { Bm25Config } from './bm25';
 export { DEFAULT_BM25_CONFIG, validateBm25Config, bm25Tokenize, BM25_FILE, Bm25Index } from './bm25';
-export type { HybridConfig } from './hybrid';
-export { DEFAULT_HYBRID_CONFIG, validateHybridConfig, fuseRrf, HybridRetrieval } from './hybrid';
+export type { HybridConfig, FusionMethod } from './hybrid';
+export { FUSION_METHODS, DEFAULT_HYBRID_CONFIG, validateHybridConfig, fuseRrf, fuseScores, fuseHybrid, normalizeScores, HybridRetrieval } from './hybrid';
+export type { FusionTuneConfig, FusionGridPoint, FusionChoice } from './fusion-tuning';
+export { DEFAULT_FUSION_TUNE_CONFIG, validateFusionTuneConfig, tuneFusion } from './fusion-tuning';
+export { FUSION_FILE, readFusionFile, writeFusionFile } from './fusion-file';
 
 // --- evaluation ---
 export type { Relevance } from './metrics/relevance';
@@ -39,7 +42,7 @@ export { ndcgAt } from './metrics/ndcg';
 export { averagePrecisionAt } from './metrics/map';
 export type { IrQuery, Qrels, IrDataset } from './qrels';
 export { readQrelsTsv, loadBeirDataset, loadCovidQaDataset } from './qrels';
-export type { IrMetricName, IrEvaluatorOptions } from './ir-evaluator';
+export type { IrMetricName, IrEvaluatorOptions, IrSkipped, IrEvaluation } from './ir-evaluator';
 export { IR_METRIC_NAMES, PRIMARY_IR_METRIC, IR_EVAL_DEPTH, scoreRanking, IrEvaluator } from './ir-evaluator';
 
 // --- encoder ---
@@ -66,5 +69,5 @@ export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from 
 
 // --- index directories ---
 export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';
-export type { RetrievalMode, IndexDirConfig } from './index-dir';
+export type { RetrievalMode, IndexDirConfig, HybridSource } from './index-dir';
 export { loadPassages, tokenizerCounter } from './corpus';

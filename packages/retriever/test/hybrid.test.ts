@@ -26,7 +26,7 @@ describe('reciprocal-rank fusion', () => {
     expect(fuseRrf([hits('x'), hits('y')], [1, 1], 60).map((h) => h.id)).toEqual(['x', 'y']);
   });
   it('validates its config', () => {
-    expect(validateHybridConfig({ weights: { dense: 0.5, bm25: 1 } })).toEqual({ k: 60, weights: { dense: 0.5, bm25: 1 }, candidates: 100 });
+    expect(validateHybridConfig({ weights: { dense: 0.5, bm25: 1 } })).toEqual({ method: 'rrf', k: 60, weights: { dense: 0.5, bm25: 1 }, candidates: 100 });
     expect(() => validateHybridConfig({ weights: { dense: 0, bm25: 0 } })).toThrow(/cannot both be 0/);
     expect(() => validateHybridConfig({ k: -1 })).toThrow(/k must be a number ≥ 0, got -1/);
   });

@@ -43,6 +43,32 @@ describe('IrEvaluator', () => {
     expect(m['map@100']).toBeCloseTo(0.5, 12);
   });
 
+  it('keeps per-query values in query order; their means are the metrics', async () => {
+    const ev = new IrEvaluator(queries, qrels);
+    const { metrics, perQuery, queryIds } = await ev.evaluateDetailed(stub);
+    expect(queryIds).toEqual(['q1', 'q2']);
+    expect(perQuery['hit@1']).toEqual([0, 1]);
+    expect(perQuery['mrr@10']).toEqual([0.5, 1]);
+    expect(perQuery['ndcg@10'][0]).toBeCloseTo(0.630929753571, 10);
+    expect(perQuery['ndcg@10'][1]).toBeCloseTo(0.760187533432, 10);
+    expect(metrics['ndcg@10']).toBeCloseTo((perQuery['ndcg@10'][0] + perQuery['ndcg@10'][1]) / 2, 14);
+    expect(ev.skipped).toEqual({ noJudgements: 1, notInIndex: 0, partlyInIndex: 0 });
+  });
+
+  it('counts queries whose relevant ids are not in the index, instead of scoring them 0', async () => {
+    // Indexed: a, b, x, y. q1 (b) kept; q2 (x grade 2, z) kept with z missing; q4 (only w) left out.
+    const q4 = { id: 'q4', text: 'q4' };
+    const withQ4: Qrels = new Map([...qrels, ['q4', new Map([['w', 1]])]]);
+    const ev = new IrEvaluator([...queries, q4], withQ4, { passageIds: ['a', 'b', 'x', 'y'] });
+    expect(ev.queries.map((q) => q.id)).toEqual(['q1', 'q2']);
+    expect(ev.skipped).toEqual({ noJudgements: 1, notInIndex: 1, partlyInIndex: 1 });
+    expect(ev.skippedNote()).toBe('left out 1 without a relevant id, 1 whose relevant ids are not in the index; 1 kept with some relevant ids missing from the index');
+    expect((await ev.evaluate(stub))['hit@1']).toBe(0.5);
+    expect(() => new IrEvaluator([q4], withQ4, { passageIds: ['a', 'b'] })).toThrow(
+      'IrEvaluator: none of the 1 queries has a relevant id among the 2 indexed passages (e.g. "w"): do the judgements name this corpus\' ids?',
+    );
+  });
+
   it('refuses a query set with nothing relevant', () => {
     expect(() => new IrEvaluator([{ id: 'q3', text: 'q3' }], qrels)).toThrow(/no query has a relevant passage/);
   });

@@ -53,6 +53,8 @@ export type { HardNegativeConfig } from './data/hard-negatives';
 export { readQaExamples, writeQaExamples } from './data/qa';
 export type { ReadQaOptions } from './data/qa';
 export type { QaExample } from './data/qa';
+export { qrelsFromQa, pairsFromQa, qaCoverageNote } from './data/qa-retrieval';
+export type { QaQrels, QaPairs } from './data/qa-retrieval';
 export { buildRaftExamples, goldIds, DEFAULT_RAFT_CONFIG } from './data/raft';
 export type { GeneratorExample, RaftConfig } from './data/raft';
 

@@ -34,13 +34,14 @@ export function askCommand(): Command {
     const opened = opts.index && !opts.closedBook ? await openIndex(String(opts.index), opts.retriever as string | undefined, runtimeOption(opts)) : null;
     if (!opened && !opts.closedBook) throw new Error('give --index, or --closed-book');
     const mode = (opts.mode as RetrievalMode | undefined) ?? (opened?.index.dense ? 'hybrid' : 'bm25');
-    const retrieval = opened ? opened.index.retrieval(mode, hybridConfig(readOptions<HybridCliConfig>(opts, HYBRID_OPTIONS))) : null;
+    const hybrid = opened?.index.hybridConfig(hybridConfig(readOptions<HybridCliConfig>(opts, HYBRID_OPTIONS)));
+    const retrieval = opened ? opened.index.retrieval(mode, hybrid!.config) : null;
     const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, retrieval);
     const ragOpts = { k: Number(opts.k), closedBook: Boolean(opts.closedBook), generate: readOptions<GenerateOptions>(opts, GENERATE_OPTIONS) };
     let answer: RagAnswer;
     if (opts.json) {
       answer = await rag.ask(question, ragOpts);
-      printJson({ ...answer, mode: opened ? mode : 'closed-book' });
+      printJson({ ...answer, mode: opened ? mode : 'closed-book', ...(opened && mode === 'hybrid' ? { fusion: { source: hybrid!.source, ...hybrid!.config } } : {}) });
     } else {
       const it = rag.stream(question, ragOpts);
       let r = await it.next();

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { intArg, floatArg } from '../options';
 import { Bm25Index, loadEncoder, ExactIndex } from '@dalm/retriever';
-import { ictPairs, mineHardNegatives, readPairs, readQaExamples, writePairs, type TrainingPair } from '@dalm/trainer';
+import { ictPairs, mineHardNegatives, pairsFromQa, qaCoverageNote, readPairs, readQaExamples, writePairs, type TrainingPair } from '@dalm/trainer';
 import { corpusPassages, printJson, startEngine } from '../context';
 import { modelHelp } from '../specs';
 
@@ -33,18 +33,14 @@ Examples:
     .action(async (opts: Record<string, unknown>, self: Command) => {
       await startEngine(self);
       const corpus = opts.corpus ? await corpusPassages(String(opts.corpus)) : [];
-      const byId = new Map(corpus.map((p) => [p.id, p]));
       let pairs: TrainingPair[];
-      const positives = new Map<string, Set<string>>();
+      let positives = new Map<string, Set<string>>();
+      let note = '';
       if (opts.qa) {
         if (!opts.corpus) throw new Error('--qa needs --corpus (the passages its positive_ids name)');
-        pairs = [];
-        for (const ex of await readQaExamples(String(opts.qa), { requireAnswers: false })) {
-          const ids = (ex.positiveIds ?? []).filter((id) => byId.has(id));
-          positives.set(ex.question, new Set(ids));
-          for (const id of ids) pairs.push({ query: ex.question, positive: byId.get(id)!.text, positiveId: id });
-        }
-        if (pairs.length === 0) throw new Error(`${opts.qa}: no example has a positive_ids entry found in ${opts.corpus}`);
+        const made = pairsFromQa(await readQaExamples(String(opts.qa), { requireAnswers: false }), corpus, `${opts.qa} (corpus ${opts.corpus})`);
+        ({ pairs, positives } = made);
+        note = qaCoverageNote(made);
       } else if (opts.labelled) {
         pairs = await readPairs(String(opts.labelled), { queryField: String(opts.queryField), positiveField: String(opts.positiveField) });
       } else if (opts.ict) {
@@ -72,7 +68,7 @@ Examples:
       }
       await writePairs(String(opts.out), pairs);
       const withNeg = pairs.filter((p) => p.negatives?.length).length;
-      if (opts.json) printJson({ out: opts.out, pairs: pairs.length, withNegatives: withNeg });
-      else process.stdout.write(`wrote ${pairs.length} pairs (${withNeg} with hard negatives) to ${opts.out}\n`);
+      if (opts.json) printJson({ out: opts.out, pairs: pairs.length, withNegatives: withNeg, ...(note ? { note } : {}) });
+      else process.stdout.write(`wrote ${pairs.length} pairs (${withNeg} with hard negatives) to ${opts.out}${note ? ` (${note})` : ''}\n`);
     });
 }

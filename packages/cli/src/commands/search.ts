@@ -16,14 +16,15 @@ export function searchCommand(): Command {
     .option('--json', 'print JSON');
   addOptions(cmd, HYBRID_OPTIONS, { rrfK: 60, denseWeight: 1, bm25Weight: 1 });
   addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
-  cmd.addHelpText('after', '\nExamples:\n  dalm search runs/index "incubation period of SARS-CoV-2"\n  dalm search runs/index "ACE2 receptor" --mode dense -k 5 --json');
+  cmd.addHelpText('after', '\nExamples:\n  dalm search runs/index "incubation period of SARS-CoV-2"\n  dalm search runs/index "ACE2 receptor" --mode dense -k 5 --json\n  dalm search runs/index "ACE2 receptor" --fusion minmax --dense-weight 0.3 --bm25-weight 0.7\n\nHybrid mode uses the index\'s fusion.json (from `dalm tune fusion`) unless fusion options are given.');
   return cmd.action(async (indexDir: string, query: string, opts: Record<string, unknown>, self: Command) => {
     if (query.trim() === '') throw new Error('the query is empty: give the text to search for');
     await startEngine(self);
     const { index, encoder } = await openIndex(indexDir, opts.retriever as string | undefined, runtimeOption(opts));
     const mode = (opts.mode as RetrievalMode | undefined) ?? (index.dense ? 'hybrid' : 'bm25');
-    const hits = await index.retrieval(mode, hybridConfig(readOptions<HybridCliConfig>(opts, HYBRID_OPTIONS))).search(query, { k: Number(opts.k) });
-    if (opts.json) printJson({ query, mode, hits: hits.map((h) => ({ id: h.id, score: h.score, source: h.passage.source, title: h.passage.title, text: h.passage.text })) });
+    const hybrid = index.hybridConfig(hybridConfig(readOptions<HybridCliConfig>(opts, HYBRID_OPTIONS)));
+    const hits = await index.retrieval(mode, hybrid.config).search(query, { k: Number(opts.k) });
+    if (opts.json) printJson({ query, mode, ...(mode === 'hybrid' ? { fusion: { source: hybrid.source, ...hybrid.config } } : {}), hits: hits.map((h) => ({ id: h.id, score: h.score, source: h.passage.source, title: h.passage.title, text: h.passage.text })) });
     else {
       hits.forEach((h, i) => {
         const snippet = h.passage.text.replace(/\s+/g, ' ').slice(0, 160);

@@ -3,7 +3,6 @@ import { Command, Option } from 'commander';
 import path from 'node:path';
 import {
   buildIndexDir,
-  ExactIndex,
   IrEvaluator,
   RETRIEVAL_MODES,
   loadEncoder,
@@ -11,9 +10,10 @@ import {
   type Passage,
   type RetrievalMode,
 } from '@dalm/retriever';
-import { RagPipeline, loadGenerator, mergeLora, saveGenerator, saveGeneratorAdapter, scoreAnswers, validateLoraConfig, type LoraConfig } from '@dalm/generator';
+import { AnswerEvaluator, RagPipeline, loadGenerator, mergeLora, saveGenerator, saveGeneratorAdapter, validateLoraConfig, type LoraConfig } from '@dalm/generator';
 import {
   buildRaftExamples,
+  qrelsFromQa,
   readPairs,
   readQaExamples,
   trainGenerator,
@@ -33,23 +33,11 @@ import { checkSize, corpusPassages, openIndex, printJson, startEngine, FORCE_OPT
 import { MODEL_SIZES, scratchEncoder, scratchGenerator } from '@dalm/trainer';
 import type { GenerateOptions } from '@dalm/generator';
 
-/** Queries and qrels from QA examples' positive ids. */
-export function qrelsFromQa(examples: readonly QaExample[]) {
-  const queries = examples.filter((e) => e.positiveIds?.length).map((e) => ({ id: e.id, text: e.question }));
-  const qrels = new Map(examples.filter((e) => e.positiveIds?.length).map((e) => [e.id, new Map(e.positiveIds!.map((id) => [id, 1]))]));
-  return { queries, qrels };
-}
-
 /** Retrieval metrics of `encoder` on held-out QA over `corpus` (exact search, so only the encoder is measured). */
-export async function evalEncoder(encoder: Encoder, examples: readonly QaExample[], corpus: readonly Passage[]): Promise<Record<string, number>> {
+async function evalEncoder(encoder: Encoder, examples: readonly QaExample[], corpus: readonly Passage[]): Promise<Record<string, number>> {
   const { queries, qrels } = qrelsFromQa(examples);
   await encoder.ensureFingerprint(); // the index records it (on webgpu a fresh encoder has none yet)
-  const index = await ExactIndex.build(encoder, corpus);
-  try {
-    return await new IrEvaluator(queries, qrels).evaluate(index);
-  } finally {
-    index.dispose();
-  }
+  return new IrEvaluator(queries, qrels, { passageIds: corpus.map((p) => p.id) }).evaluateEmbedder(encoder, corpus);
 }
 
 function retrieverCommand(): Command {
@@ -102,14 +90,9 @@ function retrieverCommand(): Command {
   });
 }
 
-/** Answer metrics of a RAG pipeline over QA examples. */
-export async function evalAnswers(
-  rag: RagPipeline,
-  examples: readonly QaExample[],
-  opts: { k: number; closedBook?: boolean; generate?: GenerateOptions; batchSize?: number },
-): Promise<Record<string, number>> {
-  const answers = await rag.askMany(examples.map((e) => e.question), { k: opts.k, closedBook: opts.closedBook, generate: opts.generate, batchSize: opts.batchSize ?? 8 });
-  return scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: examples[i].answers })));
+/** Answer metrics (means) of a RAG pipeline over QA examples. */
+async function evalAnswers(rag: RagPipeline, examples: readonly QaExample[], opts: { k: number; generate?: GenerateOptions }): Promise<Record<string, number>> {
+  return (await new AnswerEvaluator(examples).evaluate(rag, opts)).metrics;
 }
 
 function generatorCommand(): Command {

@@ -10,32 +10,36 @@
  * const report = await runQuickstart({ out: 'runs/quickstart' }, console.error);
  */
 import path from 'node:path';
-import { atomicWriteFile, Rng } from '@dalm/core';
+import { atomicWriteFile, compareSystems, mixSeed, Rng, type SystemComparison } from '@dalm/core';
 import {
   Bm25Index,
   HnswIndex,
   HybridRetrieval,
   IrEvaluator,
-  ExactIndex,
   loadPassages,
+  tuneFusion,
+  writeFusionFile,
+  type HybridConfig,
+  type IrEvaluation,
   type Passage,
   type Retrieval,
   type Encoder,
 } from '@dalm/retriever';
-import { RagPipeline, saveGenerator, scoreAnswers, type RagAnswer } from '@dalm/generator';
+import { AnswerEvaluator, RagPipeline, saveGenerator, type RagAnswer } from '@dalm/generator';
 import { trainRetriever } from '../recipes/retriever';
 import { trainGenerator } from '../recipes/generator';
 import { ictPairs } from '../data/ict';
 import { buildRaftExamples } from '../data/raft';
-import type { QaExample } from '../data/qa';
+import { writeQaExamples, type QaExample } from '../data/qa';
 import type { TrainingPair } from '../data/pairs';
 import { loadWordnetDomain } from '../data/wordnet';
 import { clozeQuestions, splitByDocument } from '../data/qa-gen';
+import { pairsFromQa, qrelsFromQa } from '../data/qa-retrieval';
 import { scratchEncoder, scratchGenerator, type ModelSize } from './presets';
 import { writeRunReport } from '@dalm/core';
 
 export interface QuickstartConfig {
-  /** Output directory: retriever/, generator/, index/, runs/, report.json, report.html. */
+  /** Output directory: retriever/, generator/, index/ (with fusion.json), data/{validation,heldout}.jsonl, runs/, report.json, report.html. */
   out: string;
   /** A folder of .txt/.md documents; null uses the embedded WordNet domain. */
   corpus: string | null;
@@ -43,6 +47,8 @@ export interface QuickstartConfig {
   domain: string;
   /** Share of documents whose questions are held out for evaluation. */
   evalShare: number;
+  /** Share of the remaining (training) documents whose questions are held out as validation: the retriever does not train on them; the hybrid fusion is tuned on them. */
+  validationShare: number;
   /** Most held-out questions evaluated (answers are generated for each). */
   evalQuestions: number;
   retrieverSize: ModelSize;
@@ -60,6 +66,7 @@ export const DEFAULT_QUICKSTART_CONFIG: QuickstartConfig = {
   corpus: null,
   domain: 'noun.food',
   evalShare: 0.1,
+  validationShare: 0.1,
   evalQuestions: 200,
   retrieverSize: 'tiny',
   generatorSize: 'tiny',
@@ -75,10 +82,20 @@ export interface QuickstartReport {
   documents: number;
   passages: number;
   trainQuestions: number;
+  /** Training questions held out for validation (not trained on by the retriever; the fusion is tuned on them). */
+  validationQuestions: number;
   heldOutQuestions: number;
-  retrieval: Record<'bm25' | 'dense_before' | 'dense_after' | 'hybrid_after', Record<string, number>>;
+  /** Held-out metrics; `hybrid_after` is the tuned fusion the index uses, `hybrid_equal_rrf` the untuned default. */
+  retrieval: Record<'bm25' | 'dense_before' | 'dense_after' | 'hybrid_equal_rrf' | 'hybrid_after', Record<string, number>>;
+  /** The fusion chosen on the validation questions (stored as index/fusion.json). */
+  fusion: { hybrid: HybridConfig; validation: { queries: number; score: number; bm25: number; dense: number } };
   answers: Record<'before' | 'after' | 'after_closed_book', Record<string, number>>;
-  examples: { question: string; reference: string; answer: string; citations: { id: string; source?: string; score: number }[] }[];
+  /** 95 % bootstrap intervals (1,000 resamples, seeded): ci95.retrieval[system][metric], ci95.answers[system][metric]. */
+  ci95: { retrieval: SystemComparison['ci95']; answers: SystemComparison['ci95'] };
+  /** Paired tests: retrieval systems against bm25, answer settings against `before`: paired.x[system][metric] = {delta, low, high, p}. */
+  paired: { retrieval: SystemComparison['paired']; answers: SystemComparison['paired'] };
+  /** Held-out questions drawn at random (seeded), with whether the answer is right (exact match). */
+  examples: { question: string; reference: string; answer: string; correct: boolean; citations: { id: string; source?: string; score: number }[] }[];
   seconds: number;
 }
 
@@ -111,10 +128,20 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   const trainQa = questions.filter((q) => !isEval(q));
   const heldOut = new Rng(c.seed).shuffle(questions.filter(isEval)).slice(0, c.evalQuestions);
   if (heldOut.length === 0 || trainQa.length === 0) throw new Error('quickstart: the corpus is too small to hold out questions by document');
-  const queries = heldOut.map((q) => ({ id: q.id, text: q.question }));
-  const qrels = new Map(heldOut.map((q) => [q.id, new Map((q.positiveIds ?? []).map((id) => [id, 1]))]));
-  const evaluator = new IrEvaluator(queries, qrels);
-  stage(`${trainQa.length} training questions; ${heldOut.length} held-out questions on ${evalPassages.length} unseen documents`);
+  // Validation: questions on a share of the training documents (never the held-out test questions).
+  const { train: fitPassages, eval: valPassages } = splitByDocument(trainPassages, { evalShare: c.validationShare, seed: mixSeed(c.seed, 2) });
+  const valIds = new Set(valPassages.map((p) => p.id));
+  const isVal = (q: QaExample) => (q.positiveIds ?? []).some((id) => valIds.has(id));
+  const fitQa = trainQa.filter((q) => !isVal(q));
+  const valQa = trainQa.filter(isVal);
+  if (valQa.length === 0 || fitQa.length === 0) throw new Error('quickstart: the corpus is too small to hold out validation questions by document');
+  // The question splits, so that `dalm tune fusion` / `dalm eval` can be rerun on them.
+  await writeQaExamples(path.join(c.out, 'data', 'validation.jsonl'), valQa);
+  await writeQaExamples(path.join(c.out, 'data', 'heldout.jsonl'), heldOut);
+  const { queries, qrels } = qrelsFromQa(heldOut);
+  const passageIds = passages.map((p) => p.id);
+  const evaluator = new IrEvaluator(queries, qrels, { passageIds });
+  stage(`${trainQa.length} training questions (${valQa.length} of them on ${valPassages.length} documents held out for validation); ${heldOut.length} held-out questions on ${evalPassages.length} unseen documents`);
 
   // 2. Retriever: tokenizer + encoder from scratch, trained on QA pairs and ICT pairs of the training documents.
   const texts = passages.map((p) => p.text);
@@ -122,21 +149,18 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   const bm25 = Bm25Index.build(passages);
   const exactScore = async (enc: Encoder) => {
     await enc.ensureFingerprint(); // the index records it (on webgpu a fresh encoder has none yet)
-    const index = await ExactIndex.build(enc, passages);
-    const m = await evaluator.evaluate(index);
-    index.dispose();
-    return m;
+    return evaluator.evaluateEmbedderDetailed(enc, passages);
   };
-  const retrieval: QuickstartReport['retrieval'] = {
-    bm25: await evaluator.evaluate(bm25),
+  const ir: Record<keyof QuickstartReport['retrieval'], IrEvaluation | null> = {
+    bm25: await evaluator.evaluateDetailed(bm25),
     dense_before: await exactScore(encoder),
-    dense_after: {},
-    hybrid_after: {},
+    dense_after: null,
+    hybrid_equal_rrf: null,
+    hybrid_after: null,
   };
-  stage(`before training: dense ndcg@10 ${retrieval.dense_before['ndcg@10'].toFixed(3)}, bm25 ${retrieval.bm25['ndcg@10'].toFixed(3)}`);
+  stage(`before training: dense ndcg@10 ${ir.dense_before!.metrics['ndcg@10'].toFixed(3)}, bm25 ${ir.bm25!.metrics['ndcg@10'].toFixed(3)}`);
   const byId = new Map(passages.map((p) => [p.id, p]));
-  const qaPairs: TrainingPair[] = trainQa.flatMap((q) => (q.positiveIds ?? []).filter((id) => byId.has(id)).map((id) => ({ query: q.question, positive: byId.get(id)!.text, positiveId: id })));
-  const pairs = [...qaPairs, ...ictPairs(trainPassages, { removeRate: 0.5, seed: c.seed, minQueryWords: 3 })];
+  const pairs: TrainingPair[] = [...pairsFromQa(fitQa, passages, 'quickstart training questions').pairs, ...ictPairs(fitPassages, { removeRate: 0.5, seed: c.seed, minQueryWords: 3 })];
   await trainRetriever(encoder, pairs, {
     steps: c.retrieverSteps,
     batchSize: 32,
@@ -153,21 +177,31 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   await dense.save(path.join(c.out, 'index'));
   await bm25.save(path.join(c.out, 'index'));
   await atomicWriteFile(path.join(c.out, 'index', 'retriever.json'), JSON.stringify({ path: '../retriever' }) + '\n');
-  retrieval.dense_after = await evaluator.evaluate(dense);
-  const hybrid: Retrieval = new HybridRetrieval(dense, bm25);
-  retrieval.hybrid_after = await evaluator.evaluate(hybrid);
-  stage(`after training: dense ndcg@10 ${retrieval.dense_after['ndcg@10'].toFixed(3)}, hybrid ${retrieval.hybrid_after['ndcg@10'].toFixed(3)}`);
+  // Fusion chosen on the validation questions, stored beside the index for search/eval/ask.
+  const val = qrelsFromQa(valQa);
+  const fusion = await tuneFusion(dense, bm25, val.queries, val.qrels, {}, { passageIds });
+  await writeFusionFile(path.join(c.out, 'index'), fusion);
+  stage(
+    `fusion tuned on ${fusion.validation.queries} validation questions: ${fusion.hybrid.method}, dense ${fusion.hybrid.weights.dense} / bm25 ${+fusion.hybrid.weights.bm25.toFixed(6)} ` +
+      `(validation ndcg@10 ${fusion.validation.score.toFixed(3)}; bm25 ${fusion.validation.bm25.toFixed(3)}, dense ${fusion.validation.dense.toFixed(3)})`,
+  );
+  ir.dense_after = await evaluator.evaluateDetailed(dense);
+  ir.hybrid_equal_rrf = await evaluator.evaluateDetailed(new HybridRetrieval(dense, bm25));
+  const hybrid: Retrieval = new HybridRetrieval(dense, bm25, fusion.hybrid);
+  ir.hybrid_after = await evaluator.evaluateDetailed(hybrid);
+  const retrieval = Object.fromEntries(Object.entries(ir).map(([k, v]) => [k, v!.metrics])) as QuickstartReport['retrieval'];
+  const retrievalStats = compareSystems(Object.fromEntries(Object.entries(ir).map(([k, v]) => [k, v!.perQuery])), { seed: c.seed });
+  stage(`after training: dense ndcg@10 ${retrieval.dense_after['ndcg@10'].toFixed(3)}, tuned hybrid ${retrieval.hybrid_after['ndcg@10'].toFixed(3)} (equal-weight RRF ${retrieval.hybrid_equal_rrf['ndcg@10'].toFixed(3)})`);
 
   // 3. Generator: byte-level BPE + decoder from scratch, fine-tuned on retrieved context (RAFT).
   const gen = scratchGenerator([...texts, ...trainQa.map((q) => `${q.question} ${q.answers[0]}`)], c.generatorSize, c.seed, { max_position_embeddings: 256 });
   const contextTokens = 96 + 64 * c.k; // prompt (question + k short passages) + answer
   const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, hybrid);
   gen.format.contextTokens = contextTokens;
-  const answerMetrics = async (closedBook = false) => {
-    const answers = await rag.askMany(heldOut.map((q) => q.question), { k: c.k, closedBook, generate: { maxNewTokens: 12 }, batchSize: 25 });
-    return { metrics: scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: heldOut[i].answers }))), answers };
-  };
-  const before = (await answerMetrics()).metrics;
+  const answerEvaluator = new AnswerEvaluator(heldOut, { batchSize: 25, bootstrap: { seed: c.seed } });
+  const answerMetrics = (closedBook = false) => answerEvaluator.evaluate(rag, { k: c.k, closedBook, generate: { maxNewTokens: 12 } });
+  const beforeEval = await answerMetrics();
+  const before = beforeEval.metrics;
   const examples = await buildRaftExamples(trainQa, hybrid, byId, { k: c.k, goldShare: 0.9, seed: c.seed });
   stage(`generator: ${examples.length} training examples (${examples.filter((e) => e.hasGold).length} with the gold passage)`);
   await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, {
@@ -184,7 +218,9 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   });
   await saveGenerator(path.join(c.out, 'generator'), gen.model, gen.tokenizer, gen.format);
   const after = await answerMetrics();
-  const closed = (await answerMetrics(true)).metrics;
+  const closedEval = await answerMetrics(true);
+  const closed = closedEval.metrics;
+  const answerStats = compareSystems({ before: beforeEval.perQuestion, after: after.perQuestion, after_closed_book: closedEval.perQuestion }, { seed: c.seed });
   stage(`answers: F1 ${before.f1.toFixed(3)} -> ${after.metrics.f1.toFixed(3)} (closed-book after training ${closed.f1.toFixed(3)})`);
 
   const report: QuickstartReport = {
@@ -192,15 +228,14 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
     documents: new Set(passages.map((p) => p.source)).size,
     passages: passages.length,
     trainQuestions: trainQa.length,
+    validationQuestions: valQa.length,
     heldOutQuestions: heldOut.length,
     retrieval,
+    fusion: { hybrid: fusion.hybrid, validation: { queries: fusion.validation.queries, score: fusion.validation.score, bm25: fusion.validation.bm25, dense: fusion.validation.dense } },
     answers: { before, after: after.metrics, after_closed_book: closed },
-    examples: after.answers.slice(0, 3).map((a: RagAnswer, i) => ({
-      question: a.question,
-      reference: heldOut[i].answers[0],
-      answer: a.answer,
-      citations: a.citations.map((ct) => ({ id: ct.id, source: ct.source, score: ct.score })),
-    })),
+    ci95: { retrieval: retrievalStats.ci95, answers: answerStats.ci95 },
+    paired: { retrieval: retrievalStats.paired, answers: answerStats.paired },
+    examples: drawExamples(after.answers, heldOut, after.perQuestion.exact_match, 3, mixSeed(c.seed, 3)),
     seconds: (Date.now() - t0) / 1000,
   };
   await atomicWriteFile(path.join(c.out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
@@ -214,28 +249,54 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   return report;
 }
 
+/** `n` held-out answers drawn uniformly at random (seeded; no picking), marked right or wrong by exact match. */
+function drawExamples(answers: readonly RagAnswer[], qa: readonly QaExample[], exact: readonly number[], n: number, seed: number): QuickstartReport['examples'] {
+  const order = new Rng(seed).shuffle(answers.map((_, i) => i)).slice(0, n);
+  return order.map((i) => ({
+    question: answers[i]!.question,
+    reference: qa[i]!.answers[0]!,
+    answer: answers[i]!.answer,
+    correct: exact[i] === 1,
+    citations: answers[i]!.citations.map((ct) => ({ id: ct.id, source: ct.source, score: ct.score })),
+  }));
+}
+
 /** The report as a table for the terminal. */
 export function formatQuickstartReport(r: QuickstartReport): string {
   const lines: string[] = [];
   lines.push(`Domain: ${r.domain} — ${r.passages} passages, ${r.trainQuestions} training questions, ${r.heldOutQuestions} held-out questions (unseen documents)`);
-  lines.push('', 'Retrieval (held-out)        recall@1  recall@5    mrr@10   ndcg@10');
-  const row = (name: string, m: Record<string, number>) => {
-    const p = pick(m);
-    lines.push(`  ${name.padEnd(26)}${Object.values(p).map((v) => v.toFixed(4).padStart(10)).join('')}`);
+  lines.push('', 'Retrieval (held-out)        recall@1  recall@5    mrr@10   ndcg@10   ndcg@10 95% CI    vs bm25 (p)');
+  const ci = (lo: number, hi: number) => `[${lo.toFixed(3)}, ${hi.toFixed(3)}]`;
+  const row = (name: string, key: keyof QuickstartReport['retrieval']) => {
+    const p = pick(r.retrieval[key]);
+    const c = r.ci95.retrieval[key]?.['ndcg@10'];
+    const t = r.paired.retrieval[key]?.['ndcg@10'];
+    const vs = t ? `${t.delta >= 0 ? '+' : ''}${t.delta.toFixed(3)} (${t.p < 0.001 ? '<0.001' : t.p.toFixed(3)})` : '';
+    lines.push(`  ${name.padEnd(26)}${Object.values(p).map((v) => v.toFixed(4).padStart(10)).join('')}   ${c ? ci(c[0], c[1]) : ''}  ${vs}`);
   };
-  row('bm25', r.retrieval.bm25);
-  row('dense, before training', r.retrieval.dense_before);
-  row('dense, after training', r.retrieval.dense_after);
-  row('hybrid, after training', r.retrieval.hybrid_after);
-  lines.push('', 'Answers (held-out)          exact_match        f1');
-  const arow = (name: string, m: Record<string, number>) => lines.push(`  ${name.padEnd(26)}${m.exact_match.toFixed(4).padStart(12)}${m.f1.toFixed(4).padStart(10)}`);
-  arow('RAG, before training', r.answers.before);
-  arow('RAG, after training', r.answers.after);
-  arow('closed-book, after', r.answers.after_closed_book);
-  lines.push('', 'Examples:');
+  row('bm25', 'bm25');
+  row('dense, before training', 'dense_before');
+  row('dense, after training', 'dense_after');
+  row('hybrid, equal-weight RRF', 'hybrid_equal_rrf');
+  row('hybrid, tuned fusion', 'hybrid_after');
+  const f = r.fusion;
+  lines.push(
+    `  tuned fusion: ${f.hybrid.method}, dense ${f.hybrid.weights.dense} / bm25 ${+f.hybrid.weights.bm25.toFixed(6)}, chosen on ${f.validation.queries} validation questions ` +
+      `(ndcg@10 ${f.validation.score.toFixed(3)}; bm25 ${f.validation.bm25.toFixed(3)}, dense ${f.validation.dense.toFixed(3)})`,
+  );
+  lines.push('', 'Answers (held-out)          exact_match        f1   exact_match 95% CI');
+  const arow = (name: string, key: keyof QuickstartReport['answers']) => {
+    const m = r.answers[key];
+    const c = r.ci95.answers[key]?.exact_match;
+    lines.push(`  ${name.padEnd(26)}${m.exact_match.toFixed(4).padStart(12)}${m.f1.toFixed(4).padStart(10)}   ${c ? ci(c[0], c[1]) : ''}`);
+  };
+  arow('RAG, before training', 'before');
+  arow('RAG, after training', 'after');
+  arow('closed-book, after', 'after_closed_book');
+  lines.push('', 'Examples (drawn at random from the held-out questions):');
   for (const e of r.examples) {
-    lines.push(`  Q: ${e.question}`, `  A: ${e.answer}    (reference: ${e.reference})`);
-    lines.push(`     cites: ${e.citations.map((c) => `[${c.id}] ${c.score.toFixed(3)}`).join('  ')}`);
+    lines.push(`  ${e.correct ? '✓' : '✗'} Q: ${e.question}`, `    A: ${e.answer}    (reference: ${e.reference})`);
+    lines.push(`    cites: ${e.citations.map((c) => `[${c.id}] ${c.score.toFixed(3)}`).join('  ')}`);
   }
   lines.push('', `Finished in ${r.seconds.toFixed(0)} s.`);
   return lines.join('\n');
