@@ -166,7 +166,10 @@ async function fetchBlob(opts: HubOptions, repoDir: string, repo: string, file: 
       await fsp.rm(incomplete, { force: true });
       offset = 0;
     }
-    if (meta.size !== null && offset === meta.size && offset > 0) break;
+    if (meta.size !== null && offset === meta.size && offset > 0) {
+      lastError = null; // all bytes are there (e.g. the connection dropped after the last one)
+      break;
+    }
     const headers = hubHeaders(opts, meta.url, offset > 0 ? { range: `bytes=${offset}-`, 'accept-encoding': 'identity' } : { 'accept-encoding': 'identity' });
     let res: Response;
     try {
