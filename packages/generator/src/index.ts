@@ -36,6 +36,7 @@ export type { GenerateOptions, GenerateResult, PromptInput, TokenEvent, TokenDec
 // --- retrieval-augmented prompting and answering ---
 export {
   DEFAULT_PROMPT_FORMAT,
+  COMPACT_PROMPT_FORMAT,
   PROMPT_FORMAT_FILE,
   validatePromptFormat,
   buildPrompt,

@@ -54,8 +54,8 @@ export { buildRaftExamples, goldIds, DEFAULT_RAFT_CONFIG } from './data/raft';
 export type { GeneratorExample, RaftConfig } from './data/raft';
 
 // --- pipelines ---
-export { MODEL_SIZES, ENCODER_PRESETS, DECODER_PRESETS, scratchEncoder, scratchGenerator, checkModelSize } from './pipeline/presets';
-export type { ModelSize } from './pipeline/presets';
+export { MODEL_SIZES, ENCODER_PRESETS, DECODER_PRESETS, SCRATCH_READER_RECIPE, scratchEncoder, scratchGenerator, checkModelSize } from './pipeline/presets';
+export type { ModelSize, ScratchReaderRecipe } from './pipeline/presets';
 export { loadWordnetDomain, parseDataLine, wordnetDictPath, WORDNET_NOUN_DOMAINS } from './data/wordnet';
 export type { WordnetDomain, WordnetDocument } from './data/wordnet';
 export { runQuickstart, formatQuickstartReport, DEFAULT_QUICKSTART_CONFIG } from './pipeline/quickstart';
