@@ -50,7 +50,7 @@ export { mineHardNegatives, pickNegatives, DEFAULT_HARD_NEGATIVE_CONFIG } from '
 export type { HardNegativeConfig } from './data/hard-negatives';
 export { readQaExamples, writeQaExamples } from './data/qa';
 export type { QaExample } from './data/qa';
-export { buildRaftExamples, goldIds, DEFAULT_RAFT_CONFIG } from './data/raft';
+export { buildRaftExamples, goldIds, swapAnswer, DEFAULT_RAFT_CONFIG } from './data/raft';
 export type { GeneratorExample, RaftConfig } from './data/raft';
 
 // --- pipelines ---
