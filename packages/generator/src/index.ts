@@ -47,6 +47,7 @@ export type { ChatMessage, ChatTemplateSpec } from './chat-template';
 export {
   DEFAULT_PROMPT_FORMAT,
   CHAT_PROMPT_FORMAT,
+  COMPACT_PROMPT_FORMAT,
   PROMPT_FORMAT_FILE,
   validatePromptFormat,
   buildPrompt,

@@ -54,6 +54,18 @@ export const CHAT_PROMPT_FORMAT: Readonly<PromptFormat> = Object.freeze({
   answerLead: '',
 });
 
+/**
+ * The default layout without the instruction line and the `[id] title:` frame: only the passage
+ * text, the question and the answer prefix. For a small model trained from scratch every prompt
+ * token is cost and noise (the frame is ~25 tokens of ~75 on WordNet passages); citations do not
+ * need the id in the prompt (they come from the retrieval results).
+ */
+export const COMPACT_PROMPT_FORMAT: Readonly<PromptFormat> = Object.freeze({
+  ...DEFAULT_PROMPT_FORMAT,
+  instruction: '',
+  passageTemplate: '{text}\n',
+});
+
 export const PROMPT_FORMAT_FILE = 'prompt_format.json';
 
 export function validatePromptFormat(partial: Partial<PromptFormat> = {}): PromptFormat {

@@ -55,12 +55,12 @@ export type { ReadQaOptions } from './data/qa';
 export type { QaExample } from './data/qa';
 export { qrelsFromQa, pairsFromQa, qaCoverageNote } from './data/qa-retrieval';
 export type { QaQrels, QaPairs } from './data/qa-retrieval';
-export { buildRaftExamples, goldIds, DEFAULT_RAFT_CONFIG } from './data/raft';
+export { buildRaftExamples, goldIds, swapAnswer, DEFAULT_RAFT_CONFIG } from './data/raft';
 export type { GeneratorExample, RaftConfig } from './data/raft';
 
 // --- pipelines ---
-export { MODEL_SIZES, ENCODER_PRESETS, DECODER_PRESETS, scratchEncoder, scratchGenerator, checkModelSize } from './pipeline/presets';
-export type { ModelSize } from './pipeline/presets';
+export { MODEL_SIZES, ENCODER_PRESETS, DECODER_PRESETS, SCRATCH_READER_RECIPE, scratchEncoder, scratchGenerator, checkModelSize } from './pipeline/presets';
+export type { ModelSize, ScratchReaderRecipe } from './pipeline/presets';
 export { loadWordnetDomain, parseDataLine, wordnetDictPath, WORDNET_NOUN_DOMAINS } from './data/wordnet';
 export type { WordnetDomain, WordnetDocument } from './data/wordnet';
 export { runQuickstart, formatQuickstartReport, DEFAULT_QUICKSTART_CONFIG } from './pipeline/quickstart';

@@ -4,7 +4,9 @@
  */
 import { trainByteLevelBPE, trainWordPiece } from '@dalm/core';
 import { createEncoder, type BertConfig, type Encoder } from '@dalm/retriever';
-import { createCausalLM, DEFAULT_PROMPT_FORMAT, type DecoderConfig, type LoadedGenerator } from '@dalm/generator';
+import { COMPACT_PROMPT_FORMAT, createCausalLM, DEFAULT_PROMPT_FORMAT, type DecoderConfig, type LoadedGenerator, type PromptFormat } from '@dalm/generator';
+import type { GeneratorTrainConfig } from '../recipes/generator';
+import type { RaftConfig } from '../data/raft';
 
 export const MODEL_SIZES = ['tiny', 'small', 'base'] as const;
 export type ModelSize = (typeof MODEL_SIZES)[number];
@@ -47,6 +49,37 @@ export function scratchGenerator(texts: Iterable<string>, size: ModelSize, seed:
   );
   return { model, tokenizer, format: { ...DEFAULT_PROMPT_FORMAT }, lora: null };
 }
+
+/** How a generator trained from scratch learns to read its passages (the quickstart's generator). */
+export interface ScratchReaderRecipe {
+  /** Prompt layout. */
+  format: Readonly<PromptFormat>;
+  /** Token budget of prompt + answer: `contextBase + contextPerPassage · k` (passages are cut from their end to fit). */
+  contextBase: number;
+  contextPerPassage: number;
+  /** Training settings (the sequence budget is set from the context budget). */
+  train: Readonly<Partial<GeneratorTrainConfig>>;
+  /** RAFT example settings (k comes from the caller). */
+  raft: Readonly<Partial<RaftConfig>>;
+}
+
+/**
+ * Measured on the WordNet noun.food domain (scripts/reader-experiment.ts, tiny decoder, 450 steps,
+ * BM25 passage, 100 held-out questions): the previous settings (default prompt format, 160-token
+ * budget, answer-only loss) gave exact match 0.25 with the gold passage and 0.18 with the retrieved
+ * one, copying the most frequent answers ("cheese", "dish") instead of reading. What changed it: an
+ * LM loss on the prompt tokens too (the answer alone is ~3 tokens per example, too little signal
+ * for a 2-layer model to learn to copy from its context), counterfactual answer swaps (the answer
+ * can only come from the passage), and a compact prompt with a 64-token budget (the answer is in
+ * the passage's first sentence). See the README's quickstart section for the numbers.
+ */
+export const SCRATCH_READER_RECIPE: Readonly<ScratchReaderRecipe> = Object.freeze({
+  format: COMPACT_PROMPT_FORMAT,
+  contextBase: 24,
+  contextPerPassage: 40,
+  train: Object.freeze({ batchSize: 16, learningRate: 3e-3, maxAnswerTokens: 16, promptLossWeight: 1 }),
+  raft: Object.freeze({ goldShare: 0.9, counterfactualShare: 0.5 }),
+});
 
 export function checkModelSize(size: string): ModelSize {
   if (!(MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`size must be one of ${MODEL_SIZES.join(', ')}, got "${size}"`);

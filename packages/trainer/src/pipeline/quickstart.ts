@@ -35,7 +35,7 @@ import type { TrainingPair } from '../data/pairs';
 import { loadWordnetDomain } from '../data/wordnet';
 import { clozeQuestions, splitByDocument } from '../data/qa-gen';
 import { pairsFromQa, qrelsFromQa } from '../data/qa-retrieval';
-import { scratchEncoder, scratchGenerator, type ModelSize } from './presets';
+import { scratchEncoder, scratchGenerator, SCRATCH_READER_RECIPE, type ModelSize } from './presets';
 import { writeRunReport } from '@dalm/core';
 
 export interface QuickstartConfig {
@@ -195,22 +195,21 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
 
   // 3. Generator: byte-level BPE + decoder from scratch, fine-tuned on retrieved context (RAFT).
   const gen = scratchGenerator([...texts, ...trainQa.map((q) => `${q.question} ${q.answers[0]}`)], c.generatorSize, c.seed, { max_position_embeddings: 256 });
-  const contextTokens = 96 + 64 * c.k; // prompt (question + k short passages) + answer
+  const reader = SCRATCH_READER_RECIPE;
+  const contextTokens = reader.contextBase + reader.contextPerPassage * c.k; // prompt (question + k passages, cut to fit) + answer
+  Object.assign(gen.format, reader.format, { contextTokens });
   const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, hybrid);
-  gen.format.contextTokens = contextTokens;
   const answerEvaluator = new AnswerEvaluator(heldOut, { batchSize: 25, bootstrap: { seed: c.seed } });
   const answerMetrics = (closedBook = false) => answerEvaluator.evaluate(rag, { k: c.k, closedBook, generate: { maxNewTokens: 12 } });
   const beforeEval = await answerMetrics();
   const before = beforeEval.metrics;
-  const examples = await buildRaftExamples(trainQa, hybrid, byId, { k: c.k, goldShare: 0.9, seed: c.seed });
-  stage(`generator: ${examples.length} training examples (${examples.filter((e) => e.hasGold).length} with the gold passage)`);
+  const examples = await buildRaftExamples(trainQa, hybrid, byId, { ...reader.raft, k: c.k, seed: c.seed });
+  stage(`generator: ${examples.length} training examples (${examples.filter((e) => e.hasGold).length} with the gold passage, ${examples.filter((e) => e.counterfactual).length} of them with the answer swapped)`);
   await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, {
+    ...reader.train,
     steps: c.generatorSteps,
-    batchSize: 16,
-    learningRate: 3e-3,
     warmupSteps: Math.ceil(c.generatorSteps / 10),
     maxSeqLength: contextTokens,
-    maxAnswerTokens: 16,
     seed: c.seed,
     runDir: path.join(c.out, 'runs/generator'),
     quiet: c.quiet,

@@ -1,8 +1,10 @@
 /**
  * Generator fine-tuning on retrieved context: a configuration of the generic loop. Each example
  * is the prompt (question + passages, in the model's prompt format) followed by the answer and
- * eos; the loss is the mean negative log-likelihood of the answer tokens only (prompt tokens and
- * padding are masked). Full fine-tuning, or LoRA when `lora` is set.
+ * eos; the loss is the mean negative log-likelihood of the answer tokens (padding is masked), plus,
+ * with `promptLossWeight` > 0, that weight times the mean NLL of the prompt tokens: a language-model
+ * signal on every token, which a model trained from scratch needs to learn to copy from its context
+ * (the answer tokens alone are a few per example). Full fine-tuning, or LoRA when `lora` is set.
  *
  * @example
  * const examples = await buildRaftExamples(qa, bm25, corpusById, { k: 3, goldShare: 0.8 });
@@ -14,7 +16,7 @@ import { answerIds, applyLora, buildPrompt, type CausalLM, type LoraConfig, type
 import { decoderTrainMemory } from './decoder-memory';
 import { train, type TrainCallbacks, type TrainResult } from '../loop/trainer';
 import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
-import { maskedTokenNll } from '../losses/token-nll';
+import { sequenceLogLikelihood } from '../losses/token-nll';
 import type { GeneratorExample } from '../data/raft';
 
 export interface GeneratorTrainConfig extends TrainLoopConfig {
@@ -22,6 +24,11 @@ export interface GeneratorTrainConfig extends TrainLoopConfig {
   maxSeqLength: number;
   /** Longest answer kept, in tokens (longer answers are cut, eos still appended). */
   maxAnswerTokens: number;
+  /**
+   * Weight of the prompt tokens' mean NLL added to the answer tokens' mean NLL; 0 trains on the
+   * answer alone (the usual choice when fine-tuning a pretrained model).
+   */
+  promptLossWeight: number;
   /** LoRA settings; null trains all weights. */
   lora: LoraConfig | null;
 }
@@ -34,6 +41,7 @@ export const DEFAULT_GENERATOR_TRAIN_CONFIG: GeneratorTrainConfig = {
   warmupSteps: 20,
   maxSeqLength: 384,
   maxAnswerTokens: 48,
+  promptLossWeight: 0,
   lora: null,
   label: 'train generator',
 };
@@ -45,6 +53,7 @@ export function validateGeneratorTrainConfig(partial: Partial<GeneratorTrainConf
   if (!Number.isInteger(c.maxAnswerTokens) || c.maxAnswerTokens < 1 || c.maxAnswerTokens >= c.maxSeqLength) {
     throw new Error(`generator config: maxAnswerTokens must be an integer in [1, maxSeqLength), got ${c.maxAnswerTokens}`);
   }
+  if (!(c.promptLossWeight >= 0)) throw new Error(`generator config: promptLossWeight must be >= 0, got ${c.promptLossWeight}`);
   return c;
 }
 
@@ -87,10 +96,16 @@ export interface LmBatch {
   lossPositions: tf.Tensor1D;
   /** Targets at those positions: [n]. */
   lossTargets: tf.Tensor1D;
+  /** Weight of each of those positions in the loss (Σ over answer positions = 1): [n]. */
+  lossWeights: tf.Tensor1D;
 }
 
-/** Right-pads encoded examples into a batch. */
-export function collateLm(rows: readonly EncodedExample[], padId: number): LmBatch {
+/**
+ * Right-pads encoded examples into a batch. The loss positions are the answer tokens, and with
+ * `promptWeight` > 0 also the prompt tokens: answer positions weigh 1/(answer tokens), prompt
+ * positions promptWeight/(prompt tokens), so the loss is mean answer NLL + promptWeight · mean prompt NLL.
+ */
+export function collateLm(rows: readonly EncodedExample[], padId: number, promptWeight = 0): LmBatch {
   const T = Math.max(...rows.map((r) => r.input.length));
   const B = rows.length;
   const ids = new Int32Array(B * T).fill(padId);
@@ -99,21 +114,26 @@ export function collateLm(rows: readonly EncodedExample[], padId: number): LmBat
   const am = new Int32Array(B * T);
   const positions: number[] = [];
   const posTargets: number[] = [];
+  const isAnswer: boolean[] = [];
   rows.forEach((r, i) => {
     ids.set(r.input, i * T);
     tgt.set(r.target, i * T);
     lm.set(r.mask, i * T);
     am.fill(1, i * T, i * T + r.input.length);
     r.mask.forEach((m, t) => {
-      if (m) {
+      if (m || promptWeight > 0) {
         positions.push(i * T + t);
         posTargets.push(r.target[t]);
+        isAnswer.push(m > 0);
       }
     });
   });
+  const nAnswer = Math.max(1, isAnswer.filter(Boolean).length);
+  const nPrompt = Math.max(1, isAnswer.length - isAnswer.filter(Boolean).length);
   return {
     lossPositions: tf.tensor1d(positions, 'int32'),
     lossTargets: tf.tensor1d(posTargets, 'int32'),
+    lossWeights: tf.tensor1d(isAnswer.map((a) => (a ? 1 / nAnswer : promptWeight / nPrompt)), 'float32'),
     inputIds: tf.tensor2d(ids, [B, T], 'int32'),
     targets: tf.tensor2d(tgt, [B, T], 'int32'),
     lossMask: tf.tensor2d(lm, [B, T], 'float32'),
@@ -122,16 +142,17 @@ export function collateLm(rows: readonly EncodedExample[], padId: number): LmBat
 }
 
 /**
- * Mean answer-token NLL of a batch under `model`. Logits are computed only at the answer
- * positions (`lossPositions`): the same value as `maskedTokenNll` over the full logits, without
- * running the vocabulary projection over every prompt token.
+ * Loss of a batch under `model`: the `lossWeights`-weighted NLL of the `lossPositions` (without
+ * prompt positions, the mean answer-token NLL: the same value as `maskedTokenNll` over the full
+ * logits). Logits are computed only at those positions, so the vocabulary projection does not
+ * run over tokens that carry no loss.
  */
 export function lmLoss(model: CausalLM, b: LmBatch, training: boolean): tf.Scalar {
   return tf.tidy(() => {
     const n = b.lossPositions.shape[0];
     if (n === 0) return tf.scalar(0);
     const { logits } = model.forward(b.inputIds, { attentionMask: b.attentionMask, training, positions: b.lossPositions }); // [1, n, vocab]
-    return maskedTokenNll(logits as tf.Tensor3D, tf.reshape(b.lossTargets, [1, n]) as tf.Tensor2D, tf.ones([1, n]) as tf.Tensor2D);
+    return tf.neg(tf.sum(sequenceLogLikelihood(logits as tf.Tensor3D, tf.reshape(b.lossTargets, [1, n]) as tf.Tensor2D, tf.reshape(b.lossWeights, [1, n]) as tf.Tensor2D))) as tf.Scalar;
   });
 }
 
@@ -161,7 +182,7 @@ export async function trainGenerator(
   return train<LmBatch>(
     {
       params: { generator: model.params },
-      dataset: { size: encoded.length, collate: (idx) => collateLm(idx.map((i) => encoded[i]), pad) },
+      dataset: { size: encoded.length, collate: (idx) => collateLm(idx.map((i) => encoded[i]), pad, c.promptLossWeight) },
       inputs: { data: encoded, recipe: recipeSettings(c) }, // token ids: the tokenizer and prompt format are in them
       loss: (b) => lmLoss(model, b, true),
       memory: decoderTrainMemory(model, c.batchSize, maxLen),
