@@ -100,7 +100,7 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
     expect(doctor.inference.onnxRuntime.threads).toBe(os.availableParallelism());
   });
 
-  for (const name of ['llama-tiny', 'qwen2-tiny']) {
+  for (const name of ['llama-tiny', 'qwen2-tiny', 'gpt2-tiny']) {
     it(`transformers.js' text-generation pipeline generates HF's greedy tokens with the exported ${name}`, async () => {
       const fixture = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', name);
       const out = path.join(tmp, 'models', `${name}-onnx`);

@@ -1,5 +1,5 @@
 /**
- * A Llama/Qwen2 generator on ONNX Runtime: the exported graph (llama-onnx.ts) with its key/value
+ * A Llama/Qwen2/GPT-2 generator on ONNX Runtime: the exported graph (llama-onnx.ts, gpt2-onnx.ts) with its key/value
  * cache carried between steps (present.N.* of one step are past_key_values.N.* of the next), behind
  * the IncrementalLM interface, so `generate`/`stream`/RagPipeline run on it unchanged — same
  * sampling, stop strings and seeded RNG as on tfjs. Positions are HF's (cumsum(mask) − 1, pads 1).
@@ -13,6 +13,8 @@ import type { CausalLM, CausalLMType, SpecialTokens } from './causal-lm';
 import type { DecoderConfig } from './decoder-config';
 import { loadGenerator, type LoadedGenerator } from './generator-dir';
 import { generationConfigJson } from './load';
+import { GPT2_ONNX_EXPORTER, gpt2OnnxModel } from './gpt2-onnx';
+import type { Gpt2Config } from './gpt2';
 import { LLAMA_ONNX_EXPORTER, llamaOnnxModel, mergedDecoderWeights } from './llama-onnx';
 import type { PromptFormat } from './prompt-format';
 import type { IncrementalLM, TokenStepper } from './token-stepper';
@@ -133,31 +135,40 @@ export class OnnxCausalLM implements IncrementalLM {
   }
 }
 
-/** The decoder config of a Llama/Qwen2 model (GPT-2 export is not implemented). */
-function llamaConfigOf(model: CausalLM): DecoderConfig {
-  if (model.modelType !== 'llama' && model.modelType !== 'qwen2') {
-    throw new Error(`ONNX export: model_type "${model.modelType}" is not supported yet (supported: llama, qwen2); use --runtime tfjs`);
-  }
-  return (model as unknown as { config: DecoderConfig }).config;
+/** How a model type is exported: its exporter id, graph builder and cache shape. */
+interface DecoderExport {
+  exporter: string;
+  build: (weights: Map<string, HostTensor>) => Uint8Array;
+  kvHeads: number;
+  headDim: number;
 }
 
-/** The ONNX model bytes of a Llama/Qwen2 CausalLM (LoRA merged into `model` first). */
-export async function causalLMOnnxBytes(model: CausalLM): Promise<{ bytes: Uint8Array; weights: Map<string, HostTensor> }> {
-  const config = llamaConfigOf(model);
+function decoderExport(model: CausalLM): DecoderExport {
+  if (model.modelType === 'gpt2') {
+    const c = (model as unknown as { config: Gpt2Config }).config;
+    return { exporter: GPT2_ONNX_EXPORTER, build: (w) => gpt2OnnxModel(c, w), kvHeads: c.n_head, headDim: c.n_embd / c.n_head };
+  }
+  const c = (model as unknown as { config: DecoderConfig }).config;
+  return { exporter: LLAMA_ONNX_EXPORTER, build: (w) => llamaOnnxModel(c, w), kvHeads: c.num_key_value_heads, headDim: c.hidden_size / c.num_attention_heads };
+}
+
+/** The ONNX model bytes of a CausalLM (Llama, Qwen2, GPT-2; LoRA merged into `model` first). */
+export async function causalLMOnnxBytes(model: CausalLM): Promise<{ bytes: Uint8Array; weights: Map<string, HostTensor>; exporter: string }> {
+  const ex = decoderExport(model);
   const weights = await mergedDecoderWeights(model);
-  return { bytes: llamaOnnxModel(config, weights), weights };
+  return { bytes: ex.build(weights), weights, exporter: ex.exporter };
 }
 
 /** An OnnxCausalLM running `modelFile` (an export of `model`). */
 export async function onnxCausalLMFor(model: CausalLM, modelFile: string | Uint8Array, threads?: number): Promise<OnnxCausalLM> {
-  const c = llamaConfigOf(model);
+  const ex = decoderExport(model);
   const { session, threads: n, ort } = await createOnnxSession(modelFile, { threads });
   const shape: DecoderShape = {
     modelType: model.modelType,
     vocabSize: model.vocabSize,
     numLayers: model.numLayers,
-    kvHeads: c.num_key_value_heads,
-    headDim: c.hidden_size / c.num_attention_heads,
+    kvHeads: ex.kvHeads,
+    headDim: ex.headDim,
     specialTokens: model.specialTokens,
   };
   return new OnnxCausalLM(ort, session, shape, n);
@@ -178,10 +189,10 @@ const ONNX_DIR = 'onnx';
 const MODEL_FILE = 'model.onnx';
 const RECORD_FILE = 'dalm-export.json';
 
-async function readRecordHash(file: string): Promise<string | null> {
+async function readRecordHash(file: string, exporter: string): Promise<string | null> {
   try {
     const r = JSON.parse(await fsp.readFile(file, 'utf8')) as { exporter?: string; weightsSha256?: string };
-    return r.exporter === LLAMA_ONNX_EXPORTER && typeof r.weightsSha256 === 'string' ? r.weightsSha256 : null;
+    return r.exporter === exporter && typeof r.weightsSha256 === 'string' ? r.weightsSha256 : null;
   } catch {
     return null;
   }
@@ -194,12 +205,12 @@ async function readRecordHash(file: string): Promise<string | null> {
  * export to $DALM_CACHE_DIR/onnx/<sha256>/ (default ~/.cache/dalm) instead.
  */
 export async function ensureCausalLMOnnx(dir: string, model: CausalLM): Promise<{ modelFile: string; exported: boolean }> {
-  const { bytes, weights } = await causalLMOnnxBytes(model);
+  const { bytes, weights, exporter } = await causalLMOnnxBytes(model);
   const sha = weightsHash(weights);
   const cache = path.join(process.env.DALM_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'dalm'), 'onnx', sha.slice(0, 32));
   const candidates = [path.join(dir, ONNX_DIR), cache];
   for (const d of candidates) {
-    if ((await readRecordHash(path.join(d, RECORD_FILE))) === sha) return { modelFile: path.join(d, MODEL_FILE), exported: false };
+    if ((await readRecordHash(path.join(d, RECORD_FILE), exporter)) === sha) return { modelFile: path.join(d, MODEL_FILE), exported: false };
   }
   let firstError: Error | null = null;
   for (const d of candidates) {
@@ -211,7 +222,7 @@ export async function ensureCausalLMOnnx(dir: string, model: CausalLM): Promise<
         d,
         async (tmp) => {
           await fsp.writeFile(path.join(tmp, MODEL_FILE), bytes);
-          await fsp.writeFile(path.join(tmp, RECORD_FILE), JSON.stringify({ exporter: LLAMA_ONNX_EXPORTER, weightsSha256: sha }, null, 2) + '\n');
+          await fsp.writeFile(path.join(tmp, RECORD_FILE), JSON.stringify({ exporter, weightsSha256: sha }, null, 2) + '\n');
         },
         { keepOthers: { owned: [MODEL_FILE, RECORD_FILE] } },
       );
@@ -254,14 +265,12 @@ export async function loadOnnxGenerator(dir: string, opts: { threads?: number } 
 
 /**
  * Loads a generator for `ask`/`eval`: on ONNX Runtime for `runtime` 'onnx', or 'auto' when
- * onnxruntime-node is installed and the architecture exports (Llama, Qwen2; GPT-2 stays on tfjs);
- * else on tfjs (`loadGenerator`).
+ * onnxruntime-node is installed; else on tfjs (`loadGenerator`).
  */
 export async function loadInferenceGenerator(dir: string, opts: { runtime?: InferenceRuntimeChoice; threads?: number } = {}): Promise<InferenceGenerator> {
   const choice = opts.runtime ?? 'auto';
   if ((await resolveInferenceRuntime(choice)) === 'tfjs') return loadGenerator(dir);
   const gen = await loadGenerator(dir);
-  if (choice === 'auto' && gen.model.modelType === 'gpt2') return gen;
   return onnxFromLoaded(dir, gen, opts.threads);
 }
 
