@@ -143,7 +143,23 @@ interface DecoderExport {
   headDim: number;
 }
 
+/**
+ * Why `model` cannot be exported to ONNX, or null when it can: the exporters implement the
+ * configurations the tfjs models of this branch run (no rope_scaling, head_dim = hidden/heads).
+ */
+export function onnxExportUnsupported(model: CausalLM): string | null {
+  const c = (model as unknown as { config?: Record<string, unknown> }).config ?? {};
+  if (!['llama', 'qwen2', 'gpt2'].includes(model.modelType)) return `model_type "${model.modelType}" has no ONNX exporter (supported: llama, qwen2, gpt2)`;
+  if (c.rope_scaling !== undefined && c.rope_scaling !== null) return `"rope_scaling" ${JSON.stringify(c.rope_scaling)} is not implemented by the ONNX exporter`;
+  if (typeof c.head_dim === 'number' && typeof c.hidden_size === 'number' && typeof c.num_attention_heads === 'number' && c.head_dim !== c.hidden_size / c.num_attention_heads) {
+    return `"head_dim" ${c.head_dim} other than hidden_size/num_attention_heads is not implemented by the ONNX exporter`;
+  }
+  return null;
+}
+
 function decoderExport(model: CausalLM): DecoderExport {
+  const unsupported = onnxExportUnsupported(model);
+  if (unsupported) throw new Error(`ONNX export: ${unsupported}; use --runtime tfjs`);
   if (model.modelType === 'gpt2') {
     const c = (model as unknown as { config: Gpt2Config }).config;
     return { exporter: GPT2_ONNX_EXPORTER, build: (w) => gpt2OnnxModel(c, w), kvHeads: c.n_head, headDim: c.n_embd / c.n_head };
@@ -265,12 +281,14 @@ export async function loadOnnxGenerator(dir: string, opts: { threads?: number } 
 
 /**
  * Loads a generator for `ask`/`eval`: on ONNX Runtime for `runtime` 'onnx', or 'auto' when
- * onnxruntime-node is installed; else on tfjs (`loadGenerator`).
+ * onnxruntime-node is installed and the model exports (onnxExportUnsupported); else on tfjs
+ * (`loadGenerator`).
  */
 export async function loadInferenceGenerator(dir: string, opts: { runtime?: InferenceRuntimeChoice; threads?: number } = {}): Promise<InferenceGenerator> {
   const choice = opts.runtime ?? 'auto';
   if ((await resolveInferenceRuntime(choice)) === 'tfjs') return loadGenerator(dir);
   const gen = await loadGenerator(dir);
+  if (choice === 'auto' && onnxExportUnsupported(gen.model) !== null) return gen; // stays on tfjs
   return onnxFromLoaded(dir, gen, opts.threads);
 }
 
