@@ -4,11 +4,9 @@
  * the IncrementalLM interface, so `generate`/`stream`/RagPipeline run on it unchanged — same
  * sampling, stop strings and seeded RNG as on tfjs. Positions are HF's (cumsum(mask) − 1, pads 1).
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { atomicWriteDir, createOnnxSession, resolveInferenceRuntime, type HostTensor, type InferenceRuntimeChoice, type OnnxRuntime, type OnnxSession, type OnnxTensor, type Tokenizer } from '@dalm/core';
+import { ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE, atomicWriteDir, createOnnxSession, ensureOnnxExport, weightsHash, resolveInferenceRuntime, type HostTensor, type InferenceRuntimeChoice, type OnnxRuntime, type OnnxSession, type OnnxTensor, type Tokenizer } from '@dalm/core';
 import type { CausalLM, CausalLMType, SpecialTokens } from './causal-lm';
 import type { DecoderConfig } from './decoder-config';
 import { loadGenerator, type LoadedGenerator } from './generator-dir';
@@ -190,64 +188,15 @@ export async function onnxCausalLMFor(model: CausalLM, modelFile: string | Uint8
   return new OnnxCausalLM(ort, session, shape, n);
 }
 
-/** Hash of the (merged) weights: names, shapes and values. */
-function weightsHash(weights: Map<string, HostTensor>): string {
-  const hash = createHash('sha256');
-  for (const name of [...weights.keys()].sort()) {
-    const t = weights.get(name)!;
-    hash.update(`${name}[${t.shape.join(',')}]`);
-    hash.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
-  return hash.digest('hex');
-}
-
-const ONNX_DIR = 'onnx';
-const MODEL_FILE = 'model.onnx';
-const RECORD_FILE = 'dalm-export.json';
-
-async function readRecordHash(file: string, exporter: string): Promise<string | null> {
-  try {
-    const r = JSON.parse(await fsp.readFile(file, 'utf8')) as { exporter?: string; weightsSha256?: string };
-    return r.exporter === exporter && typeof r.weightsSha256 === 'string' ? r.weightsSha256 : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The ONNX model of a loaded generator, exported on first use into `<dir>/onnx/model.onnx` (merged
- * LoRA included; atomically, other files in onnx/ kept) with the merged weights' SHA-256, reused
- * while they are unchanged. A model.onnx not written here, or a read-only directory, sends the
- * export to $DALM_CACHE_DIR/onnx/<sha256>/ (default ~/.cache/dalm) instead.
+ * LoRA included) and reused while the merged weights are unchanged; see core's ensureOnnxExport
+ * for where it goes when the directory is read-only or holds someone else's model.onnx.
  */
 export async function ensureCausalLMOnnx(dir: string, model: CausalLM): Promise<{ modelFile: string; exported: boolean }> {
-  const { bytes, weights, exporter } = await causalLMOnnxBytes(model);
-  const sha = weightsHash(weights);
-  const cache = path.join(process.env.DALM_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'dalm'), 'onnx', sha.slice(0, 32));
-  const candidates = [path.join(dir, ONNX_DIR), cache];
-  for (const d of candidates) {
-    if ((await readRecordHash(path.join(d, RECORD_FILE), exporter)) === sha) return { modelFile: path.join(d, MODEL_FILE), exported: false };
-  }
-  let firstError: Error | null = null;
-  for (const d of candidates) {
-    const ours = (await fsp.readFile(path.join(d, RECORD_FILE)).then(() => true, () => false));
-    const foreign = !ours && (await fsp.access(path.join(d, MODEL_FILE)).then(() => true, () => false));
-    if (foreign) continue;
-    try {
-      await atomicWriteDir(
-        d,
-        async (tmp) => {
-          await fsp.writeFile(path.join(tmp, MODEL_FILE), bytes);
-          await fsp.writeFile(path.join(tmp, RECORD_FILE), JSON.stringify({ exporter, weightsSha256: sha }, null, 2) + '\n');
-        },
-        { keepOthers: { owned: [MODEL_FILE, RECORD_FILE] } },
-      );
-      return { modelFile: path.join(d, MODEL_FILE), exported: true };
-    } catch (e) {
-      firstError ??= e as Error;
-    }
-  }
-  throw new Error(`ONNX export of ${dir}: cannot write ${candidates.join(' or ')} (${firstError?.message ?? 'both hold a model.onnx not written by dalm'})`);
+  const ex = decoderExport(model);
+  const weights = await mergedDecoderWeights(model);
+  return ensureOnnxExport({ modelDir: dir, exporter: ex.exporter, weightsSha256: weightsHash(weights), build: () => ex.build(weights) });
 }
 
 /** A generator for inference on either runtime. */
@@ -309,8 +258,8 @@ export async function exportCausalLMOnnx(model: CausalLM, tokenizer: Tokenizer, 
   };
   await atomicWriteDir(outDir, async (tmp) => {
     for (const [name, text] of Object.entries(files)) await fsp.writeFile(path.join(tmp, name), text);
-    await fsp.mkdir(path.join(tmp, ONNX_DIR));
-    await fsp.writeFile(path.join(tmp, ONNX_DIR, MODEL_FILE), bytes);
+    await fsp.mkdir(path.join(tmp, ONNX_EXPORT_DIR));
+    await fsp.writeFile(path.join(tmp, ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE), bytes);
   });
-  return { dir: outDir, modelFile: path.join(outDir, ONNX_DIR, MODEL_FILE), bytes: bytes.byteLength };
+  return { dir: outDir, modelFile: path.join(outDir, ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE), bytes: bytes.byteLength };
 }
