@@ -79,7 +79,7 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
   it('indexes on ONNX Runtime and searches the same index on tfjs with the same hits', async () => {
     const model = path.join(tmp, 'retriever');
     await mkdir(model, { recursive: true });
-    for (const f of await readdir(bertTiny)) await copyFile(path.join(bertTiny, f), path.join(model, f));
+    for (const f of await readdir(bertTiny, { withFileTypes: true })) if (f.isFile()) await copyFile(path.join(bertTiny, f.name), path.join(model, f.name));
     const corpus = TEXTS.map((text, i) => JSON.stringify({ id: `p${i}`, text })).join('\n') + '\n';
     await writeFile(path.join(tmp, 'corpus.jsonl'), corpus);
     const index = path.join(tmp, 'index');
@@ -100,7 +100,7 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
     expect(doctor.inference.onnxRuntime.threads).toBe(os.availableParallelism());
   });
 
-  for (const name of ['llama-tiny', 'qwen2-tiny']) {
+  for (const name of ['llama-tiny', 'qwen2-tiny', 'gpt2-tiny']) {
     it(`transformers.js' text-generation pipeline generates HF's greedy tokens with the exported ${name}`, async () => {
       const fixture = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', name);
       const out = path.join(tmp, 'models', `${name}-onnx`);
@@ -134,7 +134,7 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
     const fixture = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', 'qwen2-tiny');
     const gen = path.join(tmp, 'generator');
     await mkdir(gen, { recursive: true });
-    for (const f of await readdir(fixture)) await copyFile(path.join(fixture, f), path.join(gen, f));
+    for (const f of await readdir(fixture, { withFileTypes: true })) if (f.isFile()) await copyFile(path.join(fixture, f.name), path.join(gen, f.name));
     const ask = async (runtime: string) =>
       JSON.parse(await run(['ask', 'The quick brown', '--generator', gen, '--closed-book', '--max-new-tokens', '12', '--runtime', runtime, '--json'])) as { answer: string };
     const viaOnnx = await ask('onnx');

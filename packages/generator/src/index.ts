@@ -86,5 +86,6 @@ export type { LoadedGenerator } from './generator-dir';
 export type { TokenStepper, IncrementalLM, GenerationModel } from './token-stepper';
 export { tokenStepper } from './token-stepper';
 export { LLAMA_ONNX_EXPORTER, llamaOnnxModel, mergedDecoderWeights } from './llama-onnx';
+export { GPT2_ONNX_EXPORTER, gpt2OnnxModel } from './gpt2-onnx';
 export type { InferenceGenerator } from './onnx-causal-lm';
-export { OnnxCausalLM, causalLMOnnxBytes, onnxCausalLMFor, ensureCausalLMOnnx, loadOnnxGenerator, loadInferenceGenerator, exportCausalLMOnnx } from './onnx-causal-lm';
+export { OnnxCausalLM, onnxExportUnsupported, causalLMOnnxBytes, onnxCausalLMFor, ensureCausalLMOnnx, loadOnnxGenerator, loadInferenceGenerator, exportCausalLMOnnx } from './onnx-causal-lm';

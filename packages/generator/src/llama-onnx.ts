@@ -17,6 +17,7 @@ import { OnnxDataType, OnnxGraph, onnxLayers as L, type HostTensor } from '@dalm
 import type { CausalLM } from './causal-lm';
 import type { DecoderConfig } from './decoder-config';
 import { mergeLora } from './lora';
+import { appendKv, decoderAttentionBias, decoderGraphInputs, decoderGraphOutputs, tiedLmHead } from './decoder-onnx';
 
 /** Bumped when the exported decoder graph changes. */
 export const LLAMA_ONNX_EXPORTER = 'dalm-ts/llama-onnx@1';
@@ -51,15 +52,9 @@ export function llamaOnnxModel(config: DecoderConfig, weights: Map<string, HostT
   const heads = c.num_attention_heads;
   const kvHeads = c.num_key_value_heads;
   const headDim = c.hidden_size / heads;
+  const shape = { layers: c.num_hidden_layers, kvHeads, headDim, vocab: c.vocab_size };
   const g = new OnnxGraph();
-  const inputIds = g.input('input_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
-  const mask = g.input('attention_mask', OnnxDataType.INT64, ['batch_size', 'total_sequence_length']);
-  const positionIds = g.input('position_ids', OnnxDataType.INT64, ['batch_size', 'sequence_length']);
-  const past: { k: string; v: string }[] = [];
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const dims = ['batch_size', kvHeads, 'past_sequence_length', headDim];
-    past.push({ k: g.input(`past_key_values.${i}.key`, OnnxDataType.FLOAT, dims), v: g.input(`past_key_values.${i}.value`, OnnxDataType.FLOAT, dims) });
-  }
+  const { inputIds, mask, positionIds, past } = decoderGraphInputs(g, shape);
 
   // Rotary tables from the positions: [b, 1, s, d].
   const invFreq = new Float32Array(headDim / 2);
@@ -69,15 +64,7 @@ export function llamaOnnxModel(config: DecoderConfig, weights: Map<string, HostT
   const emb = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: { int: -1 } }), g.int64([1])]); // [b, 1, s, d]
   const cos = g.op('Cos', [emb]);
   const sin = g.op('Sin', [emb]);
-
-  // Causal + padding bias [b, 1, s, total]: query i (at past + i) sees keys 0..past + i.
-  const seqLen = g.op('Gather', [g.op('Shape', [inputIds]), g.int64(1)], { axis: { int: 0 } });
-  const total = g.op('Gather', [g.op('Shape', [mask]), g.int64(1)], { axis: { int: 0 } });
-  const pastLen = g.op('Sub', [total, seqLen]);
-  const qPos = g.op('Unsqueeze', [g.op('Range', [pastLen, total, g.int64(1)]), g.int64([1])]); // [s, 1]
-  const kPos = g.op('Unsqueeze', [g.op('Range', [g.int64(0), total, g.int64(1)]), g.int64([0])]); // [1, total]
-  const causal = g.op('Mul', [g.op('Cast', [g.op('Greater', [kPos, qPos])], { to: { int: OnnxDataType.FLOAT } }), g.float(-1e9)]); // [s, total]
-  const bias = g.op('Add', [g.op('Unsqueeze', [causal, g.int64([0, 1])]), L.paddingBias(g, mask)]); // [b, 1, s, total]
+  const bias = decoderAttentionBias(g, inputIds, mask); // [b, 1, s, total]
 
   let h = g.op('Gather', [L.weightInitializer(g, weights, 'model.embed_tokens.weight'), inputIds], { axis: { int: 0 } }); // [b, s, hidden]
   for (let i = 0; i < c.num_hidden_layers; i++) {
@@ -86,8 +73,7 @@ export function llamaOnnxModel(config: DecoderConfig, weights: Map<string, HostT
     const q = rotary(g, L.splitHeads(g, L.linear(g, x, weights, `${p}.self_attn.q_proj`), heads, headDim), cos, sin, headDim); // [b, heads, s, d]
     const kNew = rotary(g, L.splitHeads(g, L.linear(g, x, weights, `${p}.self_attn.k_proj`), kvHeads, headDim), cos, sin, headDim); // [b, kv, s, d]
     const vNew = L.splitHeads(g, L.linear(g, x, weights, `${p}.self_attn.v_proj`), kvHeads, headDim);
-    const k = g.op('Concat', [past[i]!.k, kNew], { axis: { int: 2 } }, `present.${i}.key`); // [b, kv, total, d]
-    const v = g.op('Concat', [past[i]!.v, vNew], { axis: { int: 2 } }, `present.${i}.value`);
+    const { k, v } = appendKv(g, past[i]!, kNew, vNew, i); // [b, kv, total, d]
     const groups = heads / kvHeads;
     const ctx = L.attention(g, q, L.repeatKv(g, k, kvHeads, groups, headDim), L.repeatKv(g, v, kvHeads, groups, headDim), bias, 1 / Math.sqrt(headDim));
     h = g.op('Add', [h, L.linear(g, L.mergeHeads(g, ctx, c.hidden_size), weights, `${p}.self_attn.o_proj`)]);
@@ -97,19 +83,9 @@ export function llamaOnnxModel(config: DecoderConfig, weights: Map<string, HostT
     h = g.op('Add', [h, L.linear(g, g.op('Mul', [gate, up]), weights, `${p}.mlp.down_proj`)]);
   }
   h = L.rmsNorm(g, h, weights, 'model.norm', c.rms_norm_eps);
-  let logits: string;
-  if (c.tie_word_embeddings || !weights.has('lm_head.weight')) {
-    const e = L.stateTensor(weights, 'model.embed_tokens.weight'); // [vocab, hidden]
-    const et = g.initializer('lm_head.tied.weight', L.transpose2d(e.data, e.shape[0]!, e.shape[1]!), [e.shape[1]!, e.shape[0]!]);
-    logits = g.op('MatMul', [h, et], {}, 'logits');
-  } else {
-    logits = g.op('Identity', [L.linear(g, h, weights, 'lm_head')], {}, 'logits');
-  }
-  g.output(logits, OnnxDataType.FLOAT, ['batch_size', 'sequence_length', c.vocab_size]);
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    const dims = ['batch_size', kvHeads, 'total_sequence_length', headDim];
-    g.output(`present.${i}.key`, OnnxDataType.FLOAT, dims);
-    g.output(`present.${i}.value`, OnnxDataType.FLOAT, dims);
-  }
+  const logits = c.tie_word_embeddings || !weights.has('lm_head.weight')
+    ? tiedLmHead(g, h, weights, 'model.embed_tokens.weight')
+    : g.op('Identity', [L.linear(g, h, weights, 'lm_head')], {}, 'logits');
+  decoderGraphOutputs(g, logits, shape);
   return g.toModel({ metadata: { exporter: LLAMA_ONNX_EXPORTER } });
 }

@@ -1,18 +1,18 @@
 /**
- * A Llama/Qwen2 generator on ONNX Runtime: the exported graph (llama-onnx.ts) with its key/value
+ * A Llama/Qwen2/GPT-2 generator on ONNX Runtime: the exported graph (llama-onnx.ts, gpt2-onnx.ts) with its key/value
  * cache carried between steps (present.N.* of one step are past_key_values.N.* of the next), behind
  * the IncrementalLM interface, so `generate`/`stream`/RagPipeline run on it unchanged — same
  * sampling, stop strings and seeded RNG as on tfjs. Positions are HF's (cumsum(mask) − 1, pads 1).
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { atomicWriteDir, createOnnxSession, resolveInferenceRuntime, type HostTensor, type InferenceRuntimeChoice, type OnnxRuntime, type OnnxSession, type OnnxTensor, type Tokenizer } from '@dalm/core';
+import { ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE, atomicWriteDir, createOnnxSession, ensureOnnxExport, weightsHash, resolveInferenceRuntime, type HostTensor, type InferenceRuntimeChoice, type OnnxRuntime, type OnnxSession, type OnnxTensor, type Tokenizer } from '@dalm/core';
 import type { CausalLM, CausalLMType, SpecialTokens } from './causal-lm';
 import type { DecoderConfig } from './decoder-config';
 import { loadGenerator, type LoadedGenerator } from './generator-dir';
 import { generationConfigJson } from './load';
+import { GPT2_ONNX_EXPORTER, gpt2OnnxModel } from './gpt2-onnx';
+import type { Gpt2Config } from './gpt2';
 import { LLAMA_ONNX_EXPORTER, llamaOnnxModel, mergedDecoderWeights } from './llama-onnx';
 import type { PromptFormat } from './prompt-format';
 import type { IncrementalLM, TokenStepper } from './token-stepper';
@@ -133,94 +133,70 @@ export class OnnxCausalLM implements IncrementalLM {
   }
 }
 
-/** The decoder config of a Llama/Qwen2 model (GPT-2 export is not implemented). */
-function llamaConfigOf(model: CausalLM): DecoderConfig {
-  if (model.modelType !== 'llama' && model.modelType !== 'qwen2') {
-    throw new Error(`ONNX export: model_type "${model.modelType}" is not supported yet (supported: llama, qwen2); use --runtime tfjs`);
-  }
-  return (model as unknown as { config: DecoderConfig }).config;
+/** How a model type is exported: its exporter id, graph builder and cache shape. */
+interface DecoderExport {
+  exporter: string;
+  build: (weights: Map<string, HostTensor>) => Uint8Array;
+  kvHeads: number;
+  headDim: number;
 }
 
-/** The ONNX model bytes of a Llama/Qwen2 CausalLM (LoRA merged into `model` first). */
-export async function causalLMOnnxBytes(model: CausalLM): Promise<{ bytes: Uint8Array; weights: Map<string, HostTensor> }> {
-  const config = llamaConfigOf(model);
+/**
+ * Why `model` cannot be exported to ONNX, or null when it can: the exporters implement the
+ * configurations the tfjs models of this branch run (no rope_scaling, head_dim = hidden/heads).
+ */
+export function onnxExportUnsupported(model: CausalLM): string | null {
+  const c = (model as unknown as { config?: Record<string, unknown> }).config ?? {};
+  if (!['llama', 'qwen2', 'gpt2'].includes(model.modelType)) return `model_type "${model.modelType}" has no ONNX exporter (supported: llama, qwen2, gpt2)`;
+  if (c.rope_scaling !== undefined && c.rope_scaling !== null) return `"rope_scaling" ${JSON.stringify(c.rope_scaling)} is not implemented by the ONNX exporter`;
+  if (typeof c.head_dim === 'number' && typeof c.hidden_size === 'number' && typeof c.num_attention_heads === 'number' && c.head_dim !== c.hidden_size / c.num_attention_heads) {
+    return `"head_dim" ${c.head_dim} other than hidden_size/num_attention_heads is not implemented by the ONNX exporter`;
+  }
+  return null;
+}
+
+function decoderExport(model: CausalLM): DecoderExport {
+  const unsupported = onnxExportUnsupported(model);
+  if (unsupported) throw new Error(`ONNX export: ${unsupported}; use --runtime tfjs`);
+  if (model.modelType === 'gpt2') {
+    const c = (model as unknown as { config: Gpt2Config }).config;
+    return { exporter: GPT2_ONNX_EXPORTER, build: (w) => gpt2OnnxModel(c, w), kvHeads: c.n_head, headDim: c.n_embd / c.n_head };
+  }
+  const c = (model as unknown as { config: DecoderConfig }).config;
+  return { exporter: LLAMA_ONNX_EXPORTER, build: (w) => llamaOnnxModel(c, w), kvHeads: c.num_key_value_heads, headDim: c.hidden_size / c.num_attention_heads };
+}
+
+/** The ONNX model bytes of a CausalLM (Llama, Qwen2, GPT-2; LoRA merged into `model` first). */
+export async function causalLMOnnxBytes(model: CausalLM): Promise<{ bytes: Uint8Array; weights: Map<string, HostTensor>; exporter: string }> {
+  const ex = decoderExport(model);
   const weights = await mergedDecoderWeights(model);
-  return { bytes: llamaOnnxModel(config, weights), weights };
+  return { bytes: ex.build(weights), weights, exporter: ex.exporter };
 }
 
 /** An OnnxCausalLM running `modelFile` (an export of `model`). */
 export async function onnxCausalLMFor(model: CausalLM, modelFile: string | Uint8Array, threads?: number): Promise<OnnxCausalLM> {
-  const c = llamaConfigOf(model);
+  const ex = decoderExport(model);
   const { session, threads: n, ort } = await createOnnxSession(modelFile, { threads });
   const shape: DecoderShape = {
     modelType: model.modelType,
     vocabSize: model.vocabSize,
     numLayers: model.numLayers,
-    kvHeads: c.num_key_value_heads,
-    headDim: c.hidden_size / c.num_attention_heads,
+    kvHeads: ex.kvHeads,
+    headDim: ex.headDim,
     specialTokens: model.specialTokens,
   };
   return new OnnxCausalLM(ort, session, shape, n);
 }
 
-/** Hash of the (merged) weights: names, shapes and values. */
-function weightsHash(weights: Map<string, HostTensor>): string {
-  const hash = createHash('sha256');
-  for (const name of [...weights.keys()].sort()) {
-    const t = weights.get(name)!;
-    hash.update(`${name}[${t.shape.join(',')}]`);
-    hash.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
-  return hash.digest('hex');
-}
-
-const ONNX_DIR = 'onnx';
-const MODEL_FILE = 'model.onnx';
-const RECORD_FILE = 'dalm-export.json';
-
-async function readRecordHash(file: string): Promise<string | null> {
-  try {
-    const r = JSON.parse(await fsp.readFile(file, 'utf8')) as { exporter?: string; weightsSha256?: string };
-    return r.exporter === LLAMA_ONNX_EXPORTER && typeof r.weightsSha256 === 'string' ? r.weightsSha256 : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The ONNX model of a loaded generator, exported on first use into `<dir>/onnx/model.onnx` (merged
- * LoRA included; atomically, other files in onnx/ kept) with the merged weights' SHA-256, reused
- * while they are unchanged. A model.onnx not written here, or a read-only directory, sends the
- * export to $DALM_CACHE_DIR/onnx/<sha256>/ (default ~/.cache/dalm) instead.
+ * LoRA included) and reused while the merged weights are unchanged; see core's ensureOnnxExport
+ * for where it goes when the directory is read-only or holds someone else's model.onnx.
  */
 export async function ensureCausalLMOnnx(dir: string, model: CausalLM): Promise<{ modelFile: string; exported: boolean }> {
-  const { bytes, weights } = await causalLMOnnxBytes(model);
-  const sha = weightsHash(weights);
-  const cache = path.join(process.env.DALM_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'dalm'), 'onnx', sha.slice(0, 32));
-  const candidates = [path.join(dir, ONNX_DIR), cache];
-  for (const d of candidates) {
-    if ((await readRecordHash(path.join(d, RECORD_FILE))) === sha) return { modelFile: path.join(d, MODEL_FILE), exported: false };
-  }
-  let firstError: Error | null = null;
-  for (const d of candidates) {
-    const ours = (await fsp.readFile(path.join(d, RECORD_FILE)).then(() => true, () => false));
-    const foreign = !ours && (await fsp.access(path.join(d, MODEL_FILE)).then(() => true, () => false));
-    if (foreign) continue;
-    try {
-      await atomicWriteDir(
-        d,
-        async (tmp) => {
-          await fsp.writeFile(path.join(tmp, MODEL_FILE), bytes);
-          await fsp.writeFile(path.join(tmp, RECORD_FILE), JSON.stringify({ exporter: LLAMA_ONNX_EXPORTER, weightsSha256: sha }, null, 2) + '\n');
-        },
-        { keepOthers: { owned: [MODEL_FILE, RECORD_FILE] } },
-      );
-      return { modelFile: path.join(d, MODEL_FILE), exported: true };
-    } catch (e) {
-      firstError ??= e as Error;
-    }
-  }
-  throw new Error(`ONNX export of ${dir}: cannot write ${candidates.join(' or ')} (${firstError?.message ?? 'both hold a model.onnx not written by dalm'})`);
+  const ex = decoderExport(model);
+  const weights = await mergedDecoderWeights(model);
+  return ensureOnnxExport({ modelDir: dir, exporter: ex.exporter, weightsSha256: weightsHash(weights), build: () => ex.build(weights) });
 }
 
 /** A generator for inference on either runtime. */
@@ -254,14 +230,14 @@ export async function loadOnnxGenerator(dir: string, opts: { threads?: number } 
 
 /**
  * Loads a generator for `ask`/`eval`: on ONNX Runtime for `runtime` 'onnx', or 'auto' when
- * onnxruntime-node is installed and the architecture exports (Llama, Qwen2; GPT-2 stays on tfjs);
- * else on tfjs (`loadGenerator`).
+ * onnxruntime-node is installed and the model exports (onnxExportUnsupported); else on tfjs
+ * (`loadGenerator`).
  */
 export async function loadInferenceGenerator(dir: string, opts: { runtime?: InferenceRuntimeChoice; threads?: number } = {}): Promise<InferenceGenerator> {
   const choice = opts.runtime ?? 'auto';
   if ((await resolveInferenceRuntime(choice)) === 'tfjs') return loadGenerator(dir);
   const gen = await loadGenerator(dir);
-  if (choice === 'auto' && gen.model.modelType === 'gpt2') return gen;
+  if (choice === 'auto' && onnxExportUnsupported(gen.model) !== null) return gen; // stays on tfjs
   return onnxFromLoaded(dir, gen, opts.threads);
 }
 
@@ -282,8 +258,8 @@ export async function exportCausalLMOnnx(model: CausalLM, tokenizer: Tokenizer, 
   };
   await atomicWriteDir(outDir, async (tmp) => {
     for (const [name, text] of Object.entries(files)) await fsp.writeFile(path.join(tmp, name), text);
-    await fsp.mkdir(path.join(tmp, ONNX_DIR));
-    await fsp.writeFile(path.join(tmp, ONNX_DIR, MODEL_FILE), bytes);
+    await fsp.mkdir(path.join(tmp, ONNX_EXPORT_DIR));
+    await fsp.writeFile(path.join(tmp, ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE), bytes);
   });
-  return { dir: outDir, modelFile: path.join(outDir, ONNX_DIR, MODEL_FILE), bytes: bytes.byteLength };
+  return { dir: outDir, modelFile: path.join(outDir, ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE), bytes: bytes.byteLength };
 }

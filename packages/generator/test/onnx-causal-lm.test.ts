@@ -1,5 +1,5 @@
 /**
- * Llama/Qwen2 ONNX export with a KV cache, tested by running it on ONNX Runtime:
+ * Llama/Qwen2/GPT-2 ONNX export with a KV cache, tested by running it on ONNX Runtime:
  * - logits equal HF transformers' (reference.json, computed by PyTorch) within 1e-4;
  * - greedy generation (cached and uncached, single and left-padded batches) gives HF's tokens, and
  *   tfjs's; sampled generation with a seed and a stop string gives tfjs's tokens and text;
@@ -40,7 +40,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-for (const name of ['llama-tiny', 'qwen2-tiny']) {
+for (const name of ['llama-tiny', 'qwen2-tiny', 'gpt2-tiny']) {
   const dir = path.join(fixtures, name);
   describe.skipIf(!ort || !existsSync(dir))(`${name} on ONNX Runtime`, () => {
     let model: CausalLM;
@@ -68,9 +68,10 @@ for (const name of ['llama-tiny', 'qwen2-tiny']) {
         const mask = f.inputs.attention_mask!;
         const positions = f.inputs.position_ids ?? [ids[0]!.map((_, j) => j)]; // null in the reference: 0..s-1
         const feeds: Record<string, unknown> = { input_ids: t(ids), attention_mask: t(mask), position_ids: t(positions) };
-        const c = (model as unknown as { config: { num_key_value_heads: number; hidden_size: number; num_attention_heads: number } }).config;
+        const c = (model as unknown as { config: Record<string, number> }).config;
+        const [kvHeads, headDim] = name === 'gpt2-tiny' ? [c.n_head!, c.n_embd! / c.n_head!] : [c.num_key_value_heads!, c.hidden_size! / c.num_attention_heads!];
         for (let i = 0; i < model.numLayers; i++) {
-          for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort!.Tensor('float32', new Float32Array(0), [b, c.num_key_value_heads, 0, c.hidden_size / c.num_attention_heads]);
+          for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort!.Tensor('float32', new Float32Array(0), [b, kvHeads, 0, headDim]);
         }
         const out = await session.run(feeds as never);
         expect(out.logits!.dims).toEqual([b, s, model.vocabSize]);

@@ -10,22 +10,31 @@
  * `config.json`, the tokenizer files and the sentence-transformers module files (pooling,
  * normalisation, prompts).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
-import os from 'node:os';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { OnnxDataType, OnnxGraph, WEIGHTS_FILE, atomicWriteDir, onnxLayers as L, type HostTensor } from '@dalm/core';
+import {
+  ONNX_EXPORT_DIR,
+  ONNX_EXPORT_MODEL_FILE,
+  ONNX_EXPORT_RECORD_FILE,
+  OnnxDataType,
+  OnnxGraph,
+  atomicWriteDir,
+  ensureOnnxExport,
+  onnxLayers as L,
+  weightsHash,
+  type HostTensor,
+} from '@dalm/core';
 import { bertConfigToJson, type BertConfig } from './bert-config';
 import type { Encoder } from './encoder';
 import { sentenceTransformersFiles } from './sentence-transformers';
 
 /** Where transformers.js looks for the fp32 model inside a model directory. */
-export const ONNX_DIR = 'onnx';
-export const ONNX_MODEL_FILE = 'model.onnx';
+export const ONNX_DIR = ONNX_EXPORT_DIR;
+export const ONNX_MODEL_FILE = ONNX_EXPORT_MODEL_FILE;
 /** Written beside an export made on first use: which weights it came from. */
-export const ONNX_EXPORT_RECORD = 'dalm-export.json';
+export const ONNX_EXPORT_RECORD = ONNX_EXPORT_RECORD_FILE;
 /** Bumped when the exported graph changes, so older exports are redone. */
-export const BERT_ONNX_EXPORTER = 'dalm-ts/bert-onnx@1';
+export const BERT_ONNX_EXPORTER = 'dalm-ts/bert-onnx@2';
 
 /**
  * The ONNX model (bytes) of a BERT encoder with `config` and HF-named weights in the on-disk
@@ -99,41 +108,6 @@ export async function exportEncoderOnnx(encoder: Encoder, outDir: string): Promi
   return { dir: outDir, modelFile: path.join(outDir, ONNX_DIR, ONNX_MODEL_FILE), bytes: bytes.byteLength };
 }
 
-/** SHA-256 (hex) of a file, streamed. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** What an export made on first use records about its source. */
-interface ExportRecord {
-  exporter: string;
-  /** SHA-256 of the model.safetensors it was exported from. */
-  weightsSha256: string;
-}
-
-async function readRecord(file: string): Promise<ExportRecord | null> {
-  try {
-    const r = JSON.parse(await fsp.readFile(file, 'utf8')) as Partial<ExportRecord>;
-    return typeof r.exporter === 'string' && typeof r.weightsSha256 === 'string' ? (r as ExportRecord) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fsp.access(p).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Directory of exports that cannot go into the model directory: $DALM_CACHE_DIR/onnx, else ~/.cache/dalm/onnx. */
-function onnxCacheDir(): string {
-  return path.join(process.env.DALM_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'dalm'), 'onnx');
-}
-
 /** Where an encoder's ONNX export is, and whether it was exported by this call. */
 export interface EnsuredOnnx {
   modelFile: string;
@@ -144,39 +118,15 @@ export interface EnsuredOnnx {
 /**
  * The ONNX model of the encoder loaded from `modelDir`, exported on first use into
  * `<modelDir>/onnx/model.onnx` (atomically, other files in onnx/ kept) with a record of the weights'
- * SHA-256, so a retrained model (new model.safetensors) is exported again and an unchanged one
+ * SHA-256 (weightsHash: of the values, so sharded or half-precision sources work alike), so a
+ * retrained model is exported again and an unchanged one
  * reuses the file. When `onnx/model.onnx` exists but was not written here (e.g. a downloaded
  * transformers.js model whose weights may differ) or the directory is read-only, the export goes
  * to the cache directory instead ($DALM_CACHE_DIR/onnx/<sha256>/), never over a file it did not write.
  */
 export async function ensureEncoderOnnx(modelDir: string, encoder: Encoder): Promise<EnsuredOnnx> {
-  const weightsSha256 = await sha256File(path.join(modelDir, WEIGHTS_FILE));
-  const wanted: ExportRecord = { exporter: BERT_ONNX_EXPORTER, weightsSha256 };
-  const candidates = [path.join(modelDir, ONNX_DIR), path.join(onnxCacheDir(), weightsSha256.slice(0, 32))];
-  for (const dir of candidates) {
-    const rec = await readRecord(path.join(dir, ONNX_EXPORT_RECORD));
-    if (rec && rec.exporter === wanted.exporter && rec.weightsSha256 === weightsSha256 && (await exists(path.join(dir, ONNX_MODEL_FILE)))) {
-      return { modelFile: path.join(dir, ONNX_MODEL_FILE), exported: false, weightsSha256 };
-    }
-  }
-  const bytes = await encoderOnnxBytes(encoder);
-  let firstError: Error | null = null;
-  for (const dir of candidates) {
-    const ours = (await readRecord(path.join(dir, ONNX_EXPORT_RECORD))) !== null;
-    if (!ours && (await exists(path.join(dir, ONNX_MODEL_FILE)))) continue; // someone else's model.onnx: leave it
-    try {
-      await atomicWriteDir(
-        dir,
-        async (tmp) => {
-          await fsp.writeFile(path.join(tmp, ONNX_MODEL_FILE), bytes);
-          await fsp.writeFile(path.join(tmp, ONNX_EXPORT_RECORD), JSON.stringify(wanted, null, 2) + '\n');
-        },
-        { keepOthers: { owned: [ONNX_MODEL_FILE, ONNX_EXPORT_RECORD] } },
-      );
-      return { modelFile: path.join(dir, ONNX_MODEL_FILE), exported: true, weightsSha256 };
-    } catch (e) {
-      firstError ??= e as Error;
-    }
-  }
-  throw new Error(`ONNX export of ${modelDir}: cannot write ${candidates.join(' or ')} (${firstError?.message ?? 'both hold a model.onnx not written by dalm'})`);
+  const weights = await encoder.params.toHostAsync();
+  const weightsSha256 = weightsHash(weights);
+  const r = await ensureOnnxExport({ modelDir, exporter: BERT_ONNX_EXPORTER, weightsSha256, build: () => bertOnnxModel(encoder.config, weights) });
+  return { ...r, weightsSha256 };
 }

@@ -62,7 +62,7 @@ export type { TextKind, TokenBatch, EncodeTensorOptions, EmbedOptions, CreateEnc
 export { Encoder, createEncoder, loadEncoder, tokenizeForEncoder, embedInLengthOrder } from './encoder';
 
 // --- ONNX export and ONNX Runtime inference ---
-export { ONNX_DIR, ONNX_MODEL_FILE, ONNX_EXPORT_RECORD, BERT_ONNX_EXPORTER, bertOnnxModel, exportEncoderOnnx, ensureEncoderOnnx, sha256File } from './bert-onnx';
+export { ONNX_DIR, ONNX_MODEL_FILE, ONNX_EXPORT_RECORD, BERT_ONNX_EXPORTER, bertOnnxModel, exportEncoderOnnx, ensureEncoderOnnx } from './bert-onnx';
 export type { EnsuredOnnx } from './bert-onnx';
 export { OnnxEncoder, loadOnnxEncoder, onnxEncoderFor, loadRetriever, embedderRuntime } from './onnx-encoder';
 export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from './onnx-encoder';

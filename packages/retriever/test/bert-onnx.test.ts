@@ -6,11 +6,12 @@
  *   from-scratch encoder with another activation, max pooling and no normalisation), with the same
  *   fingerprint;
  * - the export made on first use is reused while the weights are unchanged and redone after they
- *   change.
+ *   change; a read-only model directory, or one holding a model.onnx the framework did not write,
+ *   is left untouched (the export goes to the cache directory).
  * Skips when onnxruntime-node (an optional dependency) is not installed.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +46,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 async function copyDir(from: string, to: string): Promise<string> {
   await mkdir(to, { recursive: true });
-  for (const f of await readdir(from)) await copyFile(path.join(from, f), path.join(to, f));
+  for (const f of await readdir(from, { withFileTypes: true })) if (f.isFile()) await copyFile(path.join(from, f.name), path.join(to, f.name));
   return to;
 }
 
@@ -129,6 +130,32 @@ describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime
     expect(maxDiff(v1!, v2!)).toBeGreaterThan(1e-3); // the new export really has the new weights
     retrained.dispose();
     enc.dispose();
+  });
+
+  it("never writes into a read-only model directory or over a model.onnx it did not write (the cache gets the export)", async () => {
+    const cache = path.join(tmp, 'cache');
+    const saved = process.env.DALM_CACHE_DIR;
+    process.env.DALM_CACHE_DIR = cache;
+    try {
+      const ro = await copyDir(bertTiny, path.join(tmp, 'read-only'));
+      await chmod(ro, 0o555);
+      const a = await loadOnnxEncoder(ro, { threads: 1 });
+      expect(a.modelFile.startsWith(path.join(cache, 'onnx'))).toBe(true);
+      expect(existsSync(path.join(ro, ONNX_DIR))).toBe(false);
+      a.dispose();
+      await chmod(ro, 0o755);
+
+      const foreign = await copyDir(bertTiny, path.join(tmp, 'foreign'));
+      await mkdir(path.join(foreign, ONNX_DIR));
+      await writeFile(path.join(foreign, ONNX_DIR, ONNX_MODEL_FILE), 'not ours');
+      const b = await loadOnnxEncoder(foreign, { threads: 1 });
+      expect(b.modelFile).toBe(a.modelFile); // same weights, same cached export
+      expect(await readFile(path.join(foreign, ONNX_DIR, ONNX_MODEL_FILE), 'utf8')).toBe('not ours');
+      b.dispose();
+    } finally {
+      if (saved === undefined) delete process.env.DALM_CACHE_DIR;
+      else process.env.DALM_CACHE_DIR = saved;
+    }
   });
 
   it('embeds as the tfjs encoder does for a from-scratch encoder (gelu_new, max pooling, unnormalised)', async () => {

@@ -9,11 +9,11 @@ import { printJson, startEngine } from '../context';
 
 /** model_type values of config.json that `export onnx` handles, by kind. */
 const ENCODER_TYPES = ['bert'];
-const DECODER_TYPES = ['llama', 'qwen2'];
+const DECODER_TYPES = ['llama', 'qwen2', 'gpt2'];
 
 function onnxCommand(): Command {
   return new Command('onnx')
-    .description('export a retriever (BERT) or generator (Llama, Qwen2; LoRA adapters merged) to ONNX: onnx/model.onnx + config + tokenizer (+ pooling files), loadable unchanged by transformers.js and ONNX Runtime')
+    .description('export a retriever (BERT) or generator (Llama, Qwen2, GPT-2; LoRA adapters merged) to ONNX: onnx/model.onnx + config + tokenizer (+ pooling files), loadable unchanged by transformers.js and ONNX Runtime')
     .argument('<model>', 'model directory: a retriever, a generator, or a generator LoRA adapter directory')
     .requiredOption('--out <dir>', 'directory to write (replaced atomically)')
     .option('--json', 'print a JSON summary')
