@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { readConfigJson } from '@dalm/core';
+import { readConfigJson, resolveModel } from '@dalm/core';
 import { exportEncoderOnnx, loadEncoder } from '@dalm/retriever';
 import { exportCausalLMOnnx, loadGenerator } from '@dalm/generator';
 import { printJson, startEngine } from '../context';
@@ -30,8 +30,9 @@ In transformers.js (Node or browser):
   const embed = await pipeline('feature-extraction', 'retriever-onnx');
   const v = await embed('query text', { pooling: 'mean', normalize: true });`,
     )
-    .action(async (model: string, opts: Record<string, unknown>, self: Command) => {
+    .action(async (name: string, opts: Record<string, unknown>, self: Command) => {
       await startEngine(self);
+      const model = await resolveModel(name); // a directory, or a Hub id fetched into the HF cache
       const t0 = Date.now();
       const adapter = existsSync(path.join(model, 'adapter_config.json'));
       const type = adapter ? 'lora-adapter' : String((await readConfigJson(model)).model_type ?? 'bert');
