@@ -111,7 +111,7 @@ export interface BackpropEstimateOptions {
  * intermediate, 12 heads) on wasm at 128 and 256 tokens per sequence, rounded up so that they also cover
  * a 2 x 64 BERT (packages/trainer/test/memory-plan.test.ts checks both ends).
  */
-export const BACKPROP_FLOATS_PER_TOKEN = { hidden: 32, intermediate: 18, score: 2, checkpointedHidden: 3, embedding: 32 } as const;
+export const BACKPROP_FLOATS_PER_TOKEN = { hidden: 32, intermediate: 18, score: 2, checkpointedHidden: 3, embedding: 48 } as const;
 
 /**
  * Bytes a forward + backward over `sequences` sequences of `seqLen` tokens needs at most: the tensors
