@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ main: (argv: string[]) => Promise<
   engine: () => import('./engine'),
   retriever: () => import('./retriever'),
   generator: () => import('./generator'),
+  memory: () => import('./memory'),
 };
 
 async function run(argv: string[]): Promise<void> {
