@@ -52,6 +52,7 @@ export const RETRIEVER_TRAIN_OPTIONS: OptionSpec<RetrieverTrainConfig>[] = [
 export const GENERATOR_TRAIN_OPTIONS: OptionSpec<GeneratorTrainConfig>[] = [
   { field: 'maxSeqLength', kind: 'int', description: 'longest training sequence in tokens (passages are cut to fit)' },
   { field: 'maxAnswerTokens', kind: 'int', description: 'longest answer kept, in tokens' },
+  { field: 'promptLossWeight', kind: 'float', description: 'weight of the prompt tokens\' mean NLL added to the answer loss (0: answer-only)' },
 ];
 
 export const LORA_OPTIONS: OptionSpec<LoraConfig>[] = [

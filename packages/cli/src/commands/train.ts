@@ -105,7 +105,8 @@ function generatorCommand(): Command {
     .addOption(new Option('--mode <mode>', 'retrieval mode for training context').choices([...RETRIEVAL_MODES]).default('bm25'))
     .option('-k, --k <n>', 'passages per example', intArg('-k', 1), 3)
     .option('--gold-share <p>', 'share of examples with a gold passage among the k (RAFT P)', floatArg('--gold-share', 0, 1), 0.8)
-    .option('--base <model>', modelHelp('start from this generator (HF Llama/Qwen2/GPT-2)'))
+    .option('--counterfactual-share <p>', 'share of gold examples whose answer is swapped for another, in passage and target (teaches reading)', floatArg('--counterfactual-share', 0, 1), 0)
+    .option('--base <model>', modelHelp('start from this generator (HF Llama/Qwen2/GPT-2, or a llama-family .gguf file)'))
     .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
     .option('--merge', 'with LoRA: merge the adapter and save a full model')
     .option('--eval-qa <file>', 'held-out QA evaluated (EM/F1) at --eval-every and the end')
@@ -114,7 +115,7 @@ function generatorCommand(): Command {
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 1e-3, warmupSteps: 20 });
-  addOptions(cmd, GENERATOR_TRAIN_OPTIONS, { maxSeqLength: 384, maxAnswerTokens: 48 });
+  addOptions(cmd, GENERATOR_TRAIN_OPTIONS, { maxSeqLength: 384, maxAnswerTokens: 48, promptLossWeight: 0 });
   addOptions(cmd, LORA_OPTIONS);
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
   cmd.addHelpText('after', '\nExamples:\n  dalm train generator --qa train.jsonl --index runs/index --out runs/generator --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base HuggingFaceTB/SmolLM2-135M-Instruct@main --lora-r 8 --out runs/adapter');
@@ -125,7 +126,7 @@ function generatorCommand(): Command {
     const { index, encoder } = await openIndex(String(opts.index), opts.retriever as string | undefined);
     const passages = index.passages();
     const retrieval = index.retrieval(opts.mode as RetrievalMode);
-    const examples = await buildRaftExamples(qa, retrieval, new Map(passages.map((p) => [p.id, p])), { k: Number(opts.k), goldShare: Number(opts.goldShare) });
+    const examples = await buildRaftExamples(qa, retrieval, new Map(passages.map((p) => [p.id, p])), { k: Number(opts.k), goldShare: Number(opts.goldShare), counterfactualShare: Number(opts.counterfactualShare) });
     const gen = opts.base
       ? await loadGenerator(String(opts.base))
       : scratchGenerator([...passages.map((p) => p.text), ...qa.flatMap((q) => [q.question, ...q.answers])], checkSize(String(opts.size)), Number(opts.modelSeed));
