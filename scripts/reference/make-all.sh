@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every reference script with the reference venv, writing into ${DALM_REFERENCE_DIR:-$HOME/.cache/dalm/reference}.
+# Runs every reference script (scripts/reference/*.py except the check_*.py tools, which take arguments) with the reference venv, writing into ${DALM_REFERENCE_DIR:-$HOME/.cache/dalm/reference}.
 # Make the venv first: bash scripts/reference/setup-venv.sh
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

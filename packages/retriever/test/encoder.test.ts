@@ -120,7 +120,7 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
       const dir = path.join(tmp, 'prefixed');
       await prefixed.save(dir);
       expect(await readJson(path.join(dir, 'config_sentence_transformers.json'))).toEqual({
-        prompts: { query: 'query: ', passage: 'text: ' },
+        prompts: { query: 'query: ', document: 'text: ' },
         default_prompt_name: null,
         similarity_fn_name: 'cosine',
       });

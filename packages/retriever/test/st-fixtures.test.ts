@@ -113,6 +113,10 @@ describe.skipIf(!!skip)('sentence-transformers fixtures (parity within 1e-5)', (
         // Our writer → our reader: same settings, same vectors, still sentence-transformers' numbers.
         const saved = path.join(tmp, name);
         await enc.save(saved);
+        // sentence-transformers 6.x starts with placeholder query/document prompts and encode_document picks
+        // "document" first, so the passage prefix must be written under that name for ST to use it.
+        const stConfig = JSON.parse(await readFile(path.join(saved, 'config_sentence_transformers.json'), 'utf8'));
+        expect(stConfig.prompts).toMatchObject({ query: enc.settings.queryPrefix, document: enc.settings.passagePrefix });
         const again = await loadEncoder(saved);
         try {
           expect(again.settings).toEqual(enc.settings);
