@@ -83,11 +83,13 @@ export function addOptions<C>(cmd: Command, specs: OptionSpec<C>[], defaults?: P
       cmd.addOption(new Option(`--no-${flag}`).hideHelp());
       continue;
     }
-    const opt = new Option(`${spec.short ? `-${spec.short}, ` : ''}--${flag} <value>`, spec.description);
+    // The default is shown, not set: an option the user did not give stays out of the partial config, so
+    // the library's own default applies (and `defaults` should be that library DEFAULT_* object).
+    const shown = def !== undefined && def !== null ? ` (default: ${Array.isArray(def) ? def.join(',') : String(def)})` : '';
+    const opt = new Option(`${spec.short ? `-${spec.short}, ` : ''}--${flag} <value>`, spec.description + shown);
     if (typeof spec.kind === 'object') opt.choices(spec.kind.choices as string[]);
     const p = parser(spec as OptionSpec<unknown>, flag);
     if (p) opt.argParser(p);
-    if (def !== undefined && def !== null) opt.default(undefined, Array.isArray(def) ? def.join(',') : String(def));
     cmd.addOption(opt);
   }
   return cmd;

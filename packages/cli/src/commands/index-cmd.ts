@@ -1,6 +1,6 @@
 /** `dalm index`: documents -> passages -> BM25 (+ dense with a retriever) in an index directory. */
 import { Command, Option } from 'commander';
-import { buildIndexDir, loadPassages, loadRetriever, type ChunkConfig, type IndexConfig, type Bm25Config } from '@dalm/retriever';
+import { DEFAULT_BM25_CONFIG, DEFAULT_CHUNK_CONFIG, DEFAULT_INDEX_CONFIG, buildIndexDir, loadPassages, loadRetriever, type ChunkConfig, type IndexConfig, type Bm25Config } from '@dalm/retriever';
 import { addOptions, readOptions } from '../options';
 import { BM25_OPTIONS, CHUNK_OPTIONS, HNSW_OPTIONS, modelHelp, RUNTIME_OPTIONS } from '../specs';
 import { FORCE_OPTION_HELP, guardOut, openIndex, printJson, runtimeOption, startEngine } from '../context';
@@ -16,9 +16,9 @@ export function indexCommand(): Command {
     .addOption(new Option('--dense-kind <kind>', 'HNSW (approximate) or exact search').choices(['hnsw', 'exact']).default('hnsw'))
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print a JSON summary');
-  addOptions(cmd, CHUNK_OPTIONS, { maxTokens: 200, overlap: 20 });
-  addOptions(cmd, HNSW_OPTIONS, { metric: 'cosine', M: 16, efConstruction: 200 });
-  addOptions(cmd, BM25_OPTIONS, { k1: 0.9, b: 0.4 });
+  addOptions(cmd, CHUNK_OPTIONS, DEFAULT_CHUNK_CONFIG);
+  addOptions(cmd, HNSW_OPTIONS, DEFAULT_INDEX_CONFIG);
+  addOptions(cmd, BM25_OPTIONS, DEFAULT_BM25_CONFIG);
   addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
   cmd.addHelpText(
     'after',
@@ -78,7 +78,7 @@ function indexAddCommand(): Command {
     .option('--retriever <dir>', 'encoder of the dense index (default: the one recorded in the index)')
     .option('--strict', 'refuse binary files and invalid UTF-8 instead of skipping / warning')
     .option('--json', 'print a JSON summary');
-  addOptions(cmd, CHUNK_OPTIONS, { maxTokens: 200, overlap: 20 });
+  addOptions(cmd, CHUNK_OPTIONS, DEFAULT_CHUNK_CONFIG);
   cmd.addHelpText('after', '\nExamples:\n  dalm index add runs/index new-docs/\n  dalm index add runs/index updates.jsonl --chunk-tokens 0');
   return cmd.action(async (dir: string, source: string, _opts: Record<string, unknown>, self: Command) => {
     const o = subcommandOptions(self);

@@ -26,6 +26,10 @@ import {
   type QaExample,
   type RetrieverTrainConfig,
   type TrainLoopConfig,
+  DEFAULT_RETRIEVER_TRAIN_CONFIG,
+  DEFAULT_GENERATOR_TRAIN_CONFIG,
+  DEFAULT_LM_TRAIN_CONFIG,
+  DEFAULT_E2E_TRAIN_CONFIG,
 } from '@dalm/trainer';
 import { addOptions, readOptions, intArg, floatArg } from '../options';
 import { E2E_TRAIN_OPTIONS, GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS, modelHelp } from '../specs';
@@ -53,8 +57,9 @@ function retrieverCommand(): Command {
     .option('--model-seed <n>', 'seed of a from-scratch initialisation', intArg('--model-seed'), 0)
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
-  addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 32, learningRate: 5e-4, warmupSteps: 20 });
-  addOptions(cmd, RETRIEVER_TRAIN_OPTIONS, { scale: 20, hardNegatives: 1, gradCacheChunk: 16 });
+  // --help shows the library's defaults: the values the recipe uses for options not given.
+  addOptions(cmd, TRAIN_LOOP_OPTIONS, DEFAULT_RETRIEVER_TRAIN_CONFIG);
+  addOptions(cmd, RETRIEVER_TRAIN_OPTIONS, DEFAULT_RETRIEVER_TRAIN_CONFIG);
   cmd.addHelpText('after', '\nExamples:\n  dalm train retriever --pairs runs/pairs.jsonl --out runs/retriever --steps 400 --run-dir runs/train-retriever\n  dalm train retriever --pairs pairs.jsonl --base BAAI/bge-small-en-v1.5 --out runs/retriever --lr 2e-5');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await guardOut(String(opts.out), 'model', opts, [opts.pairs, opts.base, opts.tokenizerCorpus, opts.evalQa, opts.evalCorpus]);
@@ -114,8 +119,8 @@ function generatorCommand(): Command {
     .option('--model-seed <n>', 'seed of a from-scratch initialisation', intArg('--model-seed'), 0)
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
-  addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 1e-3, warmupSteps: 20 });
-  addOptions(cmd, GENERATOR_TRAIN_OPTIONS, { maxSeqLength: 384, maxAnswerTokens: 48, promptLossWeight: 0 });
+  addOptions(cmd, TRAIN_LOOP_OPTIONS, DEFAULT_GENERATOR_TRAIN_CONFIG);
+  addOptions(cmd, GENERATOR_TRAIN_OPTIONS, DEFAULT_GENERATOR_TRAIN_CONFIG);
   addOptions(cmd, LORA_OPTIONS);
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
   cmd.addHelpText('after', '\nExamples:\n  dalm train generator --qa train.jsonl --index runs/index --out runs/generator --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base HuggingFaceTB/SmolLM2-135M-Instruct@main --lora-r 8 --out runs/adapter');
@@ -172,8 +177,8 @@ function lmCommand(): Command {
     .option('--model-seed <n>', 'seed of a from-scratch initialisation', intArg('--model-seed'), 0)
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
-  addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 300, batchSize: 8, learningRate: 2e-3, warmupSteps: 30 });
-  addOptions(cmd, GENERATOR_TRAIN_OPTIONS.filter((o) => o.field === 'maxSeqLength'), { maxSeqLength: 256 });
+  addOptions(cmd, TRAIN_LOOP_OPTIONS, DEFAULT_LM_TRAIN_CONFIG);
+  addOptions(cmd, GENERATOR_TRAIN_OPTIONS.filter((o) => o.field === 'maxSeqLength'), DEFAULT_LM_TRAIN_CONFIG as never);
   cmd.addHelpText('after', '\nExamples:\n  dalm train lm --corpus corpus.jsonl --size tiny --out runs/lm --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base runs/lm --out runs/generator');
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await guardOut(String(opts.out), 'model', opts, [opts.corpus, opts.base]);
@@ -205,8 +210,8 @@ function e2eCommand(): Command {
     .option('--eval-limit <n>', 'questions of --eval-qa used for answer metrics', intArg('--eval-limit', 1), 100)
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
-  addOptions(cmd, TRAIN_LOOP_OPTIONS, { steps: 200, batchSize: 4, learningRate: 2e-4, warmupSteps: 20 });
-  addOptions(cmd, E2E_TRAIN_OPTIONS, { k: 4, retrievalTemperature: 0.05, passageMode: 'frozen', reindexEvery: 100, trainRetriever: true, trainGenerator: true, contrastiveWeight: 0, maxSeqLength: 384, maxAnswerTokens: 48 });
+  addOptions(cmd, TRAIN_LOOP_OPTIONS, DEFAULT_E2E_TRAIN_CONFIG);
+  addOptions(cmd, E2E_TRAIN_OPTIONS, DEFAULT_E2E_TRAIN_CONFIG);
   cmd.addHelpText(
     'after',
     `
