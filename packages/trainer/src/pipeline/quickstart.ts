@@ -196,7 +196,11 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   // 3. Generator: byte-level BPE + decoder from scratch, fine-tuned on retrieved context (RAFT).
   const gen = scratchGenerator([...texts, ...trainQa.map((q) => `${q.question} ${q.answers[0]}`)], c.generatorSize, c.seed, { max_position_embeddings: 256 });
   const reader = SCRATCH_READER_RECIPE;
-  const contextTokens = reader.contextBase + reader.contextPerPassage * c.k; // prompt (question + k passages, cut to fit) + answer
+  // Prompt (question + k passages, cut to fit) + answer. The base grows to fit the longest question a
+  // domain has (WordNet's are short; cloze questions on long documents are not), within the model's positions.
+  const longestQuestion = Math.max(...[...trainQa, ...heldOut].map((q) => gen.tokenizer.encode(gen.format.questionTemplate.replace('{question}', q.question), { addSpecialTokens: false }).length));
+  const answerRoom = 12 + 8; // generated tokens (maxNewTokens below) + answer prefix and specials
+  const contextTokens = Math.min(256, Math.max(reader.contextBase, longestQuestion + answerRoom) + reader.contextPerPassage * c.k);
   Object.assign(gen.format, reader.format, { contextTokens });
   const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, hybrid);
   const answerEvaluator = new AnswerEvaluator(heldOut, { batchSize: 25, bootstrap: { seed: c.seed } });
