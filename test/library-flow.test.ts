@@ -72,10 +72,11 @@ describe('library flow (README example)', () => {
     );
     const byId = new Map(passages.map((p) => [p.id, p]));
     const examples = await buildRaftExamples(qa.slice(0, 120), retrieval, byId, { k: 1, goldShare: 1 });
-    await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, { steps: 250, batchSize: 16, learningRate: 3e-3, warmupSteps: 20, maxSeqLength: 128, quiet: true });
-    await saveGenerator(path.join(root, 'generator'), gen.model, gen.tokenizer, gen.format);
+    const { contextTokens } = await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, { steps: 250, batchSize: 16, learningRate: 3e-3, warmupSteps: 20, maxSeqLength: 128, quiet: true });
+    const format = { ...gen.format, contextTokens };
+    await saveGenerator(path.join(root, 'generator'), gen.model, gen.tokenizer, format);
 
-    const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, retrieval);
+    const rag = new RagPipeline(gen.model, gen.tokenizer, format, retrieval);
     const answers = await rag.askMany(held.map((q) => q.question), { k: 1, generate: { maxNewTokens: 6 } });
     const metrics = scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: held[i].answers })));
     console.log(`library flow: held-out hit@1 ${hit1.toFixed(2)}, exact match ${metrics.exact_match.toFixed(2)}`);

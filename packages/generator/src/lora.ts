@@ -26,7 +26,7 @@ export interface LoraConfig {
   targetModules: string[];
 }
 
-export const DEFAULT_LORA_CONFIG: LoraConfig = { r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] };
+export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({ r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] });
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';

@@ -37,13 +37,13 @@ export interface PromptFormat {
   chat?: ChatTemplateSpec;
 }
 
-export const DEFAULT_PROMPT_FORMAT: PromptFormat = {
+export const DEFAULT_PROMPT_FORMAT: Readonly<PromptFormat> = Object.freeze({
   instruction: 'Answer the question from the passages.',
   passageTemplate: '[{id}] {title}: {text}\n',
   questionTemplate: 'Question: {question}\n',
   answerPrefix: 'Answer:',
   answerLead: ' ',
-};
+});
 
 /** The blocks of the user message of an instruct model's chat template (set `chat` to the template). */
 export const CHAT_PROMPT_FORMAT: Readonly<PromptFormat> = Object.freeze({

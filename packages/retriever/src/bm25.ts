@@ -29,7 +29,7 @@ export interface Bm25Config {
   includeTitle: boolean;
 }
 
-export const DEFAULT_BM25_CONFIG: Bm25Config = { k1: 0.9, b: 0.4, includeTitle: true };
+export const DEFAULT_BM25_CONFIG: Readonly<Bm25Config> = Object.freeze({ k1: 0.9, b: 0.4, includeTitle: true });
 
 /** Fills defaults and checks ranges; errors name the bad field and its valid values. */
 export function validateBm25Config(config: Partial<Bm25Config> = {}): Bm25Config {

@@ -23,7 +23,7 @@ export interface ChunkConfig {
   boundaryWindow: number;
 }
 
-export const DEFAULT_CHUNK_CONFIG: ChunkConfig = { maxTokens: 200, overlap: 20, boundaryWindow: 0.25 };
+export const DEFAULT_CHUNK_CONFIG: Readonly<ChunkConfig> = Object.freeze({ maxTokens: 200, overlap: 20, boundaryWindow: 0.25 });
 
 /** Fills defaults and checks ranges; errors name the bad field and its valid values. */
 export function validateChunkConfig(config: Partial<ChunkConfig> = {}): ChunkConfig {

@@ -34,7 +34,7 @@ export interface ExactIndexConfig {
   metric: Metric;
 }
 
-export const DEFAULT_EXACT_INDEX_CONFIG: ExactIndexConfig = { metric: 'cosine' };
+export const DEFAULT_EXACT_INDEX_CONFIG: Readonly<ExactIndexConfig> = Object.freeze({ metric: 'cosine' });
 
 export function validateExactIndexConfig(config: Partial<ExactIndexConfig> = {}): ExactIndexConfig {
   const c = { ...DEFAULT_EXACT_INDEX_CONFIG, ...config };

@@ -47,7 +47,7 @@ export interface IndexConfig {
   seed: number;
 }
 
-export const DEFAULT_INDEX_CONFIG: IndexConfig = { metric: 'cosine', M: 16, efConstruction: 200, seed: 100 };
+export const DEFAULT_INDEX_CONFIG: Readonly<IndexConfig> = Object.freeze({ metric: 'cosine', M: 16, efConstruction: 200, seed: 100 });
 
 /** Fills defaults and checks ranges; errors name the bad field and its valid values. */
 export function validateIndexConfig(config: Partial<IndexConfig> = {}): IndexConfig {

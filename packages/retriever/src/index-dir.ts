@@ -42,7 +42,7 @@ export interface IndexDirConfig {
   bm25: Partial<Bm25Config>;
 }
 
-export const DEFAULT_INDEX_DIR_CONFIG: IndexDirConfig = { denseKind: 'hnsw', dense: {}, bm25: {} };
+export const DEFAULT_INDEX_DIR_CONFIG: Readonly<IndexDirConfig> = Object.freeze({ denseKind: 'hnsw', dense: {}, bm25: {} });
 
 /**
  * Every file an index directory's writers own; anything else in the directory (a user's notes) is kept

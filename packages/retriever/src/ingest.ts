@@ -28,7 +28,7 @@ export interface RecordFields {
   titleField: string | null;
 }
 
-export const DEFAULT_RECORD_FIELDS: RecordFields = { idField: 'id', textField: 'text', titleField: 'title' };
+export const DEFAULT_RECORD_FIELDS: Readonly<RecordFields> = Object.freeze({ idField: 'id', textField: 'text', titleField: 'title' });
 
 /** File extensions read when loading a directory. */
 export const DOCUMENT_EXTENSIONS = ['.txt', '.md'] as const;

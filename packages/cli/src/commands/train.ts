@@ -150,10 +150,11 @@ function generatorCommand(): Command {
     const evaluate = evalQa ? () => evalAnswers(rag, evalQa, { k: Number(opts.k), generate: { ...generate, maxNewTokens: generate.maxNewTokens ?? 32 } }) : undefined;
     const result = await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, config, { evaluate });
     const out = String(opts.out);
-    if (lora && !opts.merge) await saveGeneratorAdapter(out, gen.model, gen.tokenizer, gen.format, lora, String(opts.base));
+    const format = { ...gen.format, contextTokens: result.contextTokens }; // ask builds prompts to the trained budget
+    if (lora && !opts.merge) await saveGeneratorAdapter(out, gen.model, gen.tokenizer, format, lora, String(opts.base));
     else {
       if (lora) mergeLora(gen.model);
-      await saveGenerator(out, gen.model, gen.tokenizer, gen.format);
+      await saveGenerator(out, gen.model, gen.tokenizer, format);
     }
     const summary = { out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, eval: result.eval, examples: examples.length, withGold: examples.filter((e) => e.hasGold).length };
     gen.model.dispose();

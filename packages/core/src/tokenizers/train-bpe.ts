@@ -26,11 +26,11 @@ export interface ByteLevelBPETrainerConfig {
   modelMaxLength?: number;
 }
 
-export const DEFAULT_BPE_TRAINER_CONFIG: Omit<ByteLevelBPETrainerConfig, 'vocabSize'> = {
+export const DEFAULT_BPE_TRAINER_CONFIG: Readonly<Omit<ByteLevelBPETrainerConfig, 'vocabSize'>> = Object.freeze({
   minFrequency: 2,
   specialTokens: ['<unk>', '<s>', '</s>', '<pad>'],
   roles: { unk: '<unk>', bos: '<s>', eos: '</s>', pad: '<pad>' },
-};
+});
 
 /** Fills defaults and checks every field; errors name the option. */
 export function validateByteLevelBPETrainerConfig(

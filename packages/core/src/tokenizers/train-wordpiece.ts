@@ -34,7 +34,7 @@ export interface WordPieceTrainerConfig {
   modelMaxLength?: number;
 }
 
-export const DEFAULT_WORDPIECE_TRAINER_CONFIG: Omit<WordPieceTrainerConfig, 'vocabSize'> = {
+export const DEFAULT_WORDPIECE_TRAINER_CONFIG: Readonly<Omit<WordPieceTrainerConfig, 'vocabSize'>> = Object.freeze({
   minFrequency: 2,
   lowercase: true,
   stripAccents: null,
@@ -42,7 +42,7 @@ export const DEFAULT_WORDPIECE_TRAINER_CONFIG: Omit<WordPieceTrainerConfig, 'voc
   limitAlphabet: 1000,
   continuingSubwordPrefix: '##',
   maxInputCharsPerWord: 100,
-};
+});
 
 /** Fills defaults and checks every field; errors name the option. */
 export function validateWordPieceTrainerConfig(

@@ -19,13 +19,13 @@ export interface BertSpecialTokens {
 }
 
 /** BERT's special tokens; trained vocabularies put them at ids 0..4 in this order. */
-export const DEFAULT_BERT_SPECIAL_TOKENS: BertSpecialTokens = {
+export const DEFAULT_BERT_SPECIAL_TOKENS: Readonly<BertSpecialTokens> = Object.freeze({
   pad: '[PAD]',
   unk: '[UNK]',
   cls: '[CLS]',
   sep: '[SEP]',
   mask: '[MASK]',
-};
+});
 
 /** Everything that defines a WordPiece tokenizer's files. */
 export interface WordPieceLayout {

@@ -29,7 +29,7 @@ export interface ClozeConfig {
   seed: number;
 }
 
-export const DEFAULT_CLOZE_CONFIG: ClozeConfig = { perPassage: 1, minSentenceWords: 5, blank: '_____', seed: 11 };
+export const DEFAULT_CLOZE_CONFIG: Readonly<ClozeConfig> = Object.freeze({ perPassage: 1, minSentenceWords: 5, blank: '_____', seed: 11 });
 
 const STOPWORDS = new Set(
   ('a an the and or but if then else of in on at to for from by with without into onto over under about as is are was were be been being ' +

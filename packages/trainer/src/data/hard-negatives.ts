@@ -24,7 +24,7 @@ export interface HardNegativeConfig {
   skipTop: number;
 }
 
-export const DEFAULT_HARD_NEGATIVE_CONFIG: HardNegativeConfig = { count: 1, depth: 30, margin: 0.05, skipTop: 3 };
+export const DEFAULT_HARD_NEGATIVE_CONFIG: Readonly<HardNegativeConfig> = Object.freeze({ count: 1, depth: 30, margin: 0.05, skipTop: 3 });
 
 /** Chooses negatives from `hits` for one pair (pure; exported for tests). */
 export function pickNegatives(

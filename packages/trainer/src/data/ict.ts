@@ -18,7 +18,7 @@ export interface IctConfig {
   seed: number;
 }
 
-export const DEFAULT_ICT_CONFIG: IctConfig = { removeRate: 0.9, minQueryWords: 5, pairsPerPassage: 1, seed: 13 };
+export const DEFAULT_ICT_CONFIG: Readonly<IctConfig> = Object.freeze({ removeRate: 0.9, minQueryWords: 5, pairsPerPassage: 1, seed: 13 });
 
 /** Sentence spans [start, end) of a text: split after . ! ? followed by space, and at newlines. */
 export function sentenceSpans(text: string): Array<[number, number]> {

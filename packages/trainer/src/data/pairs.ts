@@ -27,7 +27,7 @@ export interface PairFields {
   negativesField: string;
 }
 
-export const DEFAULT_PAIR_FIELDS: PairFields = { queryField: 'query', positiveField: 'positive', negativesField: 'negatives' };
+export const DEFAULT_PAIR_FIELDS: Readonly<PairFields> = Object.freeze({ queryField: 'query', positiveField: 'positive', negativesField: 'negatives' });
 
 function toPair(o: Record<string, unknown>, fields: PairFields, where: string): TrainingPair {
   const q = o[fields.queryField];

@@ -38,7 +38,7 @@ export interface DocumentSplitConfig {
   seed: number;
 }
 
-export const DEFAULT_DOCUMENT_SPLIT_CONFIG: DocumentSplitConfig = { evalShare: 0.1, seed: 17 };
+export const DEFAULT_DOCUMENT_SPLIT_CONFIG: Readonly<DocumentSplitConfig> = Object.freeze({ evalShare: 0.1, seed: 17 });
 
 /**
  * Splits items by their source document, so that no document has items on both sides: evaluation
@@ -77,12 +77,12 @@ export interface QuestionFilterConfig {
   requireQuestionMark: boolean;
 }
 
-export const DEFAULT_QUESTION_FILTER_CONFIG: QuestionFilterConfig = {
+export const DEFAULT_QUESTION_FILTER_CONFIG: Readonly<QuestionFilterConfig> = Object.freeze({
   minAnswerF1: 0.6,
   minQuestionWords: 3,
   maxAnswerWords: 30,
   requireQuestionMark: true,
-};
+});
 
 /** Why a generated output was dropped. */
 export type QuestionRejection =
@@ -220,7 +220,7 @@ export const DEFAULT_QUESTION_PROMPT =
   'Read the passage, then write one question that the passage answers and the answer copied from the passage, as\n' +
   'Question: <question>\nAnswer: <answer>\n\nPassage: {passage}\n\nQuestion:';
 
-export const DEFAULT_QUESTION_GEN_CONFIG: QuestionGenConfig = {
+export const DEFAULT_QUESTION_GEN_CONFIG: Readonly<QuestionGenConfig> = Object.freeze({
   ...DEFAULT_QUESTION_FILTER_CONFIG,
   promptTemplate: DEFAULT_QUESTION_PROMPT,
   perPassage: 1,
@@ -230,7 +230,7 @@ export const DEFAULT_QUESTION_GEN_CONFIG: QuestionGenConfig = {
   seed: 23,
   batchSize: 8,
   maxPromptTokens: null,
-};
+});
 
 export function validateQuestionGenConfig(partial: Partial<QuestionGenConfig> = {}): QuestionGenConfig {
   const c = { ...DEFAULT_QUESTION_GEN_CONFIG, ...partial };

@@ -36,7 +36,7 @@ export interface RaftConfig {
   seed: number;
 }
 
-export const DEFAULT_RAFT_CONFIG: RaftConfig = { k: 3, goldShare: 0.8, counterfactualShare: 0, seed: 7 };
+export const DEFAULT_RAFT_CONFIG: Readonly<RaftConfig> = Object.freeze({ k: 3, goldShare: 0.8, counterfactualShare: 0, seed: 7 });
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

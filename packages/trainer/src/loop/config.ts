@@ -56,7 +56,7 @@ export interface TrainLoopConfig {
 export const GRADIENT_CHECKPOINTING_MODES = ['auto', 'on', 'off'] as const;
 export type GradientCheckpointingMode = (typeof GRADIENT_CHECKPOINTING_MODES)[number];
 
-export const DEFAULT_TRAIN_LOOP_CONFIG: TrainLoopConfig = {
+export const DEFAULT_TRAIN_LOOP_CONFIG: Readonly<TrainLoopConfig> = Object.freeze({
   steps: 100,
   batchSize: 16,
   gradAccumulation: 1,
@@ -79,7 +79,7 @@ export const DEFAULT_TRAIN_LOOP_CONFIG: TrainLoopConfig = {
   gradientCheckpointing: 'auto',
   label: 'train',
   quiet: false,
-};
+});
 
 /** Fills defaults and checks every field; errors name the field and what is valid. */
 export function validateTrainLoopConfig(partial: Partial<TrainLoopConfig> = {}): TrainLoopConfig {

@@ -24,7 +24,7 @@ export interface InfoNceOptions {
   symmetric: boolean;
 }
 
-export const DEFAULT_INFO_NCE: InfoNceOptions = { scale: 20, symmetric: false };
+export const DEFAULT_INFO_NCE: Readonly<InfoNceOptions> = Object.freeze({ scale: 20, symmetric: false });
 
 export function infoNceLoss(
   q: tf.Tensor2D,

@@ -19,7 +19,7 @@ export interface AdamWConfig {
   weightDecay: number;
 }
 
-export const DEFAULT_ADAMW_CONFIG: AdamWConfig = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 };
+export const DEFAULT_ADAMW_CONFIG: Readonly<AdamWConfig> = Object.freeze({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
 
 /** By convention biases and normalisation weights are not decayed. */
 export function defaultDecays(name: string): boolean {

@@ -61,7 +61,7 @@ export interface QuickstartConfig {
   quiet: boolean;
 }
 
-export const DEFAULT_QUICKSTART_CONFIG: QuickstartConfig = {
+export const DEFAULT_QUICKSTART_CONFIG: Readonly<QuickstartConfig> = Object.freeze({
   out: 'runs/quickstart',
   corpus: null,
   domain: 'noun.food',
@@ -75,7 +75,7 @@ export const DEFAULT_QUICKSTART_CONFIG: QuickstartConfig = {
   k: 1,
   seed: 1,
   quiet: false,
-};
+});
 
 export interface QuickstartReport {
   domain: string;

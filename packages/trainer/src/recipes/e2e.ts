@@ -84,7 +84,7 @@ export interface E2ETrainConfig extends TrainLoopConfig {
   lora: LoraConfig | null;
 }
 
-export const DEFAULT_E2E_TRAIN_CONFIG: E2ETrainConfig = {
+export const DEFAULT_E2E_TRAIN_CONFIG: Readonly<E2ETrainConfig> = Object.freeze({
   ...DEFAULT_TRAIN_LOOP_CONFIG,
   steps: 200,
   batchSize: 4,
@@ -105,7 +105,7 @@ export const DEFAULT_E2E_TRAIN_CONFIG: E2ETrainConfig = {
   efSearch: 100,
   lora: null,
   label: 'train end-to-end',
-};
+});
 
 /** Fills defaults and checks every field; errors name the field and what is valid. */
 export function validateE2ETrainConfig(partial: Partial<E2ETrainConfig> = {}): E2ETrainConfig {

@@ -33,7 +33,7 @@ export interface GeneratorTrainConfig extends TrainLoopConfig {
   lora: LoraConfig | null;
 }
 
-export const DEFAULT_GENERATOR_TRAIN_CONFIG: GeneratorTrainConfig = {
+export const DEFAULT_GENERATOR_TRAIN_CONFIG: Readonly<GeneratorTrainConfig> = Object.freeze({
   ...DEFAULT_TRAIN_LOOP_CONFIG,
   steps: 300,
   batchSize: 8,
@@ -44,7 +44,7 @@ export const DEFAULT_GENERATOR_TRAIN_CONFIG: GeneratorTrainConfig = {
   promptLossWeight: 0,
   lora: null,
   label: 'train generator',
-};
+});
 
 export function validateGeneratorTrainConfig(partial: Partial<GeneratorTrainConfig> = {}): GeneratorTrainConfig {
   const merged = { ...DEFAULT_GENERATOR_TRAIN_CONFIG, ...stripUndefined(partial) };
@@ -162,7 +162,8 @@ export interface GeneratorTrainHooks extends TrainCallbacks {
 
 /**
  * Fine-tunes `model` in place; with `config.lora`, LoRA is applied first (only adapters train).
- * Sets `format.contextTokens` to the sequence budget used, so `ask` builds prompts the same way.
+ * Returns the sequence budget used as `contextTokens`: store it in the prompt format you save
+ * (`{ ...format, contextTokens }`) so `ask` builds prompts the same way. `format` is not modified.
  */
 export async function trainGenerator(
   model: CausalLM,
@@ -171,15 +172,14 @@ export async function trainGenerator(
   examples: readonly GeneratorExample[],
   partial: Partial<GeneratorTrainConfig> = {},
   hooks: GeneratorTrainHooks = {},
-): Promise<TrainResult> {
+): Promise<TrainResult & { contextTokens: number }> {
   const c = validateGeneratorTrainConfig(partial);
   if (examples.length === 0) throw new Error('trainGenerator: no training examples');
   if (c.lora && !model.params.names().some((n) => n.includes('.lora_'))) applyLora(model, c.lora);
   const maxLen = Math.min(c.maxSeqLength, model.maxPositions ?? Infinity);
-  format.contextTokens = maxLen;
   const encoded = examples.map((ex) => encodeExample(model, tokenizer, format, ex, maxLen, c.maxAnswerTokens));
   const pad = model.specialTokens.pad ?? model.specialTokens.eos[0] ?? 0;
-  return train<LmBatch>(
+  const result = await train<LmBatch>(
     {
       params: { generator: model.params },
       dataset: { size: encoded.length, collate: (idx) => collateLm(idx.map((i) => encoded[i]), pad, c.promptLossWeight) },
@@ -191,4 +191,5 @@ export async function trainGenerator(
     c,
     hooks,
   );
+  return { ...result, contextTokens: maxLen };
 }

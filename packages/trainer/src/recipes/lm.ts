@@ -17,7 +17,7 @@ export interface LmTrainConfig extends TrainLoopConfig {
   maxSeqLength: number;
 }
 
-export const DEFAULT_LM_TRAIN_CONFIG: LmTrainConfig = {
+export const DEFAULT_LM_TRAIN_CONFIG: Readonly<LmTrainConfig> = Object.freeze({
   ...DEFAULT_TRAIN_LOOP_CONFIG,
   steps: 300,
   batchSize: 8,
@@ -25,7 +25,7 @@ export const DEFAULT_LM_TRAIN_CONFIG: LmTrainConfig = {
   warmupSteps: 30,
   maxSeqLength: 256,
   label: 'train lm',
-};
+});
 
 export function validateLmTrainConfig(partial: Partial<LmTrainConfig> = {}): LmTrainConfig {
   const merged = { ...DEFAULT_LM_TRAIN_CONFIG, ...stripUndefined(partial) };

@@ -28,7 +28,7 @@ export interface RetrieverTrainConfig extends TrainLoopConfig {
   gradCacheChunk: number;
 }
 
-export const DEFAULT_RETRIEVER_TRAIN_CONFIG: RetrieverTrainConfig = {
+export const DEFAULT_RETRIEVER_TRAIN_CONFIG: Readonly<RetrieverTrainConfig> = Object.freeze({
   ...DEFAULT_TRAIN_LOOP_CONFIG,
   steps: 200,
   batchSize: 32,
@@ -40,7 +40,7 @@ export const DEFAULT_RETRIEVER_TRAIN_CONFIG: RetrieverTrainConfig = {
   // Backprop memory grows ~1 GiB per 1k tokens on wasm (4 GiB heap): chunked GradCache keeps it bounded.
   gradCacheChunk: 16,
   label: 'train retriever',
-};
+});
 
 export function validateRetrieverTrainConfig(partial: Partial<RetrieverTrainConfig> = {}): RetrieverTrainConfig {
   const merged = { ...DEFAULT_RETRIEVER_TRAIN_CONFIG, ...stripUndefined(partial) };
