@@ -9,25 +9,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { initEngine } from '@dalm/core';
-import { buildProgram } from '@dalm/cli';
+import { runCli } from './helpers/run-cli';
 import { loadEncoder } from '@dalm/retriever';
 import { FakeHub, useFakeHubEnv } from './helpers/fake-hub';
 
 const bertTiny = path.resolve(__dirname, '../../shared/fixtures/hf-tiny/bert-tiny');
 
-async function run(args: string[]): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
+const run = (args: string[]) => runCli(args);
 
 describe('dalm CLI with Hub ids', () => {
   let dir: string;

@@ -8,22 +8,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initEngine } from '@dalm/core';
-import { buildProgram } from '@dalm/cli';
+import { runCli } from './helpers/run-cli';
 import { readPairs, readQaExamples } from '@dalm/trainer';
 
-async function run(args: string[]): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
+const run = (args: string[]) => runCli(args);
 
 const BOM = '\ufeff';
 

@@ -7,26 +7,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import os from 'node:os';
 import path from 'node:path';
 import { initEngine } from '@dalm/core';
-import { buildProgram } from '@dalm/cli';
+import { runCli } from './helpers/run-cli';
 
 const repoRoot = path.resolve(__dirname, '..');
 const bertTiny = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', 'bert-tiny');
 
-async function run(args: string[]): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
-  } finally {
-    spy.mockRestore();
-    err.mockRestore();
-  }
-  return out;
-}
+const run = (args: string[]) => runCli(args, { quietStderr: true });
 
 function writeDocs(dir: string): void {
   mkdirSync(path.join(dir, 'sub'), { recursive: true });

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initEngine, loadOnnxRuntime } from '@dalm/core';
 import { loadEncoder } from '@dalm/retriever';
-import { buildProgram } from '@dalm/cli';
+import { runCli } from './helpers/run-cli';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const bertTiny = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', 'bert-tiny');
@@ -25,19 +25,7 @@ if (missing.length) console.warn(`onnx-interop.test: skipped — missing ${missi
 
 const TEXTS = ['Hello, world! How are you?', 'The quick brown fox jumps over the lazy dog.', 'a cat', 'is this good?'];
 
-async function run(args: string[]): Promise<string> {
-  let out = '';
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out;
-}
+const run = (args: string[]) => runCli(args);
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
@@ -51,6 +39,9 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
   beforeAll(async () => {
     await initEngine({ backend: 'cpu' });
     tmp = await mkdtemp(path.join(os.tmpdir(), 'dalm-onnx-interop-'));
+    // A private export cache: an export of the same weights cached by an earlier run would be reused
+    // instead of the first-use export into the model directory that this file checks.
+    process.env.DALM_CACHE_DIR = path.join(tmp, 'dalm-cache');
   });
   afterAll(async () => {
     await rm(tmp, { recursive: true, force: true });
