@@ -89,3 +89,23 @@ describe('ingest of files that are not clean text', () => {
     expect(hits.hits[0].id).toBe('d1');
   });
 });
+
+describe('model configs missing their sizes', () => {
+  it('a config.json without hidden_size is refused naming the key, for encoders and decoders', async () => {
+    const { cpSync, readFileSync: read, writeFileSync: write } = await import('node:fs');
+    const { loadEncoder } = await import('@dalm/retriever');
+    const { loadGenerator } = await import('@dalm/generator');
+    const fixtures = path.join(path.resolve(__dirname, '..', '..', 'shared'), 'fixtures', 'hf-tiny');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-cfg-'));
+    for (const name of ['bert-tiny', 'llama-tiny']) {
+      const copy = path.join(dir, name);
+      cpSync(path.join(fixtures, name), copy, { recursive: true });
+      const file = path.join(copy, 'config.json');
+      const cfg = JSON.parse(read(file, 'utf8'));
+      delete cfg.hidden_size;
+      write(file, JSON.stringify(cfg));
+    }
+    await expect(loadEncoder(path.join(dir, 'bert-tiny'))).rejects.toThrow(`${path.join(dir, 'bert-tiny', 'config.json')}: missing "hidden_size"`);
+    await expect(loadGenerator(path.join(dir, 'llama-tiny'))).rejects.toThrow(`${path.join(dir, 'llama-tiny', 'config.json')}: missing "hidden_size"`);
+  });
+});

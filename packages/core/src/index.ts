@@ -85,7 +85,7 @@ export type { GgufHeader, GgufTensorInfo, GgufValue } from './io/gguf';
 export { ggufTokenizer, ggufTokenizerFiles } from './io/gguf-tokenizer';
 export { dequantize, ggmlType, ggmlByteSize, GGML_BLOCKS, GGML_TYPE_NAMES } from './io/gguf-dequant';
 export type { GgmlType } from './io/gguf-dequant';
-export { CONFIG_FILE, WEIGHTS_FILE, readJsonObject, readConfigJson, readModelDir, writeModelDir } from './io/model-dir';
+export { CONFIG_FILE, WEIGHTS_FILE, readJsonObject, readConfigJson, readModelDir, requireConfigFields, writeModelDir } from './io/model-dir';
 export type { ModelDirContents } from './io/model-dir';
 
 // --- models by name: Hugging Face Hub client and cache ---

@@ -4,7 +4,7 @@
  * `model.safetensors.index.json`), `generation_config.json` and the tokenizer files.
  */
 import path from 'node:path';
-import { readConfigJson, resolveModel, writeModelDir, type Tokenizer } from '@dalm/core';
+import { readConfigJson, requireConfigFields, resolveModel, writeModelDir, type Tokenizer } from '@dalm/core';
 import { CAUSAL_LM_TYPES, type CausalLM, type CausalLMType } from './causal-lm';
 import { validateDecoderConfig } from './decoder-config';
 import { LlamaForCausalLM, llamaParamName } from './llama';
@@ -52,6 +52,7 @@ export async function loadCausalLM(nameOrDir: string): Promise<CausalLM> {
   if (isGgufPath(dir)) return (await loadGgufCausalLM(dir)).model;
   const config = await readConfigJson(dir);
   const configPath = path.join(dir, 'config.json');
+  requireConfigFields(config, config.model_type === 'gpt2' ? ['vocab_size', 'n_embd', 'n_layer', 'n_head'] : ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'], configPath);
   const model = createCausalLM(config, 0, configPath);
   try {
     const rename =

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { resolveModel } from '@dalm/core';
+import { requireConfigFields, resolveModel } from '@dalm/core';
 import * as tf from '@tensorflow/tfjs';
 import {
   canReadSync,
@@ -416,6 +416,7 @@ export async function loadEncoder(nameOrDir: string, overrides: Partial<EncoderS
   if (rawConfig.model_type !== undefined && rawConfig.model_type !== 'bert') {
     throw new Error(`${configFile}: "model_type" is ${JSON.stringify(rawConfig.model_type)}; this encoder loads "bert" models`);
   }
+  requireConfigFields(rawConfig, ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'], configFile);
   const config = validateBertConfig(rawConfig, configFile);
   const weightsFile = path.join(modelDir, 'model.safetensors');
   const raw = new Map<string, HostTensor>();

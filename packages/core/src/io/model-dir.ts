@@ -58,6 +58,18 @@ export async function readConfigJson(dir: string): Promise<Record<string, unknow
 }
 
 /**
+ * Refuses a config file that lacks a field the architecture cannot default (the sizes of the
+ * network): without it, defaults would build a model of another shape and the error would blame a
+ * tensor shape instead of the missing key.
+ *
+ * @example requireConfigFields(cfg, ['hidden_size', 'num_hidden_layers'], 'model/config.json');
+ */
+export function requireConfigFields(config: Record<string, unknown>, fields: readonly string[], file: string): void {
+  const missing = fields.filter((f) => config[f] === undefined || config[f] === null);
+  if (missing.length > 0) throw new Error(`${file}: missing ${missing.map((m) => `"${m}"`).join(', ')} (the model's sizes cannot be guessed)`);
+}
+
+/**
  * Reads `config.json` and `model.safetensors` of a model directory.
  *
  * @example const { config, tensors } = await readModelDir('fixtures/gpt2-tiny');
