@@ -241,7 +241,7 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
     await writeFile(path.join(badConfig, 'config.json'), '{"hidden_size": 32,');
     await expect(loadEncoder(badConfig)).rejects.toThrow(`${path.join(badConfig, 'config.json')}: malformed JSON`);
 
-    await writeFile(path.join(badConfig, 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: 32, num_attention_heads: 5 }));
+    await writeFile(path.join(badConfig, 'config.json'), JSON.stringify({ model_type: 'bert', vocab_size: 1124, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 5, intermediate_size: 37 }));
     await expect(loadEncoder(badConfig)).rejects.toThrow(
       `${path.join(badConfig, 'config.json')}: "hidden_size" (32) must be divisible by "num_attention_heads" (5)`,
     );
