@@ -59,6 +59,9 @@ describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime
   beforeAll(async () => {
     await tf.setBackend('cpu');
     tmp = await mkdtemp(path.join(os.tmpdir(), 'dalm-bert-onnx-'));
+    // A private export cache: a cached export of the same weights from an earlier run would otherwise be
+    // reused instead of the first-use export into the model directory that these tests check.
+    process.env.DALM_CACHE_DIR = path.join(tmp, 'dalm-cache');
   });
   afterAll(async () => {
     await rm(tmp, { recursive: true, force: true });
