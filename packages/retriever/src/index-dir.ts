@@ -133,7 +133,7 @@ export class IndexDir {
   /** Opens `dir`; the dense index is loaded only with an embedder (and must match its fingerprint). */
   static async open(dir: string, embedder: Embedder | null): Promise<IndexDir> {
     // A rebuild killed between its two renames leaves the old index beside the path: put it back.
-    for (const message of await recoverInterruptedSwap(dir)) process.stderr.write(`dalm: warning: ${message}\n`);
+    await recoverInterruptedSwap(dir);
     const bm25 = await Bm25Index.load(dir);
     const dense = embedder && (await hasDenseIndex(dir)) ? await loadDenseIndex(dir, embedder) : null;
     const fusion = await readFusionFile(dir);

@@ -139,11 +139,19 @@ export interface LoadRetrieverOptions {
 export async function loadOnnxEncoder(nameOrDir: string, opts: LoadRetrieverOptions = {}): Promise<OnnxEncoder> {
   const dir = await resolveModel(nameOrDir); // a Hub id exports into its cached snapshot directory
   const encoder = await loadEncoder(dir, opts.overrides);
+  const unsupported = onnxUnsupported(encoder);
+  if (unsupported) {
+    encoder.dispose();
+    throw new Error(`${dir}: ${unsupported}, which the ONNX Runtime path does not run yet; use --runtime tfjs`);
+  }
+  return onnxFromEncoder(dir, encoder, opts.threads);
+}
+
+/** Exports (or reuses the export of) a loaded encoder and runs it on ONNX Runtime; the tfjs copy is released. */
+async function onnxFromEncoder(dir: string, encoder: Encoder, threads?: number): Promise<OnnxEncoder> {
   try {
-    const unsupported = onnxUnsupported(encoder);
-    if (unsupported) throw new Error(`${dir}: ${unsupported}, which the ONNX Runtime path does not run yet; use --runtime tfjs`);
     const { modelFile } = await ensureEncoderOnnx(dir, encoder);
-    return await onnxEncoderFor(encoder, modelFile, opts.threads);
+    return await onnxEncoderFor(encoder, modelFile, threads);
   } finally {
     encoder.dispose();
   }
@@ -198,11 +206,5 @@ export async function loadRetriever(nameOrDir: string, opts: LoadRetrieverOption
   if (opts.runtime === 'onnx') return loadOnnxEncoder(dir, opts);
   // auto: ONNX Runtime where it computes the same head, else tfjs.
   const encoder = await loadEncoder(dir, opts.overrides);
-  if (onnxUnsupported(encoder)) return encoder;
-  try {
-    const { modelFile } = await ensureEncoderOnnx(dir, encoder);
-    return await onnxEncoderFor(encoder, modelFile, opts.threads);
-  } finally {
-    encoder.dispose();
-  }
+  return onnxUnsupported(encoder) ? encoder : onnxFromEncoder(dir, encoder, opts.threads);
 }

@@ -106,9 +106,11 @@ function processAlive(pid: number): boolean {
  * itself is missing the swap was cut between its two renames, so the newest backup is moved back;
  * when `NAME` exists the swap finished and the backup is removed. Writers still running are left alone.
  *
+ * Each action is reported through `warn` (default: one line on stderr).
+ *
  * @returns one message per action taken (empty when there was nothing to do).
  */
-export async function recoverInterruptedSwap(dir: string): Promise<string[]> {
+export async function recoverInterruptedSwap(dir: string, warn: (message: string) => void = warnStderr): Promise<string[]> {
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   const base = path.basename(target);
@@ -135,6 +137,7 @@ export async function recoverInterruptedSwap(dir: string): Promise<string[]> {
     await fsp.rm(path.join(parent, b.name), { recursive: true, force: true });
     messages.push(`removed ${path.join(parent, b.name)}, the previous version of ${target} left by an interrupted write`);
   }
+  for (const m of messages) warn(m);
   return messages;
 }
 
@@ -161,7 +164,7 @@ export async function atomicWriteDir(
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   await fsp.mkdir(parent, { recursive: true });
-  for (const message of await recoverInterruptedSwap(target)) (opts.warn ?? warnStderr)(message);
+  await recoverInterruptedSwap(target, opts.warn);
   const suffix = tempSuffix();
   const tmp = path.join(parent, `.${path.basename(target)}.tmp-${suffix}`);
   await fsp.mkdir(tmp);
