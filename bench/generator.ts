@@ -16,7 +16,7 @@
  */
 import { trainByteLevelBPE, type Tokenizer } from '@dalm/core';
 import { defaultOnnxThreads, loadOnnxRuntime } from '@dalm/core';
-import { causalLMOnnxBytes, createCausalLM, generate, onnxCausalLMFor, SMALL_DECODER_CONFIG, type DecoderConfig, type GenerationModel } from '@dalm/generator';
+import { causalLMOnnxBytes, createCausalLM, generate, onnxCausalLMFor, SMALL_LLAMA_CONFIG, type LlamaConfig, type GenerationModel } from '@dalm/generator';
 import { collateLm, lmLoss, train, type EncodedExample } from '@dalm/trainer';
 import { loadBenchCorpus } from './bench-data';
 import { choiceOption, fmt, fmtPeak, intOption, median, parseBenchArgs, PeakMemory, printHeader, printTable, startEngine, timeMs, writeJson } from './harness';
@@ -29,8 +29,8 @@ export const GENERATOR_BENCH_SIZES = {
     config: { model_type: 'llama', hidden_size: 128, intermediate_size: 344, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 512, tie_word_embeddings: true },
     vocabSize: 2000,
   },
-  small: { config: { ...SMALL_DECODER_CONFIG }, vocabSize: 8000 },
-} satisfies Record<string, { config: Partial<DecoderConfig>; vocabSize: number }>;
+  small: { config: { ...SMALL_LLAMA_CONFIG }, vocabSize: 8000 },
+} satisfies Record<string, { config: Partial<LlamaConfig>; vocabSize: number }>;
 
 type Size = keyof typeof GENERATOR_BENCH_SIZES;
 const SIZES = Object.keys(GENERATOR_BENCH_SIZES) as Size[];
@@ -105,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
     { ...spec.config, vocab_size: tok.vocabSize, bos_token_id: tok.special.bos ?? null, eos_token_id: tok.special.eos ?? null, pad_token_id: tok.special.pad ?? null },
     1,
   );
-  const cfg = model.configJson() as unknown as DecoderConfig;
+  const cfg = model.configJson() as unknown as LlamaConfig;
   const nParams = model.params.count();
   console.log(
     `decoder (${size}): ${cfg.model_type}, ${cfg.num_hidden_layers} layers x ${cfg.hidden_size} hidden, ${cfg.num_attention_heads} heads ` +

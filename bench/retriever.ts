@@ -32,7 +32,7 @@ import {
   ExactIndex,
   HnswIndex,
   DEFAULT_EF_SEARCH,
-  DEFAULT_INDEX_CONFIG,
+  DEFAULT_HNSW_INDEX_CONFIG,
   SMALL_BERT_CONFIG,
   type BertConfig,
   type Embedder,
@@ -378,7 +378,7 @@ function benchIndex(o: IndexBenchOptions, mem: PeakMemory, embedNote: string): R
     rows.push(...sizeRows.map((r) => ({ ...r, peakRssMiB, growthMiB })));
   }
 
-  const { M, efConstruction } = DEFAULT_INDEX_CONFIG;
+  const { M, efConstruction } = DEFAULT_HNSW_INDEX_CONFIG;
   const what = o.vectorKind === 'uniform' ? 'uniform random unit vectors' : `unit vectors around n/${CLUSTER_SIZE} random centres`;
   printTable(
     `### Index: ${what}, dim ${INDEX_DIM}, cosine, ${o.nQueries} queries from the same distribution, k=${RECALL_K}\n` +

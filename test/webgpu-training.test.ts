@@ -25,7 +25,7 @@ import {
   loadGenerator,
   saveGenerator,
   saveGeneratorAdapter,
-  SMALL_DECODER_CONFIG,
+  SMALL_LLAMA_CONFIG,
   type CausalLM,
   type LoraConfig,
 } from '@dalm/generator';
@@ -110,7 +110,7 @@ describe.skipIf(skip != null)(`training gradients: webgpu matches cpu${skip ? ` 
   it('tiny Llama step: GQA, RoPE, causal mask, next-token cross-entropy', async () => {
     const V = 50;
     const build = (): Step => {
-      const model = createCausalLM({ ...SMALL_DECODER_CONFIG, vocab_size: V, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2 }, 3);
+      const model = createCausalLM({ ...SMALL_LLAMA_CONFIG, vocab_size: V, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2 }, 3);
       return {
         params: model.params.names().map((n) => [n, model.params.get(n)]),
         loss: () => {

@@ -3,7 +3,7 @@
  * once and reused by every command that takes those settings.
  */
 import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig, E2ETrainConfig } from '@dalm/trainer';
-import { FUSION_METHODS, type ChunkConfig, type IndexConfig, type HybridConfig, type Bm25Config, type FusionMethod, type FusionTuneConfig } from '@dalm/retriever';
+import { FUSION_METHODS, type ChunkConfig, type HnswIndexConfig, type HybridConfig, type Bm25Config, type FusionMethod, type FusionTuneConfig } from '@dalm/retriever';
 import type { GenerateOptions, LoraConfig } from '@dalm/generator';
 import { INFERENCE_RUNTIME_CHOICES, type InferenceRuntimeChoice } from '@dalm/core';
 import type { RunReportOptions } from '@dalm/core';
@@ -67,7 +67,7 @@ export const CHUNK_OPTIONS: OptionSpec<ChunkConfig>[] = [
   { field: 'overlap', flag: 'chunk-overlap', kind: 'int', description: 'tokens shared by consecutive passages' },
 ];
 
-export const HNSW_OPTIONS: OptionSpec<IndexConfig>[] = [
+export const HNSW_OPTIONS: OptionSpec<HnswIndexConfig>[] = [
   { field: 'metric', kind: { choices: ['cosine', 'ip'] }, description: 'similarity of the dense index' },
   { field: 'M', flag: 'hnsw-m', kind: 'int', description: 'HNSW graph degree M' },
   { field: 'efConstruction', kind: 'int', description: 'HNSW efConstruction' },

@@ -6,7 +6,7 @@
  * row h·d + j·d/2 + i), which transformers' GGUF loader undoes the same way.
  */
 import { ggufMeta, readGgufHeader, readGgufTensors, type GgufHeader, type GgufValue } from '@dalm/core';
-import { validateDecoderConfig, type DecoderConfig } from './decoder-config';
+import { validateLlamaConfig, type LlamaConfig } from './llama-config';
 import { LlamaForCausalLM } from './llama';
 
 /** Whether `p` names a GGUF file (by its extension). */
@@ -72,7 +72,7 @@ const optNum = (h: GgufHeader, key: string): number | undefined => {
 };
 
 /** The HF `LlamaConfig` a llama GGUF header describes (`llama.*` and `tokenizer.ggml.*` keys). */
-export function ggufLlamaConfig(h: GgufHeader, source: string): DecoderConfig {
+export function ggufLlamaConfig(h: GgufHeader, source: string): LlamaConfig {
   const arch = ggufMeta(h, 'general.architecture', 'string', source);
   if (arch !== 'llama') throw new Error(`${source}: GGUF architecture "${arch}" is not supported (only llama)`);
   const embd = h.tensors.find((t) => t.name === 'token_embd.weight');
@@ -90,7 +90,7 @@ export function ggufLlamaConfig(h: GgufHeader, source: string): DecoderConfig {
     rope_scaling = { rope_type: 'linear', factor: num(h, 'llama.rope.scaling.factor', source) };
   }
   const id = (key: string): number | null => optNum(h, key) ?? null;
-  return validateDecoderConfig(
+  return validateLlamaConfig(
     {
       model_type: 'llama',
       vocab_size: embd.shape[0],

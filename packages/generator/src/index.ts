@@ -2,15 +2,15 @@
 
 // --- decoder ---
 export {
-  DEFAULT_DECODER_CONFIG,
-  SMALL_DECODER_CONFIG,
+  DEFAULT_LLAMA_CONFIG,
+  SMALL_LLAMA_CONFIG,
   DECODER_MODEL_TYPES,
-  validateDecoderConfig,
+  validateLlamaConfig,
   validateRopeScaling,
-  decoderConfigToJson,
+  llamaConfigToJson,
   ROPE_SCALING_TYPES,
-} from './decoder-config';
-export type { DecoderConfig, DecoderModelType, RopeScaling } from './decoder-config';
+} from './llama-config';
+export type { LlamaConfig, DecoderModelType, RopeScaling } from './llama-config';
 export { ropeInvFreq, ropeTables } from './rope';
 export { DEFAULT_GPT2_CONFIG, validateGpt2Config, gpt2ConfigToJson, Gpt2LMHeadModel, gpt2StateDict, gpt2ParamName } from './gpt2';
 export type { Gpt2Config } from './gpt2';
@@ -89,3 +89,7 @@ export { LLAMA_ONNX_EXPORTER, llamaOnnxModel, mergedDecoderWeights } from './lla
 export { GPT2_ONNX_EXPORTER, gpt2OnnxModel } from './gpt2-onnx';
 export type { InferenceGenerator } from './onnx-causal-lm';
 export { OnnxCausalLM, onnxExportUnsupported, causalLMOnnxBytes, onnxCausalLMFor, ensureCausalLMOnnx, loadOnnxGenerator, loadInferenceGenerator, exportCausalLMOnnx } from './onnx-causal-lm';
+
+// --- old names (deprecated, one release) ---
+export { DEFAULT_DECODER_CONFIG, SMALL_DECODER_CONFIG, validateDecoderConfig, decoderConfigToJson } from './deprecated';
+export type { DecoderConfig } from './deprecated';

@@ -15,7 +15,7 @@
  */
 import { OnnxDataType, OnnxGraph, onnxLayers as L, type HostTensor } from '@dalm/core';
 import type { CausalLM } from './causal-lm';
-import type { DecoderConfig } from './decoder-config';
+import type { LlamaConfig } from './llama-config';
 import { mergeLora } from './lora';
 import { appendKv, decoderAttentionBias, decoderGraphInputs, decoderGraphOutputs, tiedLmHead } from './decoder-onnx';
 
@@ -47,7 +47,7 @@ function rotary(g: OnnxGraph, x: string, cos: string, sin: string, headDim: numb
  * @example
  * const bytes = llamaOnnxModel(model.config, await mergedDecoderWeights(model));
  */
-export function llamaOnnxModel(config: DecoderConfig, weights: Map<string, HostTensor>): Uint8Array {
+export function llamaOnnxModel(config: LlamaConfig, weights: Map<string, HostTensor>): Uint8Array {
   const c = config;
   const heads = c.num_attention_heads;
   const kvHeads = c.num_key_value_heads;

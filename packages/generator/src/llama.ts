@@ -23,7 +23,7 @@ import {
   type Init,
   type RotaryTables,
 } from '@dalm/core';
-import { validateDecoderConfig, decoderConfigToJson, type DecoderConfig } from './decoder-config';
+import { validateLlamaConfig, llamaConfigToJson, type LlamaConfig } from './llama-config';
 import { KVCache } from './kv-cache';
 import { ropeInvFreq, ropeTables } from './rope';
 import {
@@ -48,7 +48,7 @@ class LlamaAttention {
   private readonly kvHeads: number;
   private readonly dropout: number;
 
-  constructor(store: ParamStore, prefix: string, c: DecoderConfig, init: Init) {
+  constructor(store: ParamStore, prefix: string, c: LlamaConfig, init: Init) {
     this.heads = c.num_attention_heads;
     this.kvHeads = c.num_key_value_heads;
     this.dropout = c.attention_dropout;
@@ -81,7 +81,7 @@ class LlamaBlock {
   readonly postNorm: RMSNorm;
   readonly mlp: GatedMlp;
 
-  constructor(store: ParamStore, prefix: string, c: DecoderConfig, init: Init) {
+  constructor(store: ParamStore, prefix: string, c: LlamaConfig, init: Init) {
     this.inputNorm = new RMSNorm(store, `${prefix}.input_layernorm`, c.hidden_size, c.rms_norm_eps);
     this.attn = new LlamaAttention(store, `${prefix}.self_attn`, c, init);
     this.postNorm = new RMSNorm(store, `${prefix}.post_attention_layernorm`, c.hidden_size, c.rms_norm_eps);
@@ -102,11 +102,11 @@ class LlamaBlock {
  * `loadCausalLM(dir)` or `model.params.loadHost(llamaStateDict(raw, config))`.
  *
  * @example
- * const model = new LlamaForCausalLM(validateDecoderConfig({ ...SMALL_DECODER_CONFIG, vocab_size: 8000 }), 42);
+ * const model = new LlamaForCausalLM(validateLlamaConfig({ ...SMALL_LLAMA_CONFIG, vocab_size: 8000 }), 42);
  * const { logits } = model.forward(tf.tensor2d([[1, 5, 9]], undefined, 'int32')); // [1, 3, 8000]
  */
 export class LlamaForCausalLM implements CausalLM {
-  readonly config: DecoderConfig;
+  readonly config: LlamaConfig;
   readonly params: ParamStore;
   readonly embed: Embedding;
   readonly layers: LlamaBlock[];
@@ -117,8 +117,8 @@ export class LlamaForCausalLM implements CausalLM {
   /** Rotary inverse frequencies (with `rope_scaling` applied): [headDim / 2]. */
   private readonly invFreq: Float32Array;
 
-  constructor(config: DecoderConfig, seed = 0) {
-    const c = validateDecoderConfig(config);
+  constructor(config: LlamaConfig, seed = 0) {
+    const c = validateLlamaConfig(config);
     this.config = c;
     this.invFreq = ropeInvFreq(c.hidden_size / c.num_attention_heads, c.rope_theta, c.rope_scaling);
     this.params = new ParamStore(seed);
@@ -192,7 +192,7 @@ export class LlamaForCausalLM implements CausalLM {
   }
 
   configJson(): Record<string, unknown> {
-    return decoderConfigToJson(this.config);
+    return llamaConfigToJson(this.config);
   }
 
   isSavedParam(name: string): boolean {
@@ -218,14 +218,14 @@ function zeroRow(weight: tf.Variable, row: number): void {
  * does not keep: the rotary `inv_freq` buffers older checkpoints stored, and `lm_head.weight` when
  * the head is tied.
  */
-export function llamaParamName(name: string, config: DecoderConfig): string | null {
+export function llamaParamName(name: string, config: LlamaConfig): string | null {
   if (name.endsWith('.rotary_emb.inv_freq')) return null;
   if (config.tie_word_embeddings && name === 'lm_head.weight') return null;
   return name;
 }
 
 /** Maps tensors read from an HF Llama/Qwen2 checkpoint onto this implementation's names ({@link llamaParamName}). */
-export function llamaStateDict(raw: Map<string, HostTensor>, config: DecoderConfig): Map<string, HostTensor> {
+export function llamaStateDict(raw: Map<string, HostTensor>, config: LlamaConfig): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const [name, t] of raw) {
     const target = llamaParamName(name, config);

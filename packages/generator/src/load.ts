@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { readConfigJson, requireConfigFields, resolveModel, writeModelDir, type Tokenizer } from '@dalm/core';
 import { CAUSAL_LM_TYPES, type CausalLM, type CausalLMType } from './causal-lm';
-import { validateDecoderConfig } from './decoder-config';
+import { validateLlamaConfig } from './llama-config';
 import { LlamaForCausalLM, llamaParamName } from './llama';
 import { Gpt2LMHeadModel, gpt2ParamName, validateGpt2Config } from './gpt2';
 import { streamWeights } from './weights';
@@ -14,12 +14,42 @@ import { isGgufPath, loadGgufCausalLM } from './gguf-model';
 
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
 
-function modelTypeOf(config: Record<string, unknown>, source: string): CausalLMType {
+/** What the loader needs to know about one architecture: one row per HF `model_type`. */
+interface Architecture {
+  /** `config.json` keys without which the model cannot be built (refused naming the key, not defaulted). */
+  readonly requiredFields: readonly string[];
+  /** A randomly initialised model for `config`, and the parameter each checkpoint tensor fills (null: skipped, e.g. a tied head). */
+  build(config: Record<string, unknown>, seed: number, source: string): { model: CausalLM; paramFor: (checkpointTensor: string) => string | null };
+}
+
+const LLAMA_FAMILY: Architecture = {
+  requiredFields: ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'],
+  build(config, seed, source) {
+    const model = new LlamaForCausalLM(validateLlamaConfig(config, source), seed);
+    return { model, paramFor: (name) => llamaParamName(name, model.config) };
+  },
+};
+
+/** The architectures this package builds, by HF `model_type`. */
+const ARCHITECTURES: Readonly<Record<CausalLMType, Architecture>> = Object.freeze({
+  llama: LLAMA_FAMILY,
+  qwen2: LLAMA_FAMILY,
+  gpt2: {
+    requiredFields: ['vocab_size', 'n_embd', 'n_layer', 'n_head'],
+    build: (config, seed, source) => ({ model: new Gpt2LMHeadModel(validateGpt2Config(config, source), seed), paramFor: gpt2ParamName }),
+  },
+});
+
+function isCausalLMType(t: unknown): t is CausalLMType {
+  return typeof t === 'string' && (CAUSAL_LM_TYPES as readonly string[]).includes(t);
+}
+
+function architectureOf(config: Record<string, unknown>, source: string): Architecture {
   const t = config.model_type;
-  if (typeof t !== 'string' || !(CAUSAL_LM_TYPES as readonly string[]).includes(t)) {
+  if (!isCausalLMType(t)) {
     throw new Error(`${source}: "model_type" must be one of ${CAUSAL_LM_TYPES.join(', ')}; got ${JSON.stringify(t)}`);
   }
-  return t as CausalLMType;
+  return ARCHITECTURES[t];
 }
 
 /**
@@ -27,13 +57,11 @@ function modelTypeOf(config: Record<string, unknown>, source: string): CausalLMT
  * architecture, missing fields take that architecture's defaults).
  *
  * @example
- * const model = createCausalLM({ ...SMALL_DECODER_CONFIG, vocab_size: tok.vocabSize, bos_token_id: 1, eos_token_id: 2 }, 42);
+ * const model = createCausalLM({ ...SMALL_LLAMA_CONFIG, vocab_size: tok.vocabSize, bos_token_id: 1, eos_token_id: 2 }, 42);
  */
 export function createCausalLM(config: Record<string, unknown> | { model_type: CausalLMType }, seed = 0, source = 'config'): CausalLM {
-  const raw = config as Record<string, unknown>;
-  const type = modelTypeOf(raw, source);
-  if (type === 'gpt2') return new Gpt2LMHeadModel(validateGpt2Config(raw, source), seed);
-  return new LlamaForCausalLM(validateDecoderConfig(raw, source), seed);
+  const raw: Record<string, unknown> = { ...config };
+  return architectureOf(raw, source).build(raw, seed, source).model;
 }
 
 /**
@@ -52,12 +80,11 @@ export async function loadCausalLM(nameOrDir: string): Promise<CausalLM> {
   if (isGgufPath(dir)) return (await loadGgufCausalLM(dir)).model;
   const config = await readConfigJson(dir);
   const configPath = path.join(dir, 'config.json');
-  requireConfigFields(config, config.model_type === 'gpt2' ? ['vocab_size', 'n_embd', 'n_layer', 'n_head'] : ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'], configPath);
-  const model = createCausalLM(config, 0, configPath);
+  const arch = architectureOf(config, configPath);
+  requireConfigFields(config, arch.requiredFields, configPath);
+  const { model, paramFor } = arch.build(config, 0, configPath);
   try {
-    const rename =
-      model.modelType === 'gpt2' ? gpt2ParamName : (name: string) => llamaParamName(name, (model as LlamaForCausalLM).config);
-    await streamWeights(model.params, dir, rename);
+    await streamWeights(model.params, dir, paramFor);
   } catch (e) {
     model.dispose();
     throw e;

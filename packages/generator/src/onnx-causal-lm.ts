@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE, atomicWriteDir, createOnnxSession, ensureOnnxExport, weightsHash, resolveInferenceRuntime, type HostTensor, type InferenceRuntimeChoice, type OnnxRuntime, type OnnxSession, type OnnxTensor, type Tokenizer } from '@dalm/core';
 import type { CausalLM, CausalLMType, SpecialTokens } from './causal-lm';
-import type { DecoderConfig } from './decoder-config';
+import type { LlamaConfig } from './llama-config';
 import { loadGenerator, type LoadedGenerator } from './generator-dir';
 import { generationConfigJson } from './load';
 import { GPT2_ONNX_EXPORTER, gpt2OnnxModel } from './gpt2-onnx';
@@ -162,7 +162,7 @@ function decoderExport(model: CausalLM): DecoderExport {
     const c = (model as unknown as { config: Gpt2Config }).config;
     return { exporter: GPT2_ONNX_EXPORTER, build: (w) => gpt2OnnxModel(c, w), kvHeads: c.n_head, headDim: c.n_embd / c.n_head };
   }
-  const c = (model as unknown as { config: DecoderConfig }).config;
+  const c = (model as unknown as { config: LlamaConfig }).config;
   return { exporter: LLAMA_ONNX_EXPORTER, build: (w) => llamaOnnxModel(c, w), kvHeads: c.num_key_value_heads, headDim: c.hidden_size / c.num_attention_heads };
 }
 

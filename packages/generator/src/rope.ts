@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { RotaryTables } from '@dalm/core';
-import type { RopeScaling } from './decoder-config';
+import type { RopeScaling } from './llama-config';
 
 /** The (scaled) inverse frequencies of one head: [headDim / 2], computed in float32 as PyTorch does. */
 export function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling | null): Float32Array {

@@ -1,7 +1,7 @@
 /** The decoders are trainable: gradients reach every parameter (GQA included) and a few Adam steps fit a sequence. */
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
-import { createCausalLM, SMALL_DECODER_CONFIG, type CausalLM } from '../src/index';
+import { createCausalLM, SMALL_LLAMA_CONFIG, type CausalLM } from '../src/index';
 
 const V = 50;
 const IDS = [[1, 5, 6, 7, 8, 9, 10, 11]];
@@ -13,7 +13,7 @@ function loss(model: CausalLM): tf.Scalar {
 }
 
 const configs: [string, Record<string, unknown>][] = [
-  ['llama (GQA 4q/2kv, tied)', { ...SMALL_DECODER_CONFIG, vocab_size: V, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2 }],
+  ['llama (GQA 4q/2kv, tied)', { ...SMALL_LLAMA_CONFIG, vocab_size: V, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2 }],
   ['qwen2 (q/k/v biases)', { model_type: 'qwen2', vocab_size: V, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1 }],
   ['gpt2', { model_type: 'gpt2', vocab_size: V, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 32, bos_token_id: 1, eos_token_id: 2, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0 }],
 ];

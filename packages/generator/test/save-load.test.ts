@@ -11,9 +11,9 @@ import {
   loadCausalLM,
   saveCausalLM,
   generate,
-  validateDecoderConfig,
+  validateLlamaConfig,
   validateGpt2Config,
-  SMALL_DECODER_CONFIG,
+  SMALL_LLAMA_CONFIG,
   type CausalLM,
 } from '../src/index';
 
@@ -35,17 +35,17 @@ function logitsOf(model: CausalLM): Float32Array {
 
 describe('config validation', () => {
   it('fills defaults and names the bad field', () => {
-    const c = validateDecoderConfig({ model_type: 'qwen2', vocab_size: 10, hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1 });
+    const c = validateLlamaConfig({ model_type: 'qwen2', vocab_size: 10, hidden_size: 8, num_attention_heads: 2, intermediate_size: 16, num_hidden_layers: 1 });
     expect(c.num_key_value_heads).toBe(2);
     expect(c.attention_bias).toBe(true); // qwen2 always has q/k/v biases
     expect(c.rms_norm_eps).toBe(1e-6);
-    expect(() => validateDecoderConfig({ hidden_size: 30, num_attention_heads: 4 })).toThrow(/"hidden_size" \(30\) must be divisible/);
-    expect(() => validateDecoderConfig({ num_attention_heads: 32, num_key_value_heads: 5 })).toThrow(/num_key_value_heads/);
-    expect(() => validateDecoderConfig({ hidden_act: 'tanh' })).toThrow(/"hidden_act" must be one of silu/);
-    expect(() => validateDecoderConfig({ rope_scaling: { type: 'dynamic', factor: 2 } })).toThrow(/rope_scaling" type "dynamic" is not supported/);
-    expect(() => validateDecoderConfig({ rope_scaling: { rope_type: 'yarn', factor: 4 } })).toThrow(/"yarn" is not supported \(supported: default, linear, llama3\)/);
-    expect(() => validateDecoderConfig({ rope_scaling: { rope_type: 'llama3', factor: 8 } })).toThrow(/rope_scaling.low_freq_factor/);
-    expect(validateDecoderConfig({ rope_scaling: { type: 'linear', factor: 2 } }).rope_scaling).toEqual({ rope_type: 'linear', factor: 2 });
+    expect(() => validateLlamaConfig({ hidden_size: 30, num_attention_heads: 4 })).toThrow(/"hidden_size" \(30\) must be divisible/);
+    expect(() => validateLlamaConfig({ num_attention_heads: 32, num_key_value_heads: 5 })).toThrow(/num_key_value_heads/);
+    expect(() => validateLlamaConfig({ hidden_act: 'tanh' })).toThrow(/"hidden_act" must be one of silu/);
+    expect(() => validateLlamaConfig({ rope_scaling: { type: 'dynamic', factor: 2 } })).toThrow(/rope_scaling" type "dynamic" is not supported/);
+    expect(() => validateLlamaConfig({ rope_scaling: { rope_type: 'yarn', factor: 4 } })).toThrow(/"yarn" is not supported \(supported: default, linear, llama3\)/);
+    expect(() => validateLlamaConfig({ rope_scaling: { rope_type: 'llama3', factor: 8 } })).toThrow(/rope_scaling.low_freq_factor/);
+    expect(validateLlamaConfig({ rope_scaling: { type: 'linear', factor: 2 } }).rope_scaling).toEqual({ rope_type: 'linear', factor: 2 });
     expect(() => validateGpt2Config({ n_embd: 10, n_head: 4 })).toThrow(/"n_embd" \(10\)/);
     expect(() => createCausalLM({ model_type: 'bert' })).toThrow(/"model_type" must be one of llama, qwen2, gpt2; got "bert"/);
   });
@@ -53,7 +53,7 @@ describe('config validation', () => {
 
 describe('from scratch', () => {
   it('creates a tied small Llama, saves it as HF does and loads identical logits', async () => {
-    const config = { ...SMALL_DECODER_CONFIG, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, vocab_size: 136, pad_token_id: 0 };
+    const config = { ...SMALL_LLAMA_CONFIG, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, vocab_size: 136, pad_token_id: 0 };
     const model = createCausalLM(config, 42);
     expect(model.params.has('lm_head.weight')).toBe(false);
     // HF zero-initialises the padding row.

@@ -77,7 +77,9 @@ const FINGERPRINT_HEX_CHARS = 16;
 export class Encoder implements Embedder {
   readonly settings: EncoderSettings;
   /** null until computed: on a backend without synchronous reads (webgpu under Node), until `ensureFingerprint()`. */
-  private fingerprintHex: string | null;
+  private fingerprintHex: string | null = null;
+  /** `model.params.version` when `fingerprintHex` was computed: a newer version means the weights changed since. */
+  private fingerprintVersion = -1;
   /** Prompt token counts by kind, for `includePrompt: false`. */
   private readonly promptLengths = new Map<TextKind, number>();
 
@@ -105,7 +107,7 @@ export class Encoder implements Embedder {
       }
       width = d.config.out_features;
     }
-    this.fingerprintHex = canReadSync() ? this.hashFingerprint(this.model.params.toHost()) : null;
+    if (canReadSync()) this.setFingerprint(this.model.params.toHost());
   }
 
   /** Width of the pooled vector: the hidden size times the number of pooling modes. */
@@ -129,37 +131,44 @@ export class Encoder implements Embedder {
   }
 
   /**
-   * Short sha256 of the parameter values, the tokenizer and the settings. Fixed at construction;
-   * call `await refreshFingerprint()` after changing the weights. On a backend that cannot read
-   * synchronously (webgpu under Node) the constructor cannot compute it: `loadEncoder` awaits
-   * `ensureFingerprint()`, and an encoder from `createEncoder` needs that call before this is read.
+   * Short sha256 of the parameter values, the tokenizer and the settings. Follows the weights: once
+   * they change (an optimizer step, `loadHost`, a LoRA merge — anything that bumps
+   * `params.version`), the next read recomputes it. On a backend that cannot read synchronously
+   * (webgpu under Node) that recomputation has to be awaited: call `await ensureFingerprint()`
+   * first (`loadEncoder` does, and so does everything in this framework that builds an index).
    */
   get fingerprint(): string {
-    if (this.fingerprintHex === null) {
-      throw new Error(
-        `Encoder.fingerprint: not computed yet (the ${tf.getBackend()} backend cannot read the weights synchronously); ` +
-          'call await encoder.ensureFingerprint() first',
-      );
-    }
-    return this.fingerprintHex;
+    if (this.fingerprintHex !== null && this.fingerprintVersion === this.model.params.version) return this.fingerprintHex;
+    if (canReadSync()) return this.setFingerprint(this.model.params.toHost());
+    throw new Error(
+      `Encoder.fingerprint: ${this.fingerprintHex === null ? 'not computed yet' : 'the weights changed since it was computed'} ` +
+        `(the ${tf.getBackend()} backend cannot read the weights synchronously); call await encoder.ensureFingerprint() first`,
+    );
   }
 
-  /** Recomputes the fingerprint from the current weights (call after training) and returns it. */
+  /** Recomputes the fingerprint from the current weights, whatever their version, and returns it. */
   async refreshFingerprint(): Promise<string> {
-    this.fingerprintHex = this.hashFingerprint(await this.model.params.toHostAsync());
-    return this.fingerprintHex;
+    const version = this.model.params.version;
+    return this.setFingerprint(await this.model.params.toHostAsync(), version);
   }
 
   /**
-   * The fingerprint, computed from the current weights first if it is not yet (only on a backend
-   * without synchronous reads; elsewhere the constructor computed it and this returns it unchanged).
+   * The fingerprint of the current weights, computed (asynchronously) only when it is missing or
+   * the weights changed since; the way to read it on a backend without synchronous reads.
    *
    * @example
    * const enc = createEncoder({ tokenizer, seed: 1 });
    * await enc.ensureFingerprint(); // before building an index on webgpu
    */
   async ensureFingerprint(): Promise<string> {
-    return this.fingerprintHex ?? this.refreshFingerprint();
+    if (this.fingerprintHex !== null && this.fingerprintVersion === this.model.params.version) return this.fingerprintHex;
+    return this.refreshFingerprint();
+  }
+
+  private setFingerprint(host: Map<string, HostTensor>, version = this.model.params.version): string {
+    this.fingerprintHex = this.hashFingerprint(host);
+    this.fingerprintVersion = version;
+    return this.fingerprintHex;
   }
 
   private hashFingerprint(host: Map<string, HostTensor>): string {

@@ -36,7 +36,7 @@ import { PASSAGES_FILE, passagesToJsonl, type Passage } from './passage';
 import { checkK, type Hit } from './retrieval';
 
 /** Build-time parameters of an HNSW index (recorded in its manifest). */
-export interface IndexConfig {
+export interface HnswIndexConfig {
   /** Similarity: 'cosine' (vectors normalised) or 'ip' (inner product of vectors as given). */
   metric: Metric;
   /** Graph degree: links per node per layer (hnswlib's M); higher = better recall, more memory. */
@@ -47,11 +47,11 @@ export interface IndexConfig {
   seed: number;
 }
 
-export const DEFAULT_INDEX_CONFIG: Readonly<IndexConfig> = Object.freeze({ metric: 'cosine', M: 16, efConstruction: 200, seed: 100 });
+export const DEFAULT_HNSW_INDEX_CONFIG: Readonly<HnswIndexConfig> = Object.freeze({ metric: 'cosine', M: 16, efConstruction: 200, seed: 100 });
 
 /** Fills defaults and checks ranges; errors name the bad field and its valid values. */
-export function validateIndexConfig(config: Partial<IndexConfig> = {}): IndexConfig {
-  const c: IndexConfig = { ...DEFAULT_INDEX_CONFIG, ...config };
+export function validateHnswIndexConfig(config: Partial<HnswIndexConfig> = {}): HnswIndexConfig {
+  const c: HnswIndexConfig = { ...DEFAULT_HNSW_INDEX_CONFIG, ...config };
   if (!METRICS.includes(c.metric)) throw new Error(`index config: metric must be one of ${METRICS.join(', ')}, got ${String(c.metric)}`);
   if (!Number.isInteger(c.M) || c.M < 2 || c.M > 1024) throw new Error(`index config: M must be an integer in [2, 1024], got ${c.M}`);
   if (!Number.isInteger(c.efConstruction) || c.efConstruction < 1) {
@@ -78,7 +78,7 @@ const MIN_CAPACITY = 1024;
  */
 export class HnswIndex implements DenseIndex {
   readonly kind = 'hnsw' as const;
-  readonly config: IndexConfig;
+  readonly config: HnswIndexConfig;
   readonly embedder: Embedder;
   /** Fingerprint of the encoder that made the stored vectors (the embedder's, when the index was created). */
   readonly fingerprint: string;
@@ -89,8 +89,8 @@ export class HnswIndex implements DenseIndex {
   private nextLabel = 0;
 
   /** An empty index; prefer `HnswIndex.build` or `HnswIndex.load`. */
-  constructor(embedder: Embedder, config: Partial<IndexConfig> = {}, capacity = MIN_CAPACITY) {
-    this.config = validateIndexConfig(config);
+  constructor(embedder: Embedder, config: Partial<HnswIndexConfig> = {}, capacity = MIN_CAPACITY) {
+    this.config = validateHnswIndexConfig(config);
     this.embedder = embedder;
     this.fingerprint = embedder.fingerprint;
     this.hnsw = new hnswlib.HierarchicalNSW(this.config.metric, embedder.dim);
@@ -107,7 +107,7 @@ export class HnswIndex implements DenseIndex {
   static async build(
     embedder: Embedder,
     passages: readonly Passage[],
-    config: Partial<IndexConfig> = {},
+    config: Partial<HnswIndexConfig> = {},
     opts: BuildOptions = {},
   ): Promise<HnswIndex> {
     checkUniqueIds(passages, 'HnswIndex.build');
@@ -256,7 +256,7 @@ export class HnswIndex implements DenseIndex {
       metric: manifest.metric,
       M: manifest.M!,
       efConstruction: manifest.efConstruction!,
-      seed: manifest.seed ?? DEFAULT_INDEX_CONFIG.seed,
+      seed: manifest.seed ?? DEFAULT_HNSW_INDEX_CONFIG.seed,
     }, 1);
     const hnsw = new hnswlib.HierarchicalNSW(manifest.metric, manifest.dim);
     try {

@@ -20,7 +20,7 @@ import type { Embedder } from './embedder';
 import type { Retrieval } from './retrieval';
 import type { DenseIndex } from './dense-index';
 import { DENSE_INDEX_FILES, MANIFEST_FILE } from './dense-index';
-import { HnswIndex, type IndexConfig } from './hnsw-index';
+import { HnswIndex, type HnswIndexConfig } from './hnsw-index';
 import { ExactIndex } from './exact-index';
 import { BM25_INDEX_FILES, Bm25Index, type Bm25Config } from './bm25';
 import { DEFAULT_HYBRID_CONFIG, HybridRetrieval, validateHybridConfig, type HybridConfig } from './hybrid';
@@ -38,7 +38,7 @@ export interface IndexDirConfig {
   /** Dense structure: approximate HNSW, or exact (brute force; best below ~10k passages). */
   denseKind: 'hnsw' | 'exact';
   /** HNSW / metric settings. */
-  dense: Partial<IndexConfig>;
+  dense: Partial<HnswIndexConfig>;
   bm25: Partial<Bm25Config>;
 }
 

@@ -20,8 +20,8 @@ export type { Hit, Retrieval, RetrievalOptions } from './retrieval';
 export { searchAll } from './retrieval';
 export type { DenseIndex, DenseManifest, Metric, SearchOptions } from './dense-index';
 export { DEFAULT_EF_SEARCH, MANIFEST_FILE, readManifest } from './dense-index';
-export type { IndexConfig, BuildOptions } from './hnsw-index';
-export { DEFAULT_INDEX_CONFIG, validateIndexConfig, HnswIndex } from './hnsw-index';
+export type { HnswIndexConfig, BuildOptions } from './hnsw-index';
+export { DEFAULT_HNSW_INDEX_CONFIG, validateHnswIndexConfig, HnswIndex } from './hnsw-index';
 export type { ExactIndexConfig } from './exact-index';
 export { DEFAULT_EXACT_INDEX_CONFIG, validateExactIndexConfig, ExactIndex } from './exact-index';
 export { loadDenseIndex } from './load-index';
@@ -71,3 +71,7 @@ export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from 
 export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';
 export type { RetrievalMode, IndexDirConfig, HybridSource } from './index-dir';
 export { loadPassages, tokenizerCounter } from './corpus';
+
+// --- old names (deprecated, one release) ---
+export { DEFAULT_INDEX_CONFIG, validateIndexConfig } from './deprecated';
+export type { IndexConfig } from './deprecated';

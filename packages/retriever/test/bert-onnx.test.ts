@@ -123,7 +123,7 @@ describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime
     const enc = await loadEncoder(dir);
     const w = enc.params.get('encoder.layer.0.intermediate.dense.weight');
     w.assign(tf.mul(w, 1.5));
-    await enc.refreshFingerprint();
+    enc.params.markChanged();
     await enc.save(dir);
     const tfVec = (await enc.embedPassages(['a cat']))[0]!;
     const retrained = await loadOnnxEncoder(dir, { threads: 1 });

@@ -334,7 +334,7 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
       }
     });
 
-    it('is deterministic per seed, and refreshFingerprint tracks weight changes', async () => {
+    it('is deterministic per seed, and follows weight changes through params.version', async () => {
       const a = createEncoder({ config: small, tokenizer, seed: 1 });
       const b = createEncoder({ config: small, tokenizer, seed: 1 });
       const c = createEncoder({ config: small, tokenizer, seed: 2 });
@@ -344,14 +344,21 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
         expect(c.fingerprint).not.toBe(a.fingerprint);
         const before = a.fingerprint;
         const w = a.params.get('encoder.layer.0.output.dense.bias');
-        tf.tidy(() => w.assign(tf.add(w, 0.01)));
-        expect(a.fingerprint).toBe(before); // fixed until refreshed
-        expect(await a.ensureFingerprint()).toBe(before); // already computed: unchanged
-        const refreshed = await a.refreshFingerprint();
-        expect(refreshed).not.toBe(before);
-        expect(a.fingerprint).toBe(refreshed);
+        const v0 = a.params.version;
+        tf.tidy(() => w.assign(tf.add(w, 0.01))); // a raw assign: the store cannot see it
+        expect(a.fingerprint).toBe(before);
+        a.params.markChanged(); // what the training loop does after every optimizer step
+        expect(a.params.version).toBe(v0 + 1);
+        const changed = a.fingerprint;
+        expect(changed).not.toBe(before);
+        expect(await a.ensureFingerprint()).toBe(changed); // async read of the same weights: same hash
+        expect(await a.refreshFingerprint()).toBe(changed);
         tf.tidy(() => w.assign(tf.sub(w, 0.01)));
-        expect(await a.refreshFingerprint()).toBe(b.fingerprint); // the same weights hash the same, read async or sync
+        a.params.markChanged();
+        expect(await a.ensureFingerprint()).toBe(b.fingerprint); // the same weights hash the same, read async or sync
+        // loadHost bumps the version itself: c's weights loaded into a give c's fingerprint.
+        a.params.loadHost(c.params.toHost());
+        expect(a.fingerprint).toBe(c.fingerprint);
       } finally {
         a.dispose();
         b.dispose();

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/pro
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExactIndex, HnswIndex, loadDenseIndex, validateIndexConfig, type Hit, type Passage } from '../src/index';
+import { ExactIndex, HnswIndex, loadDenseIndex, validateHnswIndexConfig, type Hit, type Passage } from '../src/index';
 import { dot, randomUnitVectors, tableCorpus, TableEmbedder } from './stub-embedder';
 
 const N = 2000;
@@ -68,9 +68,9 @@ describe('ExactIndex', () => {
 
 describe('HnswIndex', () => {
   it('validates its config, naming the field and valid values', () => {
-    expect(validateIndexConfig({})).toEqual({ metric: 'cosine', M: 16, efConstruction: 200, seed: 100 });
-    expect(() => validateIndexConfig({ metric: 'l2' as 'ip' })).toThrow('index config: metric must be one of cosine, ip, got l2');
-    expect(() => validateIndexConfig({ M: 1 })).toThrow(/M must be an integer in \[2, 1024\], got 1/);
+    expect(validateHnswIndexConfig({})).toEqual({ metric: 'cosine', M: 16, efConstruction: 200, seed: 100 });
+    expect(() => validateHnswIndexConfig({ metric: 'l2' as 'ip' })).toThrow('index config: metric must be one of cosine, ip, got l2');
+    expect(() => validateHnswIndexConfig({ M: 1 })).toThrow(/M must be an integer in \[2, 1024\], got 1/);
   });
 
   it('reaches recall@10 ≥ 0.95 against exact search on 2000 random unit vectors', () => {

@@ -1,6 +1,6 @@
 /** `dalm index`: documents -> passages -> BM25 (+ dense with a retriever) in an index directory. */
 import { Command, Option } from 'commander';
-import { DEFAULT_BM25_CONFIG, DEFAULT_CHUNK_CONFIG, DEFAULT_INDEX_CONFIG, buildIndexDir, loadPassages, loadRetriever, type ChunkConfig, type IndexConfig, type Bm25Config } from '@dalm/retriever';
+import { DEFAULT_BM25_CONFIG, DEFAULT_CHUNK_CONFIG, DEFAULT_HNSW_INDEX_CONFIG, buildIndexDir, loadPassages, loadRetriever, type ChunkConfig, type HnswIndexConfig, type Bm25Config } from '@dalm/retriever';
 import { addOptions, readOptions } from '../options';
 import { BM25_OPTIONS, CHUNK_OPTIONS, HNSW_OPTIONS, modelHelp, RUNTIME_OPTIONS } from '../specs';
 import { FORCE_OPTION_HELP, guardOut, openIndex, printJson, runtimeOption, startEngine } from '../context';
@@ -17,7 +17,7 @@ export function indexCommand(): Command {
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print a JSON summary');
   addOptions(cmd, CHUNK_OPTIONS, DEFAULT_CHUNK_CONFIG);
-  addOptions(cmd, HNSW_OPTIONS, DEFAULT_INDEX_CONFIG);
+  addOptions(cmd, HNSW_OPTIONS, DEFAULT_HNSW_INDEX_CONFIG);
   addOptions(cmd, BM25_OPTIONS, DEFAULT_BM25_CONFIG);
   addOptions(cmd, RUNTIME_OPTIONS, { runtime: 'auto' });
   cmd.addHelpText(
@@ -57,7 +57,7 @@ Examples:
       out,
       passages,
       encoder,
-      { denseKind: opts.denseKind as 'hnsw' | 'exact', dense: readOptions<IndexConfig>(opts, HNSW_OPTIONS), bm25: readOptions<Bm25Config>(opts, BM25_OPTIONS) },
+      { denseKind: opts.denseKind as 'hnsw' | 'exact', dense: readOptions<HnswIndexConfig>(opts, HNSW_OPTIONS), bm25: readOptions<Bm25Config>(opts, BM25_OPTIONS) },
       opts.retriever ? String(opts.retriever) : undefined,
     );
     const summary = { out, passages: passages.length, dense: dense ? dense.kind : null, fingerprint: encoder?.fingerprint ?? null, seconds: (Date.now() - t0) / 1000 };

@@ -85,7 +85,7 @@ function retrieverCommand(): Command {
       evaluate: evalQa ? () => evalEncoder(encoder, evalQa, evalCorpus!) : undefined,
     });
     await encoder.save(String(opts.out));
-    const summary = { out: opts.out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, before, after: result.eval, fingerprint: encoder.fingerprint };
+    const summary = { out: opts.out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, before, after: result.eval, fingerprint: await encoder.ensureFingerprint() };
     encoder.dispose();
     if (opts.json) printJson(summary);
     else {

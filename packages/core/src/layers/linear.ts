@@ -74,6 +74,7 @@ export class Linear {
   mergeLora(): void {
     const lora = this.lora;
     if (!lora) return;
+    this.store.markChanged();
     tf.tidy(() => {
       this.weight.assign(tf.add(this.weight, tf.mul(tf.matMul(lora.a, lora.b), lora.scale)));
       lora.b.assign(tf.zerosLike(lora.b));

@@ -46,10 +46,26 @@ const ZERO_SEED = 0x5eed0;
 export class ParamStore {
   private readonly entries = new Map<string, Entry>();
   private seed: number;
+  private changes = 0;
 
   /** @param seed base seed for parameter initialisation; each new parameter takes the next one. */
   constructor(seed = 0) {
     this.seed = seed;
+  }
+
+  /**
+   * A counter that grows whenever the parameters (their set or their values) may have changed:
+   * `create`, `loadHost`, `copyFrom`, and every `markChanged()` (the training loop calls it after
+   * each optimizer step). Whatever caches something derived from the weights (an encoder's
+   * fingerprint) compares versions instead of being told to refresh.
+   */
+  get version(): number {
+    return this.changes;
+  }
+
+  /** Records that values were assigned outside this store's own methods (an optimizer step, a LoRA merge). */
+  markChanged(): void {
+    this.changes++;
   }
 
   /** Creates a parameter; throws if the name exists. */
@@ -57,6 +73,7 @@ export class ParamStore {
     if (this.entries.has(name)) throw new Error(`parameter "${name}" is already defined`);
     const init = opts.init ?? { kind: 'normal', std: 0.02 };
     const seed = this.seed++;
+    this.changes++;
     const value = tf.tidy(() => {
       switch (init.kind) {
         case 'normal':
@@ -175,6 +192,7 @@ export class ParamStore {
    */
   loadHost(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, opts: { strict?: boolean; source?: string } = {}): void {
     const source = opts.source ?? 'weights';
+    this.changes++;
     for (const [name, t] of tensors) {
       const e = this.entries.get(name);
       if (!e) throw new Error(`${source}: unexpected tensor "${name}" (the model has no such parameter)`);
@@ -197,6 +215,7 @@ export class ParamStore {
 
   /** Copies values from another store with the same names and shapes. */
   copyFrom(other: ParamStore): void {
+    this.changes++;
     for (const [name, e] of this.entries) e.variable.assign(other.get(name));
   }
 

@@ -295,6 +295,7 @@ async function runLoop<B>(task: TrainTask<B>, config: TrainLoopConfig, callbacks
         minRatio: config.minLrRatio,
       });
       optimizer.apply(vars, grads, lr);
+      for (const store of Object.values(task.params)) store.markChanged(); // caches of the weights (fingerprints) see the step
       for (const g of grads.values()) g.dispose();
 
       const loss = lossSum / config.gradAccumulation;

@@ -4,7 +4,7 @@
  */
 import { trainByteLevelBPE, trainWordPiece } from '@dalm/core';
 import { createEncoder, type BertConfig, type Encoder } from '@dalm/retriever';
-import { COMPACT_PROMPT_FORMAT, createCausalLM, DEFAULT_PROMPT_FORMAT, type DecoderConfig, type LoadedGenerator, type PromptFormat } from '@dalm/generator';
+import { COMPACT_PROMPT_FORMAT, createCausalLM, DEFAULT_PROMPT_FORMAT, type LlamaConfig, type LoadedGenerator, type PromptFormat } from '@dalm/generator';
 import type { GeneratorTrainConfig } from '../recipes/generator';
 import type { RaftConfig } from '../data/raft';
 
@@ -17,7 +17,7 @@ export const ENCODER_PRESETS: Record<ModelSize, Partial<BertConfig> & { vocab: n
   base: { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, vocab: 30522, maxLength: 512 },
 };
 
-export const DECODER_PRESETS: Record<ModelSize, Partial<DecoderConfig> & { vocab: number }> = {
+export const DECODER_PRESETS: Record<ModelSize, Partial<LlamaConfig> & { vocab: number }> = {
   tiny: { hidden_size: 128, intermediate_size: 344, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 512, vocab: 4000 },
   small: { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024, vocab: 8000 },
   base: { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, max_position_embeddings: 2048, vocab: 32000 },
@@ -31,7 +31,7 @@ export function scratchEncoder(texts: Iterable<string>, size: ModelSize, seed: n
 }
 
 /** A from-scratch Llama-style decoder (tied embeddings) with a byte-level BPE tokenizer trained on `texts`. */
-export function scratchGenerator(texts: Iterable<string>, size: ModelSize, seed: number, overrides: Partial<DecoderConfig> = {}): LoadedGenerator {
+export function scratchGenerator(texts: Iterable<string>, size: ModelSize, seed: number, overrides: Partial<LlamaConfig> = {}): LoadedGenerator {
   const { vocab, ...config } = DECODER_PRESETS[size];
   const tokenizer = trainByteLevelBPE(texts, { vocabSize: vocab });
   const model = createCausalLM(

@@ -83,7 +83,7 @@ export class PassageVectorIndex {
   /** Re-embeds the whole corpus with `encoder`'s current weights and swaps in a fresh index; returns the milliseconds it took. */
   async rebuild(encoder: Encoder): Promise<number> {
     const t0 = Date.now();
-    await encoder.refreshFingerprint(); // the new index records the weights its vectors come from
+    await encoder.ensureFingerprint(); // the new index records the weights its vectors come from (a no-op unless they changed)
     const { index, vectors } = await embedAndIndex(encoder, this.corpus, this.opts);
     this.current.dispose();
     this.current = index;

@@ -386,7 +386,7 @@ export async function trainEndToEnd(
         },
         evaluate: evaluate
           ? async (step) => {
-              await encoder.refreshFingerprint();
+              await encoder.ensureFingerprint(); // readable on webgpu too (elsewhere the getter follows params.version)
               return evaluate(step);
             }
           : undefined,
@@ -403,7 +403,6 @@ export async function trainEndToEnd(
       c,
       hooks,
     );
-    await encoder.refreshFingerprint();
     return { ...result, passages, reindexes };
   } catch (e) {
     passages?.dispose();

@@ -253,7 +253,7 @@ export async function trainRetriever(
         : { loss: (b) => contrastiveLoss(encoder, b, c) }),
       evaluate: evaluate
         ? async (step) => {
-            await encoder.refreshFingerprint();
+            await encoder.ensureFingerprint(); // readable on webgpu too (elsewhere the getter follows params.version)
             return evaluate(step);
           }
         : undefined,
@@ -261,6 +261,5 @@ export async function trainRetriever(
     c,
     hooks,
   );
-  await encoder.refreshFingerprint();
   return result;
 }

@@ -21,7 +21,7 @@ export type DecoderModelType = 'llama' | 'qwen2';
 export const DECODER_MODEL_TYPES: readonly DecoderModelType[] = ['llama', 'qwen2'];
 
 /** Llama / Qwen2 hyper-parameters (HF names). */
-export interface DecoderConfig {
+export interface LlamaConfig {
   /** `llama` or `qwen2` (Qwen2 always has q/k/v biases). */
   model_type: DecoderModelType;
   /** Rows of the token-embedding table and width of the logits. */
@@ -63,7 +63,7 @@ export interface DecoderConfig {
 }
 
 /** `transformers`' `LlamaConfig()` defaults (Llama-2-7B sizes). */
-export const DEFAULT_DECODER_CONFIG: Readonly<DecoderConfig> = Object.freeze({
+export const DEFAULT_LLAMA_CONFIG: Readonly<LlamaConfig> = Object.freeze({
   model_type: 'llama',
   vocab_size: 32000,
   hidden_size: 4096,
@@ -83,14 +83,14 @@ export const DEFAULT_DECODER_CONFIG: Readonly<DecoderConfig> = Object.freeze({
   bos_token_id: 1,
   eos_token_id: 2,
   pad_token_id: null,
-}) as Readonly<DecoderConfig>;
+}) as Readonly<LlamaConfig>;
 
 /**
  * A small decoder for training from scratch on a domain corpus (4 layers × 256 hidden, 4 query /
  * 2 kv heads, tied embeddings; ~3.2M parameters plus 256 per vocabulary entry). Set `vocab_size`
  * and the special-token ids from the trained tokenizer.
  */
-export const SMALL_DECODER_CONFIG: Readonly<Partial<DecoderConfig>> = Object.freeze({
+export const SMALL_LLAMA_CONFIG: Readonly<Partial<LlamaConfig>> = Object.freeze({
   model_type: 'llama',
   hidden_size: 256,
   intermediate_size: 688,
@@ -99,7 +99,7 @@ export const SMALL_DECODER_CONFIG: Readonly<Partial<DecoderConfig>> = Object.fre
   num_key_value_heads: 2,
   max_position_embeddings: 512,
   tie_word_embeddings: true,
-}) as Readonly<Partial<DecoderConfig>>;
+}) as Readonly<Partial<LlamaConfig>>;
 
 const ACTIVATIONS = ['silu', 'swish', 'gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu'];
 
@@ -108,7 +108,7 @@ function isTokenId(v: unknown, vocab: number): boolean {
 }
 
 /**
- * Fills missing fields from DEFAULT_DECODER_CONFIG and checks every field; throws an error naming
+ * Fills missing fields from DEFAULT_LLAMA_CONFIG and checks every field; throws an error naming
  * the bad field and the valid values. `num_key_value_heads` defaults to `num_attention_heads`;
  * Qwen2 forces `attention_bias: true`. `rope_scaling` may be null, `default`, `linear` or `llama3`
  * (the older key `type` is read as `rope_type`). Settings this implementation does not support
@@ -117,16 +117,16 @@ function isTokenId(v: unknown, vocab: number): boolean {
  * Unknown keys (e.g. `architectures`) are dropped. `source` (e.g. a file path) prefixes errors.
  *
  * @example
- * const config = validateDecoderConfig({ ...SMALL_DECODER_CONFIG, vocab_size: 8000 });
+ * const config = validateLlamaConfig({ ...SMALL_LLAMA_CONFIG, vocab_size: 8000 });
  */
-export function validateDecoderConfig(raw: Partial<DecoderConfig> | Record<string, unknown>, source = 'DecoderConfig'): DecoderConfig {
+export function validateLlamaConfig(raw: Partial<LlamaConfig> | Record<string, unknown>, source = 'LlamaConfig'): LlamaConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new Error(`${source}: expected a JSON object with decoder settings`);
   }
   const r = raw as Record<string, unknown>;
-  const c = { ...DEFAULT_DECODER_CONFIG } as DecoderConfig;
+  const c = { ...DEFAULT_LLAMA_CONFIG } as LlamaConfig;
   const nullable = new Set(['bos_token_id', 'eos_token_id', 'pad_token_id', 'rope_scaling']);
-  for (const key of Object.keys(DEFAULT_DECODER_CONFIG) as (keyof DecoderConfig)[]) {
+  for (const key of Object.keys(DEFAULT_LLAMA_CONFIG) as (keyof LlamaConfig)[]) {
     if (r[key] === undefined) continue;
     if (r[key] === null && !nullable.has(key)) continue;
     (c as unknown as Record<string, unknown>)[key] = r[key];
@@ -211,7 +211,7 @@ export function validateDecoderConfig(raw: Partial<DecoderConfig> | Record<strin
 }
 
 /** Checks an HF `rope_scaling` value; null / `{rope_type: "default"}` mean no scaling. */
-export function validateRopeScaling(raw: unknown, source = 'DecoderConfig'): RopeScaling | null {
+export function validateRopeScaling(raw: unknown, source = 'LlamaConfig'): RopeScaling | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${source}: "rope_scaling" must be null or an object, got ${JSON.stringify(raw)}`);
   const r = raw as Record<string, unknown>;
@@ -239,7 +239,7 @@ export function validateRopeScaling(raw: unknown, source = 'DecoderConfig'): Rop
 }
 
 /** The `config.json` object HF writes for a `LlamaForCausalLM` / `Qwen2ForCausalLM` with this configuration. */
-export function decoderConfigToJson(config: DecoderConfig): Record<string, unknown> {
+export function llamaConfigToJson(config: LlamaConfig): Record<string, unknown> {
   if (config.model_type === 'qwen2') {
     const { attention_bias: _bias, ...rest } = config;
     return {
