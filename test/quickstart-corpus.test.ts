@@ -36,7 +36,14 @@ describe.skipIf(!existsSync(covid))('quickstart on a folder of documents', () =>
     for (const s of ['data-run="generator"', 'data-run="retriever"', escapeHtml(report.examples[0].question)]) expect(html).toContain(s);
     // Cloze questions are copied from their passage with a blank: lexical retrieval finds it.
     expect(report.retrieval.bm25['recall@5']).toBeGreaterThan(0.5);
-    for (const m of Object.values(report.retrieval)) expect(m['ndcg@10']).toBeGreaterThanOrEqual(0);
+    expect(report.retrieval.bm25['ndcg@10']).toBeGreaterThan(0.5);
+    // Metrics consistent with each other for every system: a hit at rank 1 counts fully in MRR, so
+    // recall@1 <= mrr@10 <= 1, and recall@1 <= recall@5.
+    for (const m of Object.values(report.retrieval)) {
+      expect(m['recall@1']!).toBeLessThanOrEqual(m['mrr@10']! + 1e-12);
+      expect(m['recall@1']!).toBeLessThanOrEqual(m['recall@5']! + 1e-12);
+      expect(m['ndcg@10']!).toBeLessThanOrEqual(1 + 1e-12);
+    }
     // The fusion is tuned on validation questions (training documents) and stored beside the index.
     expect(report.validationQuestions).toBeGreaterThan(0);
     const fusion = JSON.parse(readFileSync(path.join(out, 'index', 'fusion.json'), 'utf8'));

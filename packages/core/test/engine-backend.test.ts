@@ -182,7 +182,10 @@ describe('initEngine', () => {
     expect(info.wasm?.multithreading).toBe(false); // tfjs-backend-wasm has no threads under Node
     expect(info.tfjsVersion).toBe('4.22.0');
     expect(info.memory.process!.rss).toBeGreaterThan(0);
-    expect(info.memory.tf.numTensors).toBeGreaterThanOrEqual(0);
+    // The snapshot counts live tensors: one more allocated shows up as exactly one more.
+    const held = tf.zeros([3]);
+    expect(engineInfo().memory.tf.numTensors).toBe(info.memory.tf.numTensors + 1);
+    held.dispose();
 
     // Idempotent: auto (or the same backend) returns the engine as is, loading nothing.
     const again = await initEngine({ loader });
