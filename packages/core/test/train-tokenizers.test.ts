@@ -154,6 +154,10 @@ describe.skipIf(!existsSync(corpusFile))('trained tokenizers', () => {
     expect(big.encode(t).length).toBeLessThan(bpe.encode(t).length); // a larger vocabulary compresses more
   });
 
+});
+
+// Needs no corpus: runs even where the shared COVID-QA bench is absent.
+describe('tokenizer training options', () => {
   it('validates options, naming the bad one', () => {
     expect(() => trainByteLevelBPE(['x'], { vocabSize: 100 })).toThrow(/vocabSize must be an integer >= 260/);
     expect(() => trainByteLevelBPE(['x'], { vocabSize: 300, minFrequency: 0 })).toThrow(/minFrequency must be an integer >= 1/);
