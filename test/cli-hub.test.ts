@@ -4,7 +4,7 @@
  * `dalm search --mode dense` reloads the encoder by that id (online, then with HF_HUB_OFFLINE=1),
  * and `dalm train retriever --base test-org/bert-tiny --steps 1` starts from it.
  */
-import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -71,7 +71,7 @@ describe('ingest of files that are not clean text', () => {
       warnings.push(String(chunk));
       return true;
     });
-    let summary;
+    let summary: { passages: number; [k: string]: unknown };
     try {
       summary = JSON.parse(await run(['index', docs, '--out', path.join(dir, 'idx'), '--json']));
     } finally {

@@ -2,7 +2,7 @@
  * Output safety: `--out` never deletes what dalm did not write, an index rebuild is one atomic swap,
  * and an interrupted swap is repaired on the next run (hardening issue, data-loss cases 1-3).
  */
-import { describe, it, expect, beforeAll, vi } from 'vitest';
+import { describe, it, expect, beforeAll, } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -29,7 +29,7 @@ import {
   type CausalLM,
   type LoraConfig,
 } from '@dalm/generator';
-import { BertModel, createEncoder, l2Normalize, loadEncoder, meanPool, validateBertConfig, type Encoder } from '@dalm/retriever';
+import { BertModel, createEncoder, l2Normalize, loadEncoder, meanPool, validateBertConfig, } from '@dalm/retriever';
 import { infoNceLoss, listCheckpoints, trainGenerator, trainRetriever, type GeneratorExample, type TrainingPair } from '@dalm/trainer';
 import { findAdapter, webgpuLoader } from '../packages/core/test/webgpu-adapter';
 

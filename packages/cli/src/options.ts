@@ -4,7 +4,7 @@
  * `validateXConfig` fills defaults and names bad values). No option is declared twice: the train
  * loop's options are one table used by `train retriever`, `train generator` and `train e2e`.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 
 export type OptionKind = 'int' | 'float' | 'string' | 'bool' | 'list' | 'floats' | { choices: readonly string[] };
 

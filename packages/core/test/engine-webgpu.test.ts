@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { initEngine } from '../src/engine/backend';
-import { type ModuleLoader } from '../src/engine/module-loader';
+import type { ModuleLoader } from '../src/engine/module-loader';
 import { selectBackend } from '../src/engine/select-backend';
 import { DEFAULT_WEBGPU_OPTIONS, SYNC_READ_NOTE, validateWebGpuOptions, type LibraryProbe } from '../src/engine/webgpu';
 import { applyWebGpuFixes, fixProgram, type WebGpuProgramLike } from '../src/engine/webgpu-fixes';

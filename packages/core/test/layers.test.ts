@@ -136,7 +136,7 @@ describe('rotary', () => {
     const tables = rotaryTables(tf.tensor2d([[3]], [1, 1], 'int32'), 4, 10000);
     const y = arr(applyRotary(x, tables));
     const a0 = 3 * 1; // inv_freq_0 = 1
-    const a1 = 3 * Math.pow(10000, -0.5);
+    const a1 = 3 * 10000 ** -0.5;
     expect(y[0]).toBeCloseTo(1 * Math.cos(a0) - 3 * Math.sin(a0), 5);
     expect(y[2]).toBeCloseTo(3 * Math.cos(a0) + 1 * Math.sin(a0), 5);
     expect(y[1]).toBeCloseTo(2 * Math.cos(a1) - 4 * Math.sin(a1), 5);

@@ -6,7 +6,7 @@
  * (`compareSystems` in @dalm/core).
  */
 import { bootstrapCis, type BootstrapConfig } from '@dalm/core';
-import { exactMatch, tokenF1, ANSWER_METRIC_NAMES, PRIMARY_ANSWER_METRIC } from './answer-metrics';
+import { exactMatch, tokenF1, type ANSWER_METRIC_NAMES, PRIMARY_ANSWER_METRIC } from './answer-metrics';
 import type { RagAnswer, RagOptions, RagPipeline } from './rag';
 
 /** A question with its reference answers. */

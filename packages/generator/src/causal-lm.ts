@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { causalBias, paddingBias, type Linear, type ParamStore } from '@dalm/core';
-import { KVCache } from './kv-cache';
+import type { KVCache } from './kv-cache';
 
 /** Architectures with a CausalLM implementation (HF `model_type`). */
 export type CausalLMType = 'llama' | 'qwen2' | 'gpt2';

@@ -58,7 +58,7 @@ export function llamaOnnxModel(config: LlamaConfig, weights: Map<string, HostTen
 
   // Rotary tables from the positions: [b, 1, s, d].
   const invFreq = new Float32Array(headDim / 2);
-  for (let i = 0; i < invFreq.length; i++) invFreq[i] = 1 / Math.pow(c.rope_theta, (2 * i) / headDim);
+  for (let i = 0; i < invFreq.length; i++) invFreq[i] = 1 / c.rope_theta ** ((2 * i) / headDim);
   const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: { int: OnnxDataType.FLOAT } }), g.int64([2])]); // [b, s, 1]
   const freqs = g.op('Mul', [pos, g.initializer('rotary.inv_freq', invFreq, [invFreq.length])]); // [b, s, d/2]
   const emb = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: { int: -1 } }), g.int64([1])]); // [b, 1, s, d]

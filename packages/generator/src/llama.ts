@@ -155,7 +155,7 @@ export class LlamaForCausalLM implements CausalLM {
     }
     const past = cache?.length ?? 0;
     const training = opts.training ?? false;
-    const c = this.config;
+    const _c = this.config;
     const logits = tf.tidy(() => {
       const positions = decoderPositions(batch, seq, past, opts); // [b, seq]
       const rot = ropeTables(positions, this.invFreq); // [b, 1, seq, dim]

@@ -21,7 +21,7 @@ import type { RopeScaling } from './llama-config';
 export function ropeInvFreq(headDim: number, theta: number, scaling: RopeScaling | null): Float32Array {
   const half = headDim / 2;
   const inv = new Float32Array(half);
-  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+  for (let i = 0; i < half; i++) inv[i] = 1 / theta ** ((2 * i) / headDim);
   if (!scaling) return inv;
   if (scaling.rope_type === 'linear') return inv.map((f) => f / scaling.factor);
   const { factor, low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: L } = scaling;

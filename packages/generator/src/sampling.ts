@@ -3,7 +3,7 @@
  * repetition penalty → temperature → top-k → top-p → draw (or argmax when not sampling).
  * Filters return new arrays and mark removed tokens with −Infinity; nothing here touches tensors.
  */
-import { Rng } from '@dalm/core';
+import type { Rng } from '@dalm/core';
 
 /** Index of the largest logit; the first one on ties (as `torch.argmax`). */
 export function argmax(logits: ArrayLike<number>): number {

@@ -11,7 +11,7 @@ import type { Passage } from './passage';
 
 /** A TokenCounter from a tokenizer's character offsets (word counting when it has none). */
 export function tokenizerCounter(tokenizer: Tokenizer | null): TokenCounter {
-  if (!tokenizer || !tokenizer.supportsOffsets) return wordTokenCounter;
+  if (!tokenizer?.supportsOffsets) return wordTokenCounter;
   return (text) => tokenizer.encodeWithOffsets(text, { addSpecialTokens: false }).offsets;
 }
 

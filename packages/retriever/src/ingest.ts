@@ -2,6 +2,7 @@
  * Loading source documents: a directory tree of `.txt`/`.md` files, a JSONL file, or a CSV
  * file. Documents are then cut into passages by `chunkDocuments` (chunk.ts).
  */
+import type { Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCsv } from './csv';
@@ -41,7 +42,7 @@ export const DOCUMENT_EXTENSIONS = ['.txt', '.md'] as const;
  * const rows = await loadDocuments('faq.csv', { textField: 'answer', titleField: 'question' });
  */
 export async function loadDocuments(source: string, fields: Partial<RecordFields> = {}, ingest: Partial<IngestOptions> = {}): Promise<Document[]> {
-  let st;
+  let st: Stats;
   try {
     st = await stat(source);
   } catch {

@@ -32,7 +32,7 @@ const fixed = (lists: Record<string, [string, number][]>): Retrieval => ({ searc
 const qrelsOf = (rel: Record<string, string>): Qrels => new Map(Object.entries(rel).map(([q, id]) => [q, new Map([[id, 1]])]));
 const queriesOf = (rel: Record<string, string>) => Object.keys(rel).map((id) => ({ id, text: id }));
 const L3 = 1 / Math.log2(3); // nDCG@10 of a single relevant passage at rank 2
-const L4 = 1 / Math.log2(4); // ... at rank 3
+const _L4 = 1 / Math.log2(4); // ... at rank 3
 
 describe('score fusion', () => {
   it('normalises per query: min-max to [0, 1], z-scores; constant lists', () => {

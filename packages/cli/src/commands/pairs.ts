@@ -49,7 +49,7 @@ Examples:
       } else throw new Error('give one of --qa, --labelled or --ict');
       if (opts.negativesFrom !== 'none') {
         const pool = corpus.length ? corpus : pairs.map((p, i) => ({ id: p.positiveId ?? `p${i}`, text: p.positive, source: 'pairs', start: 0, end: p.positive.length }));
-        let retrieval;
+        let retrieval: Bm25Index | ExactIndex;
         let encoder = null;
         if (opts.negativesFrom === 'bm25') retrieval = Bm25Index.build(pool);
         else {

@@ -33,7 +33,7 @@ Examples:
       const chunkTokens = Number(opts.chunkTokens);
       const passages = await loadPassages(String(opts.corpus), { chunk: chunkTokens === 0 ? null : { maxTokens: chunkTokens, overlap: 20 } });
       const { train, eval: held } = splitByDocument(passages, { evalShare: Number(opts.evalShare), seed: Number(opts.seed) });
-      let rejected: Record<string, number> = {};
+      const rejected: Record<string, number> = {};
       const makeQuestions = async (ps: typeof passages): Promise<QaExample[]> => {
         if (!opts.generator) return clozeQuestions(ps, { perPassage: Number(opts.perPassage), seed: Number(opts.seed) });
         const gen = await loadGenerator(String(opts.generator));

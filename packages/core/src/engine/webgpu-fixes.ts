@@ -24,7 +24,7 @@
  *
  * Idempotent; `applyWebGpuFixes([])` turns them off (the backend then runs the stock programs).
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 
 /** One fix that can be switched on or off. */
 export type WebGpuFixName = 'cum-length-key' | 'transpose-types' | 'splitk-transpose-b';

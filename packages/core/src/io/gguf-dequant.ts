@@ -71,7 +71,7 @@ export function dequantize(type: GgmlType, bytes: Uint8Array, count: number, whe
       for (let i = 0; i < count; i++) out[i] = bf16BitsToFloat(view.getUint16(2 * i, true));
       break;
     case 'Q8_0':
-      for (let b = 0, o = 0, p = 0; o < count; b++, o += 32, p += 34) {
+      for (let _b = 0, o = 0, p = 0; o < count; _b++, o += 32, p += 34) {
         const d = halfBitsToFloat(view.getUint16(p, true));
         for (let j = 0; j < 32; j++) out[o + j] = view.getInt8(p + 2 + j) * d;
       }

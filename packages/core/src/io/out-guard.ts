@@ -5,7 +5,7 @@
  * it never replaces a plain file, and never a directory that is, or contains, one of the command's
  * own inputs — not even with `--force`.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 
 export interface OutGuardOptions {
@@ -59,7 +59,7 @@ export async function checkReplaceableOut(out: string, opts: OutGuardOptions): P
       throw new Error(`${flag} ${out} would replace the input ${source}; choose an output directory outside it`);
     }
   }
-  let stat;
+  let stat: Stats;
   try {
     stat = await fsp.stat(target);
   } catch {

@@ -1,6 +1,6 @@
 /** Token / position embedding table with the HF name `<name>.weight`, shape [num, dim]. */
 import * as tf from '@tensorflow/tfjs';
-import { ParamStore, type Init } from './params';
+import type { ParamStore, Init } from './params';
 
 export class Embedding {
   readonly weight: tf.Variable; // [num, dim]

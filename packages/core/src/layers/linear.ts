@@ -7,7 +7,7 @@
  * `<name>.lora_B.weight`. Weights are `[in, out]` in memory, `[out, in]` on disk (see ParamStore).
  */
 import * as tf from '@tensorflow/tfjs';
-import { ParamStore, type Init } from './params';
+import type { ParamStore, Init } from './params';
 import { dropout } from './dropout';
 
 export interface LinearOptions {

@@ -1,6 +1,6 @@
 /** Feed-forward blocks. Each takes the HF names of its projections. */
 import * as tf from '@tensorflow/tfjs';
-import { ParamStore } from './params';
+import type { ParamStore } from './params';
 import { Linear, type LinearOptions } from './linear';
 import { activation } from './activations';
 

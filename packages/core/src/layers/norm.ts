@@ -1,6 +1,6 @@
 /** Normalisation layers with HF parameter names (`<name>.weight`, `<name>.bias`). */
 import * as tf from '@tensorflow/tfjs';
-import { ParamStore } from './params';
+import type { ParamStore } from './params';
 
 /** LayerNorm over the last axis: (x − mean) / √(var + eps) · weight + bias (biased variance, as PyTorch). */
 export class LayerNorm {

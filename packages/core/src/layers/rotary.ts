@@ -16,7 +16,7 @@ export function rotaryTables(positions: tf.Tensor, headDim: number, theta: numbe
     const [b, t] = positions.shape;
     const half = headDim / 2;
     const invFreq = new Float32Array(half);
-    for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / headDim);
+    for (let i = 0; i < half; i++) invFreq[i] = 1 / theta ** ((2 * i) / headDim);
     const pos = tf.reshape(tf.cast(positions, 'float32'), [b, t, 1]);
     const freqs = tf.mul(pos, tf.tensor1d(invFreq)); // [b, t, half]
     const emb = tf.concat([freqs, freqs], -1); // [b, t, dim]

@@ -143,8 +143,8 @@ export class ByteLevelBPETokenizer extends NativeTokenizer {
     };
     if (model.type !== 'BPE') fail(`model type ${JSON.stringify(model.type)}`);
     if (json.normalizer) fail('a normalizer');
-    if (!pre || pre.type !== 'ByteLevel' || pre.add_prefix_space === true) fail('a pre_tokenizer other than ByteLevel(add_prefix_space=false)');
-    if (!dec || dec.type !== 'ByteLevel') fail(`decoder ${JSON.stringify(dec?.type ?? null)}`);
+    if (pre?.type !== 'ByteLevel' || pre.add_prefix_space === true) fail('a pre_tokenizer other than ByteLevel(add_prefix_space=false)');
+    if (dec?.type !== 'ByteLevel') fail(`decoder ${JSON.stringify(dec?.type ?? null)}`);
     if (model.byte_fallback || model.end_of_word_suffix || model.continuing_subword_prefix || model.continuing_subword_suffix) {
       fail('byte_fallback / subword prefixes or suffixes');
     }

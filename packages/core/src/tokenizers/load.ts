@@ -10,7 +10,7 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { readJsonObject } from '../io/model-dir';
 import { resolveModel } from '../io/hub/resolve-model';
 import { ByteLevelBPETokenizer } from './byte-level-bpe';
-import { NativeTokenizer, UnsupportedTokenizerError } from './native-tokenizer';
+import { type NativeTokenizer, UnsupportedTokenizerError } from './native-tokenizer';
 import {
   SPECIAL_TOKENS_MAP_FILE,
   TOKENIZER_CONFIG_FILE,

@@ -65,7 +65,7 @@ export interface TrainTask<B> {
   /** Evaluation, run every `evalEvery` steps and at the end. */
   evaluate?: (step: number) => Promise<Record<string, number>>;
   /** Called after each optimizer step (e.g. to rebuild an index); may return values to log. */
-  afterStep?: (step: number) => Promise<Record<string, unknown> | void>;
+  afterStep?: (step: number) => Promise<Record<string, unknown> | undefined>;
   /**
    * What the run trains on, by name (e.g. `{ data: pairs, tokenizer: tok.toJSON(), recipe: config }`):
    * hashed into each checkpoint, and a resume whose inputs hash differently is refused, naming them.

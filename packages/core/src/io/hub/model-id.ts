@@ -38,7 +38,7 @@ export function parseModelId(s: string): ModelId | null {
   if (!m) return null;
   const [, org, name, file, revision] = m;
   if (/--|\.\./.test(org) || /--|\.\./.test(name) || name.endsWith('.git')) return null;
-  if (file && file.split('/').some((seg) => seg === '..' || seg === '.')) return null;
+  if (file?.split('/').some((seg) => seg === '..' || seg === '.')) return null;
   return { repo: `${org}/${name}`, revision: revision ?? DEFAULT_REVISION, file: file ? file.slice(1) : null };
 }
 
