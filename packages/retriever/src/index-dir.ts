@@ -105,16 +105,14 @@ export async function recordedRetriever(dir: string): Promise<string | null> {
   }
 }
 
+/** Whether the directory holds a dense index (its manifest is the mark). */
 function hasDenseFilesSync(dir: string): boolean {
   return existsSync(path.join(dir, MANIFEST_FILE));
 }
 
 /** Whether the directory holds a dense index. */
 export async function hasDenseIndex(dir: string): Promise<boolean> {
-  return fsp
-    .access(path.join(dir, MANIFEST_FILE))
-    .then(() => true)
-    .catch(() => false);
+  return hasDenseFilesSync(dir);
 }
 
 /** Where a hybrid configuration came from. */
