@@ -17,7 +17,6 @@ import argparse, json, os, random, time
 
 import torch
 from sentence_transformers import SentenceTransformer, losses
-from sentence_transformers.readers import InputExample  # noqa: F401  (kept for older versions)
 
 p = argparse.ArgumentParser()
 p.add_argument('model'); p.add_argument('pairs'); p.add_argument('out')
