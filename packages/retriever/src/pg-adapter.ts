@@ -34,13 +34,14 @@ export function tableFromUrl(url: string): { connectionString: string; table: st
 
 /** A connection pool for `connectionString` (pg loaded on first use). */
 export async function createPool(connectionString: string, max = 4): Promise<Pool> {
-  let pg: typeof import('pg');
+  let PoolClass: typeof import('pg').Pool;
   try {
-    pg = (await import('pg')).default ?? (await import('pg'));
+    const mod = await import('pg');
+    PoolClass = (mod.default ?? mod).Pool;
   } catch {
     throw new Error('postgres store: the optional dependency "pg" is not installed (pnpm add pg)');
   }
-  return new pg.Pool({ connectionString, max });
+  return new PoolClass({ connectionString, max });
 }
 
 /** Runs `fn` inside one transaction on a pooled client; rolls back on error. */
