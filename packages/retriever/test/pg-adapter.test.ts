@@ -9,6 +9,9 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExactIndex, type Passage } from '../src/index';
+import { PgDenseIndex } from '../src/pg-index';
+import { randomUnitVectors, TableEmbedder } from './stub-embedder';
 import { createPool, inTransaction, isPostgresUrl, redactUrl, tableFromUrl } from '../src/pg-adapter';
 
 const BIN = '/usr/lib/postgresql/15/bin';
@@ -79,4 +82,33 @@ describe.skipIf(missing !== null)('pg adapter against a throwaway server', () =>
     expect(String(err?.message)).not.toContain('TopSecret42');
     expect(redactUrl(url)).not.toContain('TopSecret42');
   });
+
+  it('pgvector dense search equals exact search (same top-10 ids, scores within 1e-5); a changed encoder is refused', async () => {
+    const n = 200;
+    const dim = 16;
+    const vecs = randomUnitVectors(n + 5, dim, 7);
+    const emb = new TableEmbedder(dim, 'fp-a');
+    const passages: Passage[] = Array.from({ length: n }, (_, i) => ({ id: `p${i}`, text: `text ${i}`, source: 'doc', start: i, end: i + 1 }));
+    passages.forEach((p, i) => emb.set(p.text, vecs[i]!));
+    for (let j = 0; j < 5; j++) emb.set(`q${j}`, vecs[n + j]!);
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres?table=t_dense`;
+    const pgIdx = await PgDenseIndex.build(url, passages, emb, { M: 16, efConstruction: 200 });
+    const exact = await ExactIndex.build(emb, passages, { metric: 'cosine' });
+    try {
+      for (let j = 0; j < 5; j++) {
+        const want = await exact.search(`q${j}`, { k: 10 });
+        const got = await pgIdx.search(`q${j}`, { k: 10, efSearch: 200 });
+        expect(got.map((h) => h.id)).toEqual(want.map((h) => h.id));
+        got.forEach((h, i) => expect(Math.abs(h.score - want[i]!.score)).toBeLessThan(1e-5));
+      }
+      const reopened = await PgDenseIndex.open(url, emb);
+      expect((await reopened.search('q0', { k: 3 })).map((h) => h.id)).toEqual((await exact.search('q0', { k: 3 })).map((h) => h.id));
+      await reopened.close();
+      emb.fingerprint = 'fp-b';
+      await expect(PgDenseIndex.open(url, emb)).rejects.toThrow(/fingerprint "fp-a".*"fp-b"/);
+    } finally {
+      exact.dispose();
+      await pgIdx.close();
+    }
+  }, 30_000);
 });
