@@ -71,6 +71,8 @@ export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from 
 export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';
 export type { RetrievalMode, IndexDirConfig, HybridSource } from './index-dir';
 export { loadPassages, tokenizerCounter } from './corpus';
+export { PgDenseIndex } from './pg-index';
+export { isPostgresUrl, redactUrl } from './pg-adapter';
 
 // --- old names (deprecated, one release) ---
 export { DEFAULT_INDEX_CONFIG, validateIndexConfig } from './deprecated';
