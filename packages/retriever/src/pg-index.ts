@@ -10,7 +10,7 @@ import type { Passage } from './passage';
 import type { Hit } from './retrieval';
 import { checkK } from './retrieval';
 import { assertSameEncoder, DEFAULT_EF_SEARCH, embedPassagesBatched, embedQueryChecked, EMBED_BATCH_SIZE, type Metric, type SearchOptions } from './dense-index';
-import { DEFAULT_INDEX_CONFIG, type IndexConfig } from './hnsw-index';
+import { DEFAULT_HNSW_INDEX_CONFIG, type HnswIndexConfig } from './hnsw-index';
 import { createPool, inTransaction, redactUrl, tableFromUrl, type Pool } from './pg-adapter';
 
 const vecLiteral = (v: Float32Array) => `[${Array.from(v).join(',')}]`;
@@ -34,8 +34,8 @@ export class PgDenseIndex {
   ) {}
 
   /** Writes `passages` and their vectors to the table (replacing it) in one transaction. */
-  static async build(url: string, passages: readonly Passage[], embedder: Embedder, config: Partial<IndexConfig> = {}): Promise<PgDenseIndex> {
-    const c = { ...DEFAULT_INDEX_CONFIG, ...config };
+  static async build(url: string, passages: readonly Passage[], embedder: Embedder, config: Partial<HnswIndexConfig> = {}): Promise<PgDenseIndex> {
+    const c = { ...DEFAULT_HNSW_INDEX_CONFIG, ...config };
     const { connectionString, table } = tableFromUrl(url);
     const vecs = await embedPassagesBatched(embedder, passages, EMBED_BATCH_SIZE);
     const pool = await createPool(connectionString);
