@@ -50,6 +50,8 @@ export {
   wasmHeapBytes,
 } from './engine/memory';
 export type { BackpropEstimateOptions, TransformerShape } from './engine/memory';
+export { allocSharedGrads, gradSlot, sharedBarrier, sumSharedGrads, validateSharedGradLayout } from './engine/shared-grad-sum';
+export type { SharedGradLayout } from './engine/shared-grad-sum';
 export type { WasmFixName } from './engine/wasm-fixes';
 
 // --- engine: WebGPU and single-file bundles ---
