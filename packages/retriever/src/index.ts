@@ -71,3 +71,4 @@ export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from 
 export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';
 export type { RetrievalMode, IndexDirConfig, HybridSource } from './index-dir';
 export { loadPassages, tokenizerCounter } from './corpus';
+export { openIndexWithRetriever } from './open-index';
