@@ -142,6 +142,9 @@ export function createServer(models: ServeModels, config: Partial<ServerConfig> 
         }
         const out = trim.push(r.value);
         if (out && onPiece) onPiece(out);
+        // Generation awaits only microtasks: give the event loop a turn per token, so the piece is
+        // flushed, a disconnect is seen, and other requests (health, search, 429s) are answered meanwhile.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         r = await it.next();
       }
       return r.value;
