@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ main: (argv: string[]) => Promise<
   retriever: () => import('./retriever'),
   generator: () => import('./generator'),
   memory: () => import('./memory'),
+  serve: () => import('./serve'),
 };
 
 async function run(argv: string[]): Promise<void> {

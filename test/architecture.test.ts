@@ -1,6 +1,6 @@
 /**
  * Layering rules, checked on the sources: packages import only the packages below them
- * (core <- retriever, generator <- trainer <- cli; retriever and generator never import each
+ * (core <- retriever, generator <- (server, trainer) <- cli; the server never imports the trainer; retriever and generator never import each
  * other), and no file-level import cycle exists anywhere.
  */
 import { describe, it, expect } from 'vitest';
@@ -13,8 +13,9 @@ const ALLOWED: Record<string, string[]> = {
   retriever: ['core'],
   generator: ['core'],
   trainer: ['core', 'retriever', 'generator'],
-  cli: ['core', 'retriever', 'generator', 'trainer'],
-  all: ['core', 'retriever', 'generator', 'trainer'], // the umbrella re-exports the library (not the CLI)
+  server: ['core', 'retriever', 'generator'], // never the trainer
+  cli: ['core', 'retriever', 'generator', 'trainer', 'server'],
+  all: ['core', 'retriever', 'generator', 'trainer', 'server'], // the umbrella re-exports the library (not the CLI)
 };
 
 function sourceFiles(dir: string): string[] {

@@ -33,8 +33,9 @@ const PACKAGES: Record<string, string[]> = {
   '@dalm/retriever': ['loadEncoder', 'createEncoder', 'loadPassages', 'buildIndexDir', 'IndexDir', 'Bm25Index', 'IrEvaluator'],
   '@dalm/generator': ['loadGenerator', 'RagPipeline', 'generate', 'saveGenerator', 'applyLora', 'scoreAnswers'],
   '@dalm/trainer': ['train', 'trainRetriever', 'trainGenerator', 'trainEndToEnd', 'scratchEncoder', 'scratchGenerator', 'runQuickstart'],
+  '@dalm/server': ['createServer', 'startServer', 'loadServeModels', 'validateServerConfig'],
   '@dalm/cli': ['buildProgram'],
-  '@dalm/all': ['initEngine', 'loadEncoder', 'RagPipeline', 'trainRetriever'],
+  '@dalm/all': ['initEngine', 'loadEncoder', 'RagPipeline', 'trainRetriever', 'createServer'],
 };
 
 describe('installed from packed tarballs with npm', () => {

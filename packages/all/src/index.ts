@@ -9,3 +9,5 @@ export * from '@dalm/retriever';
 export * from '@dalm/generator';
 // --- @dalm/trainer: training loop, recipes, data preparation ---
 export * from '@dalm/trainer';
+// --- @dalm/server: the HTTP API and web page of `dalm serve` ---
+export * from '@dalm/server';

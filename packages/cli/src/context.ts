@@ -1,7 +1,7 @@
 /** Shared plumbing of the commands: engine start, loading artifacts, output. */
 import type { Command } from 'commander';
 import { checkReplaceableOut, initEngine, INDEX_DIR_MARKERS, MODEL_DIR_MARKERS, type InferenceRuntimeChoice } from '@dalm/core';
-import { IndexDir, loadPassages, loadRetriever, recordedRetriever, type Passage, type RetrieverEmbedder } from '@dalm/retriever';
+import { loadPassages, openIndexWithRetriever, type Passage } from '@dalm/retriever';
 import { checkModelSize, type ModelSize } from '@dalm/trainer';
 import { engineOption, type GlobalOptions } from './global';
 import { readOptions } from './options';
@@ -19,19 +19,8 @@ export function checkSize(size: string): ModelSize {
   return checkModelSize(size);
 }
 
-/**
- * Opens an index directory with the retriever given, else the one recorded in it, else BM25 only;
- * the retriever runs on `runtime` (default auto: ONNX Runtime when installed).
- */
-export async function openIndex(
-  indexDir: string,
-  retrieverDir?: string,
-  runtime: InferenceRuntimeChoice = 'auto',
-): Promise<{ index: IndexDir; encoder: RetrieverEmbedder | null }> {
-  const dir = retrieverDir ?? (await recordedRetriever(indexDir));
-  const encoder = dir ? await loadRetriever(dir, { runtime }) : null;
-  return { index: await IndexDir.open(indexDir, encoder), encoder };
-}
+/** Opens an index directory with its retriever (see `openIndexWithRetriever` in @dalm/retriever). */
+export const openIndex = openIndexWithRetriever;
 
 /** Passages of a corpus given as a file/dir, kept whole per record (ids preserved). */
 export async function corpusPassages(source: string): Promise<Passage[]> {

@@ -8,6 +8,7 @@ import { pairsCommand } from './commands/pairs';
 import { trainCommand } from './commands/train';
 import { evalCommand } from './commands/eval';
 import { askCommand } from './commands/ask';
+import { serveCommand } from './commands/serve';
 import { quickstartCommand } from './commands/quickstart';
 import { qaGenCommand } from './commands/qa-gen';
 import { exportCommand } from './commands/export';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   program.addCommand(tuneCommand());
   program.addCommand(askCommand());
+  program.addCommand(serveCommand());
   program.addCommand(qaGenCommand());
   program.addCommand(exportCommand());
   program.addCommand(quickstartCommand());

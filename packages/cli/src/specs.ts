@@ -9,6 +9,7 @@ import { INFERENCE_RUNTIME_CHOICES, type InferenceRuntimeChoice } from '@dalm/co
 import type { RunReportOptions } from '@dalm/core';
 import type { BootstrapConfig } from '@dalm/core';
 import type { OptionSpec } from './options';
+import type { ServerConfig } from '@dalm/server';
 
 /** Every model option (--base, --retriever, --generator) takes a local directory or a Hub id; help says so once, here. */
 export const MODEL_NAME_FORMS = 'a directory or a Hugging Face id org/name[@rev]';
@@ -152,4 +153,18 @@ export const BOOTSTRAP_OPTIONS: OptionSpec<BootstrapConfig>[] = [
   { field: 'resamples', flag: 'bootstrap-resamples', kind: 'int', description: 'bootstrap resamples of the confidence intervals and paired tests' },
   { field: 'confidence', kind: 'float', description: 'confidence level of the intervals' },
   { field: 'seed', flag: 'bootstrap-seed', kind: 'int', description: 'seed of the resampling' },
+];
+
+/** `dalm serve`: where it listens and its limits (fields of @dalm/server's ServerConfig). */
+export const SERVE_OPTIONS: OptionSpec<ServerConfig>[] = [
+  { field: 'host', kind: 'string', description: 'interface to listen on (default 127.0.0.1: this machine only)' },
+  { field: 'port', kind: 'int', description: 'port (0: any free port; default 8080)' },
+  { field: 'runs', kind: 'string', description: 'directory whose training runs the web page lists with their reports' },
+  { field: 'maxBodyBytes', kind: 'int', description: 'largest request body in bytes (larger: 413)' },
+  { field: 'maxQuestionChars', kind: 'int', description: 'longest question, query or message in characters' },
+  { field: 'maxTokens', kind: 'int', description: 'largest max_tokens a request may ask for' },
+  { field: 'defaultMaxTokens', kind: 'int', description: 'tokens generated when a request does not say' },
+  { field: 'maxConcurrent', kind: 'int', description: 'generations running at once' },
+  { field: 'maxQueue', kind: 'int', description: 'generations waiting for a slot (beyond: 429)' },
+  { field: 'k', short: 'k', kind: 'int', description: 'passages retrieved when a request does not say' },
 ];

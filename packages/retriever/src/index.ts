@@ -71,6 +71,7 @@ export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from 
 export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';
 export type { RetrievalMode, IndexDirConfig, HybridSource } from './index-dir';
 export { loadPassages, tokenizerCounter } from './corpus';
+export { openIndexWithRetriever } from './open-index';
 export { PgDenseIndex } from './pg-index';
 export { isPostgresUrl, redactUrl } from './pg-adapter';
 
