@@ -57,13 +57,24 @@ export async function loadBenchCorpus(syntheticCount = 2719): Promise<BenchCorpu
     lines.forEach((line, i) => {
       if (!line.trim()) return;
       const o = JSON.parse(line) as { id?: unknown; title?: unknown; text?: unknown };
-      if (typeof o.id !== 'string' || typeof o.text !== 'string') throw new Error(`${COVIDQA_CORPUS}:${i + 1}: expected string "id" and "text"`);
+      if (typeof o.id !== 'string' || typeof o.text !== 'string')
+        throw new Error(`${COVIDQA_CORPUS}:${i + 1}: expected string "id" and "text"`);
       const title = typeof o.title === 'string' ? o.title : undefined;
-      passages.push({ id: o.id, text: o.text, ...(title !== undefined ? { title } : {}), source: o.id, start: 0, end: o.text.length });
+      passages.push({
+        id: o.id,
+        text: o.text,
+        ...(title !== undefined ? { title } : {}),
+        source: o.id,
+        start: 0,
+        end: o.text.length,
+      });
     });
     return { passages, source: `COVID-QA corpus.jsonl (${passages.length} passages)` };
   }
-  return { passages: syntheticPassages(syntheticCount), source: `synthetic (${syntheticCount} passages; ${COVIDQA_CORPUS} not found)` };
+  return {
+    passages: syntheticPassages(syntheticCount),
+    source: `synthetic (${syntheticCount} passages; ${COVIDQA_CORPUS} not found)`,
+  };
 }
 
 /** `n` items spread evenly over `xs` (every k-th), so a sample keeps the length profile of the whole. */

@@ -84,25 +84,43 @@ function runPython(python: string, args: string[]): Promise<string> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${python} ${args[0]} exited with ${code}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${python} ${args[0]} exited with ${code}`)),
+    );
   });
 }
 
 /** Runs the four rows and prints the table; returns the rows for --json. */
 export async function benchRuntimes(o: RuntimeBenchOptions): Promise<Record<string, unknown>> {
-  const tokenizer = trainWordPiece(['a small corpus for a tokenizer that only supplies special token ids'], { vocabSize: 64 });
-  const encoder = createEncoder({ tokenizer, config: BGE_SMALL_SHAPE, settings: { maxLength: o.seq }, seed: 1, pooler: false });
+  const tokenizer = trainWordPiece(['a small corpus for a tokenizer that only supplies special token ids'], {
+    vocabSize: 64,
+  });
+  const encoder = createEncoder({
+    tokenizer,
+    config: BGE_SMALL_SHAPE,
+    settings: { maxLength: o.seq },
+    seed: 1,
+    pooler: false,
+  });
   const { cls, sep } = tokenizer.special;
   const rows = randomRows(o.passages, o.seq, BGE_SMALL_SHAPE.vocab_size!, cls ?? 2, sep ?? 3);
   const all = defaultOnnxThreads();
   const threadCounts = [...new Set([1, all])];
   const out: RuntimeRow[] = [];
-  console.log(`\nencoder runtimes: bge-small shape (12 x 384, 12 heads, mlp 1536, vocab 30522), random weights, ${o.seq}-token passages, batch ${o.batch}, mean pooling + L2`);
+  console.log(
+    `\nencoder runtimes: bge-small shape (12 x 384, 12 heads, mlp 1536, vocab 30522), random weights, ${o.seq}-token passages, batch ${o.batch}, mean pooling + L2`,
+  );
 
   const tfjsRows = rows.slice(0, o.tfjsPassages);
   const tfjsRate = await timeBatches(tfjsRows, o.batch, (b) => tfjsEmbed(encoder, b));
   console.error(`  tfjs-${o.backend}: ${fmt(tfjsRate)} passages/s`);
-  out.push({ runtime: `tfjs-${o.backend}`, threads: null, passages: tfjsRows.length, passagesPerSec: tfjsRate, note: 'the training engine' });
+  out.push({
+    runtime: `tfjs-${o.backend}`,
+    threads: null,
+    passages: tfjsRows.length,
+    passagesPerSec: tfjsRate,
+    note: 'the training engine',
+  });
 
   if (await loadOnnxRuntime()) {
     const t0 = performance.now();
@@ -113,10 +131,22 @@ export async function benchRuntimes(o: RuntimeBenchOptions): Promise<Record<stri
       const rate = await timeBatches(rows, o.batch, (b) => ortEnc.encodeRows(b));
       ortEnc.dispose();
       console.error(`  onnxruntime ${threads} thread(s): ${fmt(rate)} passages/s`);
-      out.push({ runtime: 'onnxruntime', threads, passages: rows.length, passagesPerSec: rate, note: `export ${fmt(exportMs / 1000)} s, ${fmt(bytes.byteLength / 2 ** 20)} MiB` });
+      out.push({
+        runtime: 'onnxruntime',
+        threads,
+        passages: rows.length,
+        passagesPerSec: rate,
+        note: `export ${fmt(exportMs / 1000)} s, ${fmt(bytes.byteLength / 2 ** 20)} MiB`,
+      });
     }
   } else {
-    out.push({ runtime: 'onnxruntime', threads: null, passages: 0, passagesPerSec: null, note: 'onnxruntime-node not installed' });
+    out.push({
+      runtime: 'onnxruntime',
+      threads: null,
+      passages: 0,
+      passagesPerSec: null,
+      note: 'onnxruntime-node not installed',
+    });
   }
 
   const python = findPython();
@@ -127,21 +157,53 @@ export async function benchRuntimes(o: RuntimeBenchOptions): Promise<Record<stri
       await encoder.save(dir);
       const script = fileURLToPath(new URL('./pytorch_encoder.py', import.meta.url));
       const res = JSON.parse(
-        await runPython(python, [script, '--model', dir, '--batch', String(o.batch), '--passages', String(o.passages), '--seq', String(o.seq), '--threads', threadCounts.join(',')]),
+        await runPython(python, [
+          script,
+          '--model',
+          dir,
+          '--batch',
+          String(o.batch),
+          '--passages',
+          String(o.passages),
+          '--seq',
+          String(o.seq),
+          '--threads',
+          threadCounts.join(','),
+        ]),
       ) as { torch: string; transformers: string; rows: { threads: number; passagesPerSec: number }[] };
       torchInfo = res;
-      for (const r of res.rows) out.push({ runtime: 'pytorch', threads: r.threads, passages: o.passages, passagesPerSec: r.passagesPerSec, note: `torch ${res.torch}, transformers ${res.transformers}` });
+      for (const r of res.rows)
+        out.push({
+          runtime: 'pytorch',
+          threads: r.threads,
+          passages: o.passages,
+          passagesPerSec: r.passagesPerSec,
+          note: `torch ${res.torch}, transformers ${res.transformers}`,
+        });
     } catch (e) {
-      out.push({ runtime: 'pytorch', threads: null, passages: 0, passagesPerSec: null, note: `failed: ${(e as Error).message}` });
+      out.push({
+        runtime: 'pytorch',
+        threads: null,
+        passages: 0,
+        passagesPerSec: null,
+        note: `failed: ${(e as Error).message}`,
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   } else {
-    out.push({ runtime: 'pytorch', threads: null, passages: 0, passagesPerSec: null, note: 'no Python: set DALM_PYTHON to a python with torch + transformers' });
+    out.push({
+      runtime: 'pytorch',
+      threads: null,
+      passages: 0,
+      passagesPerSec: null,
+      note: 'no Python: set DALM_PYTHON to a python with torch + transformers',
+    });
   }
   encoder.dispose();
 
-  const torchAt = (t: number | null) => out.find((r) => r.runtime === 'pytorch' && r.threads === t)?.passagesPerSec ?? null;
+  const torchAt = (t: number | null) =>
+    out.find((r) => r.runtime === 'pytorch' && r.threads === t)?.passagesPerSec ?? null;
   printTable(
     `### Encoder runtimes: bge-small shape, ${o.seq}-token passages, batch ${o.batch} (${os.cpus().length} cores)`,
     ['runtime', 'threads', 'passages/s', `x tfjs-${o.backend}`, 'vs PyTorch, same threads', 'notes'],

@@ -16,17 +16,47 @@
  */
 import { trainByteLevelBPE, type Tokenizer } from '@dalm/core';
 import { defaultOnnxThreads, loadOnnxRuntime } from '@dalm/core';
-import { causalLMOnnxBytes, createCausalLM, generate, onnxCausalLMFor, SMALL_LLAMA_CONFIG, type LlamaConfig, type GenerationModel } from '@dalm/generator';
+import {
+  causalLMOnnxBytes,
+  createCausalLM,
+  generate,
+  onnxCausalLMFor,
+  SMALL_LLAMA_CONFIG,
+  type LlamaConfig,
+  type GenerationModel,
+} from '@dalm/generator';
 import { collateLm, lmLoss, train, type EncodedExample } from '@dalm/trainer';
 import { loadBenchCorpus } from './bench-data';
-import { choiceOption, fmt, fmtPeak, intOption, median, parseBenchArgs, PeakMemory, printHeader, printTable, startEngine, timeMs, writeJson } from './harness';
+import {
+  choiceOption,
+  fmt,
+  fmtPeak,
+  intOption,
+  median,
+  parseBenchArgs,
+  PeakMemory,
+  printHeader,
+  printTable,
+  startEngine,
+  timeMs,
+  writeJson,
+} from './harness';
 
 const BENCH = 'generator';
 
 /** Decoder sizes selectable with `--size`. */
 export const GENERATOR_BENCH_SIZES = {
   tiny: {
-    config: { model_type: 'llama', hidden_size: 128, intermediate_size: 344, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 512, tie_word_embeddings: true },
+    config: {
+      model_type: 'llama',
+      hidden_size: 128,
+      intermediate_size: 344,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 512,
+      tie_word_embeddings: true,
+    },
     vocabSize: 2000,
   },
   small: { config: { ...SMALL_LLAMA_CONFIG }, vocabSize: 8000 },
@@ -35,7 +65,18 @@ export const GENERATOR_BENCH_SIZES = {
 type Size = keyof typeof GENERATOR_BENCH_SIZES;
 const SIZES = Object.keys(GENERATOR_BENCH_SIZES) as Size[];
 
-const OPTIONS = ['size', 'prompt', 'new-tokens', 'ttft-prompt', 'repeats', 'train-steps', 'train-batch', 'seq', 'warmup', 'backend'];
+const OPTIONS = [
+  'size',
+  'prompt',
+  'new-tokens',
+  'ttft-prompt',
+  'repeats',
+  'train-steps',
+  'train-batch',
+  'seq',
+  'warmup',
+  'backend',
+];
 
 /** The corpus as one token stream (bos before every passage), cut once it holds `needed` tokens. */
 function tokenStream(tok: Tokenizer, texts: readonly string[], needed: number): number[] {
@@ -45,7 +86,8 @@ function tokenStream(tok: Tokenizer, texts: readonly string[], needed: number): 
     out.push(...tok.encode(t, { addSpecialTokens: false }));
     if (out.length >= needed) break;
   }
-  if (out.length < needed) throw new Error(`bench generator: the corpus has only ${out.length} tokens, ${needed} needed`);
+  if (out.length < needed)
+    throw new Error(`bench generator: the corpus has only ${out.length} tokens, ${needed} needed`);
   return out.slice(0, needed);
 }
 
@@ -60,11 +102,20 @@ interface GenRun {
 }
 
 /** Times greedy generation of exactly `newTokens` tokens (eos ignored), `repeats` times, alternating the two modes. */
-async function timeGeneration(model: GenerationModel, prompt: number[], newTokens: number, repeats: number, mem: PeakMemory, modes: boolean[] = [true, false]): Promise<GenRun[]> {
+async function timeGeneration(
+  model: GenerationModel,
+  prompt: number[],
+  newTokens: number,
+  repeats: number,
+  mem: PeakMemory,
+  modes: boolean[] = [true, false],
+): Promise<GenRun[]> {
   const runs: GenRun[] = modes.map((useCache) => ({ useCache, ms: [], medianMs: NaN, tokensPerSec: NaN, tokens: [] }));
   for (let r = 0; r < repeats; r++) {
     for (const run of runs) {
-      const { ms, value } = await timeMs(() => generate(model, prompt, { maxNewTokens: newTokens, eosTokenId: null, useCache: run.useCache }));
+      const { ms, value } = await timeMs(() =>
+        generate(model, prompt, { maxNewTokens: newTokens, eosTokenId: null, useCache: run.useCache }),
+      );
       run.ms.push(ms);
       run.tokens = value.newTokens[0]!;
       mem.sample();
@@ -102,7 +153,13 @@ export async function main(argv: string[]): Promise<void> {
   const tokTimed = await timeMs(() => trainByteLevelBPE(texts, { vocabSize: spec.vocabSize }));
   const tok = tokTimed.value;
   const model = createCausalLM(
-    { ...spec.config, vocab_size: tok.vocabSize, bos_token_id: tok.special.bos ?? null, eos_token_id: tok.special.eos ?? null, pad_token_id: tok.special.pad ?? null },
+    {
+      ...spec.config,
+      vocab_size: tok.vocabSize,
+      bos_token_id: tok.special.bos ?? null,
+      eos_token_id: tok.special.eos ?? null,
+      pad_token_id: tok.special.pad ?? null,
+    },
     1,
   );
   const cfg = model.configJson() as unknown as LlamaConfig;
@@ -126,7 +183,8 @@ export async function main(argv: string[]): Promise<void> {
   const [cached, uncached] = (await timeGeneration(model, prompt, newTokens, repeats, mem)) as [GenRun, GenRun];
   const genPeak = mem.phasePeakMiB;
   const genGrowth = mem.phaseGrowthMiB;
-  const sameTokens = cached.tokens.length === uncached.tokens.length && cached.tokens.every((t, i) => t === uncached.tokens[i]);
+  const sameTokens =
+    cached.tokens.length === uncached.tokens.length && cached.tokens.every((t, i) => t === uncached.tokens[i]);
 
   // --- time to first token ---
   const longPrompt = stream.slice(0, ttftPrompt);
@@ -134,7 +192,9 @@ export async function main(argv: string[]): Promise<void> {
   mem.mark();
   const ttfts: number[] = [];
   for (let r = 0; r < repeats; r++) {
-    ttfts.push((await timeMs(() => generate(model, longPrompt, { maxNewTokens: 1, eosTokenId: null, useCache: true }))).ms);
+    ttfts.push(
+      (await timeMs(() => generate(model, longPrompt, { maxNewTokens: 1, eosTokenId: null, useCache: true }))).ms,
+    );
     mem.sample();
   }
   const ttftPeak = mem.phasePeakMiB;
@@ -152,9 +212,11 @@ export async function main(argv: string[]): Promise<void> {
     const ort = await onnxCausalLMFor(model, bytes, threads);
     if (warmup > 0) await generate(ort, prompt, { maxNewTokens: 4, eosTokenId: null });
     const [ortCached] = (await timeGeneration(ort, prompt, newTokens, repeats, mem, [true])) as [GenRun];
-    const ortSame = ortCached.tokens.every((t, i) => t === cached.tokens[i]) && ortCached.tokens.length === cached.tokens.length;
+    const ortSame =
+      ortCached.tokens.every((t, i) => t === cached.tokens[i]) && ortCached.tokens.length === cached.tokens.length;
     const ortTtfts: number[] = [];
-    for (let r = 0; r < repeats; r++) ortTtfts.push((await timeMs(() => generate(ort, longPrompt, { maxNewTokens: 1, eosTokenId: null }))).ms);
+    for (let r = 0; r < repeats; r++)
+      ortTtfts.push((await timeMs(() => generate(ort, longPrompt, { maxNewTokens: 1, eosTokenId: null }))).ms);
     ort.dispose();
     ortRows = [
       [
@@ -172,7 +234,17 @@ export async function main(argv: string[]): Promise<void> {
         '-',
       ],
     ];
-    ortJson = { threads, exportMs, cached: { ms: ortCached.ms, medianMs: ortCached.medianMs, tokensPerSec: ortCached.tokensPerSec, sameTokens: ortSame }, ttft: { ms: ortTtfts, medianMs: median(ortTtfts) } };
+    ortJson = {
+      threads,
+      exportMs,
+      cached: {
+        ms: ortCached.ms,
+        medianMs: ortCached.medianMs,
+        tokensPerSec: ortCached.tokensPerSec,
+        sameTokens: ortSame,
+      },
+      ttft: { ms: ortTtfts, medianMs: median(ortTtfts) },
+    };
     console.error(`  onnxruntime: ${fmt(ortCached.tokensPerSec)} tokens/s, ttft ${fmt(median(ortTtfts))} ms`);
   }
 
@@ -189,10 +261,24 @@ export async function main(argv: string[]): Promise<void> {
   const trained = await train(
     {
       params: { generator: model.params },
-      dataset: { size: windows.length, collate: (idx) => collateLm(idx.map((i) => windows[i]!), pad) },
+      dataset: {
+        size: windows.length,
+        collate: (idx) =>
+          collateLm(
+            idx.map((i) => windows[i]!),
+            pad,
+          ),
+      },
       loss: (b) => lmLoss(model, b, true),
     },
-    { steps: warmup + trainSteps, batchSize: trainBatch, warmupSteps: 0, learningRate: 1e-3, quiet: true, logEvery: 1_000_000 },
+    {
+      steps: warmup + trainSteps,
+      batchSize: trainBatch,
+      warmupSteps: 0,
+      learningRate: 1e-3,
+      quiet: true,
+      logEvery: 1_000_000,
+    },
     {
       onStep: () => {
         const now = performance.now();
@@ -261,11 +347,22 @@ export async function main(argv: string[]): Promise<void> {
       cached: { ms: cached.ms, medianMs: cached.medianMs, tokensPerSec: cached.tokensPerSec },
       uncached: { ms: uncached.ms, medianMs: uncached.medianMs, tokensPerSec: uncached.tokensPerSec },
       sameTokens,
-      peakRssMiB: genPeak, growthMiB: genGrowth,
+      peakRssMiB: genPeak,
+      growthMiB: genGrowth,
     },
     onnxruntime: ortJson,
     ttft: { promptTokens: ttftPrompt, ms: ttfts, medianMs: median(ttfts), peakRssMiB: ttftPeak, growthMiB: ttftGrowth },
-    train: { batch: trainBatch, seq, warmupSteps: warmup, stepMs, msPerStep, tokensPerSec: trainTokensPerSec, losses: trained.losses, peakRssMiB: trainPeak, growthMiB: trainGrowth },
+    train: {
+      batch: trainBatch,
+      seq,
+      warmupSteps: warmup,
+      stepMs,
+      msPerStep,
+      tokensPerSec: trainTokensPerSec,
+      losses: trained.losses,
+      peakRssMiB: trainPeak,
+      growthMiB: trainGrowth,
+    },
     peakRssMiB: mem.peakMiB,
     osPeakRssMiB: PeakMemory.osPeakMiB(),
   });

@@ -7,7 +7,14 @@
  * that file (atomically).
  */
 import os from 'node:os';
-import { atomicWriteFile, engineInfo, initEngine, type BackendChoice, BACKEND_CHOICES, type EngineInfo } from '@dalm/core';
+import {
+  atomicWriteFile,
+  engineInfo,
+  initEngine,
+  type BackendChoice,
+  BACKEND_CHOICES,
+  type EngineInfo,
+} from '@dalm/core';
 
 /** Parsed `--name=value` / `--name value` arguments; a bare `--flag` is 'true'. */
 export type BenchArgs = Record<string, string>;
@@ -16,15 +23,22 @@ export type BenchArgs = Record<string, string>;
  * Parses argv against the options a bench knows; errors name the bench, the bad argument and the
  * valid options. `flags` are options that may stand alone (`--json`).
  */
-export function parseBenchArgs(bench: string, argv: readonly string[], known: readonly string[], flags: readonly string[] = []): BenchArgs {
+export function parseBenchArgs(
+  bench: string,
+  argv: readonly string[],
+  known: readonly string[],
+  flags: readonly string[] = [],
+): BenchArgs {
   const out: BenchArgs = {};
   const all = [...known, ...flags];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const m = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(arg);
-    if (!m) throw new Error(`bench ${bench}: cannot parse argument '${arg}'; use --name=value (options: ${all.join(', ')})`);
+    if (!m)
+      throw new Error(`bench ${bench}: cannot parse argument '${arg}'; use --name=value (options: ${all.join(', ')})`);
     const [, name, inline] = m as unknown as [string, string, string | undefined];
-    if (!all.includes(name)) throw new Error(`bench ${bench}: unknown option --${name}; valid options: ${all.join(', ')}`);
+    if (!all.includes(name))
+      throw new Error(`bench ${bench}: unknown option --${name}; valid options: ${all.join(', ')}`);
     if (inline !== undefined) out[name] = inline;
     else if (flags.includes(name)) out[name] = 'true';
     else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) out[name] = argv[++i]!;
@@ -37,7 +51,8 @@ export function parseBenchArgs(bench: string, argv: readonly string[], known: re
 export function intOption(bench: string, args: BenchArgs, name: string, fallback: number): number {
   if (args[name] === undefined) return fallback;
   const n = Number(args[name]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`bench ${bench}: --${name}=${args[name]} must be a positive integer`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`bench ${bench}: --${name}=${args[name]} must be a positive integer`);
   return n;
 }
 
@@ -52,9 +67,16 @@ export function intListOption(bench: string, args: BenchArgs, name: string, fall
 }
 
 /** One of `choices`, or `fallback` when absent. */
-export function choiceOption<T extends string>(bench: string, args: BenchArgs, name: string, choices: readonly T[], fallback: T): T {
+export function choiceOption<T extends string>(
+  bench: string,
+  args: BenchArgs,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
   const v = args[name] ?? fallback;
-  if (!(choices as readonly string[]).includes(v)) throw new Error(`bench ${bench}: --${name}=${v} is not valid; choose one of ${choices.join(', ')}`);
+  if (!(choices as readonly string[]).includes(v))
+    throw new Error(`bench ${bench}: --${name}=${v} is not valid; choose one of ${choices.join(', ')}`);
   return v as T;
 }
 
@@ -73,9 +95,15 @@ export interface MachineInfo {
 }
 
 /** Initialises the engine (`--backend`, else $DALM_BACKEND, else auto) and describes the machine. */
-export async function startEngine(bench: string, args: BenchArgs): Promise<{ engine: EngineInfo; machine: MachineInfo }> {
+export async function startEngine(
+  bench: string,
+  args: BenchArgs,
+): Promise<{ engine: EngineInfo; machine: MachineInfo }> {
   // Without --backend the engine decides ($DALM_BACKEND, else auto).
-  const backend = args.backend === undefined ? undefined : choiceOption<BackendChoice>(bench, args, 'backend', BACKEND_CHOICES, 'auto');
+  const backend =
+    args.backend === undefined
+      ? undefined
+      : choiceOption<BackendChoice>(bench, args, 'backend', BACKEND_CHOICES, 'auto');
   await initEngine({ backend });
   const engine = engineInfo();
   const cpus = os.cpus();
@@ -200,7 +228,11 @@ export function fmtPeak(peakMiB: number, growthMiB: number): string {
 }
 
 /** Prints a markdown table (with an optional `### title` line before it). */
-export function printTable(title: string | null, header: readonly string[], rows: readonly (readonly string[])[]): void {
+export function printTable(
+  title: string | null,
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): void {
   if (title) console.log(`\n${title}`);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;

@@ -38,7 +38,14 @@ import {
   type Embedder,
   type Passage,
 } from '@dalm/retriever';
-import { collateContrastive, DEFAULT_TRAIN_LOOP_CONFIG, ictPairs, microBatchIndices, trainRetriever, type TrainingPair } from '@dalm/trainer';
+import {
+  collateContrastive,
+  DEFAULT_TRAIN_LOOP_CONFIG,
+  ictPairs,
+  microBatchIndices,
+  trainRetriever,
+  type TrainingPair,
+} from '@dalm/trainer';
 import { runPytorchReference, type PytorchResult } from '../packages/core/bench/pytorch';
 import { loadBenchCorpus, spread } from './bench-data';
 import { benchRuntimes } from './encoder-runtimes';
@@ -63,10 +70,25 @@ const BENCH = 'retriever';
 
 /** Encoder sizes selectable with `--size`. */
 export const RETRIEVER_BENCH_SIZES = {
-  tiny: { config: { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, max_position_embeddings: 512 }, vocabSize: 4000 },
+  tiny: {
+    config: {
+      hidden_size: 128,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      intermediate_size: 512,
+      max_position_embeddings: 512,
+    },
+    vocabSize: 4000,
+  },
   small: { config: { ...SMALL_BERT_CONFIG }, vocabSize: 8000 },
   'bge-small': {
-    config: { hidden_size: 384, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 1536, max_position_embeddings: 512 },
+    config: {
+      hidden_size: 384,
+      num_hidden_layers: 12,
+      num_attention_heads: 12,
+      intermediate_size: 1536,
+      max_position_embeddings: 512,
+    },
     vocabSize: 30522,
   },
 } satisfies Record<string, { config: Partial<BertConfig>; vocabSize: number }>;
@@ -79,8 +101,25 @@ const INDEX_DIM = 256;
 const RECALL_K = 10;
 
 const OPTIONS = [
-  'size', 'passages', 'batch', 'max-length', 'train-steps', 'train-batch', 'negatives', 'grad-cache', 'warmup',
-  'index-sizes', 'queries', 'ef', 'vectors', 'parts', 'backend', 'runtime-seq', 'runtime-passages', 'tfjs-passages', 'pytorch',
+  'size',
+  'passages',
+  'batch',
+  'max-length',
+  'train-steps',
+  'train-batch',
+  'negatives',
+  'grad-cache',
+  'warmup',
+  'index-sizes',
+  'queries',
+  'ef',
+  'vectors',
+  'parts',
+  'backend',
+  'runtime-seq',
+  'runtime-passages',
+  'tfjs-passages',
+  'pytorch',
 ];
 
 /** What `--parts` can select. */
@@ -118,7 +157,12 @@ function gaussian(rng: Rng, dim: number): Float32Array {
  * `count` unit vectors of length `dim`, seeded: uniform on the sphere (normalised normals), or, with
  * `centres`, a random centre plus normal noise of norm ≈ CLUSTER_SIGMA, normalised.
  */
-export function randomUnitVectors(count: number, dim: number, seed: number, centres?: readonly Float32Array[]): Float32Array[] {
+export function randomUnitVectors(
+  count: number,
+  dim: number,
+  seed: number,
+  centres?: readonly Float32Array[],
+): Float32Array[] {
   const rng = new Rng(seed);
   const out: Float32Array[] = [];
   for (let i = 0; i < count; i++) {
@@ -138,7 +182,12 @@ function stubEmbedder(dim: number): Embedder {
   const refuse = (): never => {
     throw new Error('bench retriever: the stub embedder does not embed text (vectors are added with addEmbedded)');
   };
-  return { dim, fingerprint: `random-unit-vectors-${dim}`, embedQueries: async () => refuse(), embedPassages: async () => refuse() };
+  return {
+    dim,
+    fingerprint: `random-unit-vectors-${dim}`,
+    embedQueries: async () => refuse(),
+    embedPassages: async () => refuse(),
+  };
 }
 
 /** Share of `truth` ids found in `found`, per query, averaged. */
@@ -191,12 +240,20 @@ interface EncoderBenchOptions {
 }
 
 /** Tokenizer + encoder: passages/s embedded and contrastive training examples/s. Prints its table. */
-async function benchEncoder(o: EncoderBenchOptions, mem: PeakMemory): Promise<Record<string, unknown> & { passagesPerSec: number }> {
+async function benchEncoder(
+  o: EncoderBenchOptions,
+  mem: PeakMemory,
+): Promise<Record<string, unknown> & { passagesPerSec: number }> {
   const corpus = await loadBenchCorpus();
   const texts = corpus.passages.map((p) => p.text);
   const spec = RETRIEVER_BENCH_SIZES[o.size];
   const tok = await timeMs(() => trainWordPiece(texts, { vocabSize: spec.vocabSize }));
-  const encoder = createEncoder({ config: spec.config, tokenizer: tok.value, settings: { maxLength: o.maxLength }, seed: 1 });
+  const encoder = createEncoder({
+    config: spec.config,
+    tokenizer: tok.value,
+    settings: { maxLength: o.maxLength },
+    seed: 1,
+  });
   const cfg = encoder.config;
   const nParams = encoder.params.count();
   console.log(
@@ -255,16 +312,44 @@ async function benchEncoder(o: EncoderBenchOptions, mem: PeakMemory): Promise<Re
   if (o.pytorch) {
     const lens = { q: [] as number[], p: [] as number[] };
     for (let i = 0; i < o.warmup + o.trainSteps; i++) {
-      const b = collateContrastive(pairs, microBatchIndices(i, o.trainBatch, pairs.length, DEFAULT_TRAIN_LOOP_CONFIG.seed), o.negatives);
+      const b = collateContrastive(
+        pairs,
+        microBatchIndices(i, o.trainBatch, pairs.length, DEFAULT_TRAIN_LOOP_CONFIG.seed),
+        o.negatives,
+      );
       lens.q.push(Math.max(...encoder.tokenize(b.queries, 'query').map((r) => r.length)));
       lens.p.push(Math.max(...encoder.tokenize(b.passages, 'passage').map((r) => r.length)));
     }
     torch = runPytorchReference([
-      '--model', 'bert', '--threads', '1', '--steps', String(o.trainSteps), '--warmup', String(o.warmup), '--batch', String(o.trainBatch),
-      '--negatives', String(o.negatives), '--vocab', String(cfg.vocab_size), '--hidden', String(cfg.hidden_size), '--heads', String(cfg.num_attention_heads),
-      '--layers', String(cfg.num_hidden_layers), '--intermediate', String(cfg.intermediate_size), '--query-lens', lens.q.join(','), '--passage-lens', lens.p.join(','),
+      '--model',
+      'bert',
+      '--threads',
+      '1',
+      '--steps',
+      String(o.trainSteps),
+      '--warmup',
+      String(o.warmup),
+      '--batch',
+      String(o.trainBatch),
+      '--negatives',
+      String(o.negatives),
+      '--vocab',
+      String(cfg.vocab_size),
+      '--hidden',
+      String(cfg.hidden_size),
+      '--heads',
+      String(cfg.num_attention_heads),
+      '--layers',
+      String(cfg.num_hidden_layers),
+      '--intermediate',
+      String(cfg.intermediate_size),
+      '--query-lens',
+      lens.q.join(','),
+      '--passage-lens',
+      lens.p.join(','),
     ]);
-    if ('medianMs' in torch) console.error(`  pytorch train steps: ${torch.msPerStep.map((t) => fmt(t)).join(', ')} ms`);
+    if ('medianMs' in torch)
+      console.error(`  pytorch train steps: ${torch.msPerStep.map((t) => fmt(t)).join(', ')} ms`);
   }
   encoder.dispose();
 
@@ -307,7 +392,16 @@ async function benchEncoder(o: EncoderBenchOptions, mem: PeakMemory): Promise<Re
     maxLength: o.maxLength,
     tokenizerTrainMs: tok.ms,
     passagesPerSec,
-    embed: { passages: sample.length, batch: o.embedBatch, tokens, ms: embed.ms, passagesPerSec, tokensPerSec: (tokens / embed.ms) * 1000, peakRssMiB: embedPeak, growthMiB: embedGrowth },
+    embed: {
+      passages: sample.length,
+      batch: o.embedBatch,
+      tokens,
+      ms: embed.ms,
+      passagesPerSec,
+      tokensPerSec: (tokens / embed.ms) * 1000,
+      peakRssMiB: embedPeak,
+      growthMiB: embedGrowth,
+    },
     train: {
       batch: o.trainBatch,
       negatives: o.negatives,
@@ -339,7 +433,10 @@ function benchIndex(o: IndexBenchOptions, mem: PeakMemory, embedNote: string): R
   const rows: IndexRow[] = [];
   for (const n of o.sizes) {
     mem.mark();
-    const centres = o.vectorKind === 'clustered' ? randomUnitVectors(Math.max(1, Math.round(n / CLUSTER_SIZE)), INDEX_DIM, 3) : undefined;
+    const centres =
+      o.vectorKind === 'clustered'
+        ? randomUnitVectors(Math.max(1, Math.round(n / CLUSTER_SIZE)), INDEX_DIM, 3)
+        : undefined;
     const vectors = randomUnitVectors(n, INDEX_DIM, 1000 + n, centres);
     const queries = randomUnitVectors(o.nQueries, INDEX_DIM, 7, centres);
     const passages: Passage[] = vectors.map((_, i) => ({ id: `p${i}`, text: '', source: 'random', start: 0, end: 0 }));
@@ -350,7 +447,16 @@ function benchIndex(o: IndexBenchOptions, mem: PeakMemory, embedNote: string): R
     const exactSearch = timeSync(() => queries.map((q) => exact.searchVector(q, { k: RECALL_K }).map((h) => h.id)));
     const truth = exactSearch.value;
     mem.sample(); // synchronous work blocks the sampling timer
-    sizeRows.push({ passages: n, index: 'exact', efSearch: null, buildMs: exactBuild.ms, queriesPerSec: (o.nQueries / exactSearch.ms) * 1000, recallAt10: 1, peakRssMiB: 0, growthMiB: 0 });
+    sizeRows.push({
+      passages: n,
+      index: 'exact',
+      efSearch: null,
+      buildMs: exactBuild.ms,
+      queriesPerSec: (o.nQueries / exactSearch.ms) * 1000,
+      recallAt10: 1,
+      peakRssMiB: 0,
+      growthMiB: 0,
+    });
     console.error(`  exact ${n}: build ${fmt(exactBuild.ms)} ms, ${fmt((o.nQueries / exactSearch.ms) * 1000)} q/s`);
     exact.dispose();
 
@@ -360,7 +466,9 @@ function benchIndex(o: IndexBenchOptions, mem: PeakMemory, embedNote: string): R
     console.error(`  hnsw ${n}: build ${fmt(hnswBuild.ms / 1000)} s`);
     for (const ef of o.efs) {
       hnsw.searchVector(queries[0]!, { k: RECALL_K, efSearch: ef }); // warm
-      const search = timeSync(() => queries.map((q) => hnsw.searchVector(q, { k: RECALL_K, efSearch: ef }).map((h) => h.id)));
+      const search = timeSync(() =>
+        queries.map((q) => hnsw.searchVector(q, { k: RECALL_K, efSearch: ef }).map((h) => h.id)),
+      );
       sizeRows.push({
         passages: n,
         index: 'hnsw',
@@ -379,7 +487,8 @@ function benchIndex(o: IndexBenchOptions, mem: PeakMemory, embedNote: string): R
   }
 
   const { M, efConstruction } = DEFAULT_HNSW_INDEX_CONFIG;
-  const what = o.vectorKind === 'uniform' ? 'uniform random unit vectors' : `unit vectors around n/${CLUSTER_SIZE} random centres`;
+  const what =
+    o.vectorKind === 'uniform' ? 'uniform random unit vectors' : `unit vectors around n/${CLUSTER_SIZE} random centres`;
   printTable(
     `### Index: ${what}, dim ${INDEX_DIM}, cosine, ${o.nQueries} queries from the same distribution, k=${RECALL_K}\n` +
       `(vectors from a stub embedder${embedNote}; HNSW M ${M}, efConstruction ${efConstruction}; recall@${RECALL_K} against ExactIndex)`,
@@ -401,7 +510,8 @@ export async function main(argv: string[]): Promise<void> {
   const args = parseBenchArgs(BENCH, argv, OPTIONS, ['json']);
   const parts = (args.parts ?? PARTS.join(',')).split(',').map((p) => p.trim());
   for (const p of parts) {
-    if (!(PARTS as readonly string[]).includes(p)) throw new Error(`bench ${BENCH}: --parts=${args.parts} names '${p}'; valid parts: ${PARTS.join(', ')}`);
+    if (!(PARTS as readonly string[]).includes(p))
+      throw new Error(`bench ${BENCH}: --parts=${args.parts} names '${p}'; valid parts: ${PARTS.join(', ')}`);
   }
   const encoderOptions: EncoderBenchOptions = {
     size: choiceOption(BENCH, args, 'size', SIZES, 'small'),

@@ -20,9 +20,24 @@ import { loadServeModels, startServer } from '@dalm/server';
 import { fmt, intOption, parseBenchArgs, printHeader, printTable, startEngine, writeJson } from './harness';
 
 const BENCH = 'serve';
-const OPTIONS = ['index', 'generator', 'retriever', 'clients', 'requests', 'max-tokens', 'max-concurrent', 'timeout-s', 'backend'];
+const OPTIONS = [
+  'index',
+  'generator',
+  'retriever',
+  'clients',
+  'requests',
+  'max-tokens',
+  'max-concurrent',
+  'timeout-s',
+  'backend',
+];
 
-const QUESTIONS = ['How long is the incubation period?', 'Which animals host coronaviruses?', 'What do surgical masks reduce?', 'How is the virus transmitted?'];
+const QUESTIONS = [
+  'How long is the incubation period?',
+  'Which animals host coronaviruses?',
+  'What do surgical masks reduce?',
+  'How is the virus transmitted?',
+];
 
 function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
@@ -41,7 +56,12 @@ async function askOnce(url: string, question: string, maxTokens: number, signal:
   const t0 = performance.now();
   let ttft: number | null = null;
   try {
-    const res = await fetch(`${url}/v1/ask`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question, max_tokens: maxTokens, stream: true }), signal });
+    const res = await fetch(`${url}/v1/ask`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ question, max_tokens: maxTokens, stream: true }),
+      signal,
+    });
     if (!res.ok || !res.body) return { ok: false, latencyMs: performance.now() - t0, ttftMs: null, status: res.status };
     const decoder = new TextDecoder();
     let text = '';
@@ -64,7 +84,8 @@ export async function main(argv: string[]): Promise<void> {
   const maxTokens = intOption(BENCH, args, 'max-tokens', 16);
   const maxConcurrent = intOption(BENCH, args, 'max-concurrent', 1);
   const timeoutS = intOption(BENCH, args, 'timeout-s', 120);
-  if (requests > 10_000 || clients > 256) throw new Error(`bench ${BENCH}: at most 10000 requests and 256 clients (got ${requests}, ${clients})`);
+  if (requests > 10_000 || clients > 256)
+    throw new Error(`bench ${BENCH}: at most 10000 requests and 256 clients (got ${requests}, ${clients})`);
   const { machine } = await startEngine(BENCH, args);
   printHeader(BENCH, argv, machine);
 
@@ -74,9 +95,30 @@ export async function main(argv: string[]): Promise<void> {
   if (!indexDir || !generator) {
     const tiny = path.resolve(import.meta.dirname, '../../shared/fixtures/hf-tiny');
     const corpus: Passage[] = [
-      { id: 'a', title: 'Bats', source: 'bats.md', start: 0, end: 49, text: 'Bats host many coronaviruses in their intestines.' },
-      { id: 'b', title: 'Masks', source: 'masks.md', start: 0, end: 58, text: 'Surgical masks reduce droplet transmission between people.' },
-      { id: 'c', title: 'Incubation', source: 'incubation.md', start: 0, end: 55, text: 'The incubation period of the virus is about five days.' },
+      {
+        id: 'a',
+        title: 'Bats',
+        source: 'bats.md',
+        start: 0,
+        end: 49,
+        text: 'Bats host many coronaviruses in their intestines.',
+      },
+      {
+        id: 'b',
+        title: 'Masks',
+        source: 'masks.md',
+        start: 0,
+        end: 58,
+        text: 'Surgical masks reduce droplet transmission between people.',
+      },
+      {
+        id: 'c',
+        title: 'Incubation',
+        source: 'incubation.md',
+        start: 0,
+        end: 55,
+        text: 'The incubation period of the virus is about five days.',
+      },
     ];
     indexDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'dalm-bench-serve-')), 'index');
     retriever = path.join(tiny, 'bert-tiny');
@@ -87,7 +129,13 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`serving the tiny fixtures (${tiny}); give --index and --generator for your own`);
   }
   const models = await loadServeModels({ index: indexDir, generator, retriever });
-  const server = await startServer(models, { host: '127.0.0.1', port: 0, maxConcurrent, maxQueue: Math.max(16, clients), maxTokens: Math.max(maxTokens, 64) });
+  const server = await startServer(models, {
+    host: '127.0.0.1',
+    port: 0,
+    maxConcurrent,
+    maxQueue: Math.max(16, clients),
+    maxTokens: Math.max(maxTokens, 64),
+  });
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutS * 1000);
   const results: RequestResult[] = [];
@@ -122,16 +170,31 @@ export async function main(argv: string[]): Promise<void> {
     requestsPerS: done.length / wallS,
     latencyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95) },
     ttftMs: { p50: percentile(ttft, 50), p95: percentile(ttft, 95) },
-    statuses: Object.fromEntries([...new Set(results.map((r) => r.status))].map((s) => [s, results.filter((r) => r.status === s).length])),
+    statuses: Object.fromEntries(
+      [...new Set(results.map((r) => r.status))].map((s) => [s, results.filter((r) => r.status === s).length]),
+    ),
     generator,
     index: indexDir,
   };
   printTable(
     `### dalm serve: ${clients} clients, ${requests} streaming /v1/ask requests, ${maxTokens} tokens each, ${maxConcurrent} generation(s) at once`,
     ['complete', 'req/s', 'latency p50 ms', 'latency p95 ms', 'TTFT p50 ms', 'TTFT p95 ms', 'wall s'],
-    [[`${done.length}/${requests}`, fmt(summary.requestsPerS), fmt(summary.latencyMs.p50), fmt(summary.latencyMs.p95), fmt(summary.ttftMs.p50), fmt(summary.ttftMs.p95), fmt(wallS)]],
+    [
+      [
+        `${done.length}/${requests}`,
+        fmt(summary.requestsPerS),
+        fmt(summary.latencyMs.p50),
+        fmt(summary.latencyMs.p95),
+        fmt(summary.ttftMs.p50),
+        fmt(summary.ttftMs.p95),
+        fmt(wallS),
+      ],
+    ],
   );
-  if (done.length < requests) console.log(`NOT every request got a complete answer: ${done.length}/${requests} (statuses ${JSON.stringify(summary.statuses)}${summary.timedOut ? `, stopped at --timeout-s=${timeoutS}` : ''})`);
+  if (done.length < requests)
+    console.log(
+      `NOT every request got a complete answer: ${done.length}/${requests} (statuses ${JSON.stringify(summary.statuses)}${summary.timedOut ? `, stopped at --timeout-s=${timeoutS}` : ''})`,
+    );
   else console.log('every request got a complete answer (tokens, citations, done)');
   await writeJson(args, summary);
   if (done.length < requests) process.exitCode = 1;

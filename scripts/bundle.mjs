@@ -31,13 +31,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const coreDir = path.join(repoRoot, 'packages', 'core');
 
 /** Packages that stay outside dalm.mjs even if esbuild could inline them (see the header). */
-const EXTERNAL = [
-  'hnswlib-node',
-  'onnxruntime-node',
-  'webgpu',
-  '@tensorflow/tfjs-node',
-  '@tensorflow/tfjs-node-gpu',
-];
+const EXTERNAL = ['hnswlib-node', 'onnxruntime-node', 'webgpu', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 
 /** External packages that may be absent (loaded by a computed specifier, behind an optional adapter). */
 const OPTIONAL_EXTERNAL = new Set(['webgpu', 'onnxruntime-node', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']);
@@ -50,8 +44,22 @@ const RUNTIME_RESOLVED = [
 ];
 
 /** Files no package needs at run time. */
-const SKIP_FILE = /(\.map|\.d\.[cm]?ts|\.tsbuildinfo|\.(cc|cpp|cxx|c|h|hpp|gyp|gypi|o|obj|mk)|\/Makefile|\/CHANGELOG\.md|\/README\.md)$/i;
-const SKIP_DIR = new Set(['node_modules', '.github', 'test', 'tests', '__tests__', 'docs', 'example', 'examples', 'obj.target', '.deps', 'benchmark', 'bench']);
+const SKIP_FILE =
+  /(\.map|\.d\.[cm]?ts|\.tsbuildinfo|\.(cc|cpp|cxx|c|h|hpp|gyp|gypi|o|obj|mk)|\/Makefile|\/CHANGELOG\.md|\/README\.md)$/i;
+const SKIP_DIR = new Set([
+  'node_modules',
+  '.github',
+  'test',
+  'tests',
+  '__tests__',
+  'docs',
+  'example',
+  'examples',
+  'obj.target',
+  '.deps',
+  'benchmark',
+  'bench',
+]);
 
 /** Per package: more to leave out (relative paths, '/'-separated). */
 const PRUNE = {
@@ -60,7 +68,8 @@ const PRUNE = {
     return m != null && (m[1] !== process.platform || m[2] !== process.arch);
   },
   // Reports read only the UMD build (resolved through the package's "require" entry, dist/chart.cjs).
-  'chart.js': (rel) => !['package.json', 'LICENSE.md', 'dist/', 'dist/chart.cjs', 'dist/chart.umd.min.js'].includes(rel),
+  'chart.js': (rel) =>
+    !['package.json', 'LICENSE.md', 'dist/', 'dist/chart.cjs', 'dist/chart.umd.min.js'].includes(rel),
   webgpu: (rel) => {
     if (rel.startsWith('build/')) return true; // its build and macOS postinstall scripts
     const m = /^dist\/([^/]+)\//.exec(rel);
@@ -162,13 +171,16 @@ async function main() {
   const wasmDir = findPackageDir('@tensorflow/tfjs-backend-wasm', coreDir);
   if (wasmDir == null) throw new Error('bundle: @tensorflow/tfjs-backend-wasm is not installed (run pnpm install)');
   // WebGPU joins the bundle when both of its packages are installed (optional dependencies of core).
-  const webgpu = findPackageDir('@tensorflow/tfjs-backend-webgpu', coreDir) != null && findPackageDir('webgpu', coreDir) != null;
+  const webgpu =
+    findPackageDir('@tensorflow/tfjs-backend-webgpu', coreDir) != null && findPackageDir('webgpu', coreDir) != null;
 
   const moduleLoader = path.join(coreDir, 'src', 'engine', 'module-loader.ts');
   const entry = [
     `import { provideBackendModule } from ${JSON.stringify(moduleLoader)};`,
     `provideBackendModule('@tensorflow/tfjs-backend-wasm', () => import('@tensorflow/tfjs-backend-wasm'));`,
-    webgpu ? `provideBackendModule('@tensorflow/tfjs-backend-webgpu', () => import('@tensorflow/tfjs-backend-webgpu'));` : '',
+    webgpu
+      ? `provideBackendModule('@tensorflow/tfjs-backend-webgpu', () => import('@tensorflow/tfjs-backend-webgpu'));`
+      : '',
     // Imported after the backends are provided.
     `await import(${JSON.stringify(path.join(repoRoot, 'packages', 'cli', 'src', 'main.ts'))});`,
   ].join('\n');
@@ -214,13 +226,16 @@ async function main() {
     }
     const roots = [];
     const skipped = [];
-    const workspaceDirs = fs.readdirSync(path.join(repoRoot, 'packages')).map((p) => path.join(repoRoot, 'packages', p));
+    const workspaceDirs = fs
+      .readdirSync(path.join(repoRoot, 'packages'))
+      .map((p) => path.join(repoRoot, 'packages', p));
     for (const name of imported) {
       const dir = workspaceDirs.map((d) => findPackageDir(name, d)).find((d) => d != null);
       if (dir != null) roots.push([name, dir]);
       // Not installed: esbuild leaves out a require() inside try/catch that it cannot resolve (node-fetch's
       // optional 'encoding'); the code runs without it. One of ours must be there.
-      else if (EXTERNAL.includes(name) && !OPTIONAL_EXTERNAL.has(name)) throw new Error(`bundle: dalm.mjs imports ${name}, which is not installed`);
+      else if (EXTERNAL.includes(name) && !OPTIONAL_EXTERNAL.has(name))
+        throw new Error(`bundle: dalm.mjs imports ${name}, which is not installed`);
       else skipped.push(name);
     }
     for (const { name, from } of RUNTIME_RESOLVED) {

@@ -12,7 +12,14 @@
 import { initEngine, Rng } from '@dalm/core';
 import { Bm25Index, type Passage } from '@dalm/retriever';
 import { RagPipeline, scoreAnswers, normalizeAnswer, type PassageSearch, type PromptFormat } from '@dalm/generator';
-import { buildRaftExamples, loadWordnetDomain, splitByDocument, trainGenerator, scratchGenerator, type QaExample } from '@dalm/trainer';
+import {
+  buildRaftExamples,
+  loadWordnetDomain,
+  splitByDocument,
+  trainGenerator,
+  scratchGenerator,
+  type QaExample,
+} from '@dalm/trainer';
 
 interface Variant {
   steps: number;
@@ -62,7 +69,14 @@ async function main() {
   await initEngine({ backend: 'wasm' });
   const t0 = Date.now();
   const wn = await loadWordnetDomain('noun.food');
-  const passages: Passage[] = wn.documents.map((d) => ({ id: d.id, text: d.text, title: d.title, source: d.id, start: 0, end: d.text.length }));
+  const passages: Passage[] = wn.documents.map((d) => ({
+    id: d.id,
+    text: d.text,
+    title: d.title,
+    source: d.id,
+    start: 0,
+    end: d.text.length,
+  }));
   const { eval: evalPassages } = splitByDocument(passages, { evalShare: 0.1, seed: V.seed });
   const evalIds = new Set(evalPassages.map((p) => p.id));
   const isEval = (q: QaExample) => (q.positiveIds ?? []).some((id) => evalIds.has(id));
@@ -71,10 +85,18 @@ async function main() {
   const byId = new Map(passages.map((p) => [p.id, p]));
   const bm25 = Bm25Index.build(passages);
   const texts = passages.map((p) => p.text);
-  const gen = scratchGenerator([...texts, ...trainQa.map((q) => `${q.question} ${q.answers[0]}`)], 'tiny', V.seed, { max_position_embeddings: 256, ...V.model });
+  const gen = scratchGenerator([...texts, ...trainQa.map((q) => `${q.question} ${q.answers[0]}`)], 'tiny', V.seed, {
+    max_position_embeddings: 256,
+    ...V.model,
+  });
   Object.assign(gen.format, V.format);
   gen.format.contextTokens = V.contextTokens;
-  const examples = await buildRaftExamples(trainQa, bm25, byId, { k: V.k, goldShare: V.goldShare, counterfactualShare: V.counterfactualShare, seed: V.seed });
+  const examples = await buildRaftExamples(trainQa, bm25, byId, {
+    k: V.k,
+    goldShare: V.goldShare,
+    counterfactualShare: V.counterfactualShare,
+    seed: V.seed,
+  });
   const res = await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, {
     steps: V.steps,
     batchSize: V.batchSize,
@@ -100,25 +122,41 @@ async function main() {
   for (const q of trainQa) freq.set(q.answers[0], (freq.get(q.answers[0]) ?? 0) + 1);
   const eval1 = async (name: string, qs: QaExample[], retrieval: PassageSearch | null, closedBook = false) => {
     const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, retrieval);
-    const answers = await rag.askMany(qs.map((q) => q.question), { k: V.k, closedBook, generate: { maxNewTokens: V.maxNewTokens }, batchSize: 25 });
+    const answers = await rag.askMany(
+      qs.map((q) => q.question),
+      { k: V.k, closedBook, generate: { maxNewTokens: V.maxNewTokens }, batchSize: 25 },
+    );
     const m = scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: qs[i].answers })));
     // Where wrong answers come from: in the passage? a frequent training answer? truncated?
-    let wrong = 0, inPassage = 0, trainAnswer = 0, truncated = 0;
+    let wrong = 0,
+      inPassage = 0,
+      trainAnswer = 0,
+      truncated = 0;
     const samples: string[] = [];
     answers.forEach((a, i) => {
       if (normalizeAnswer(a.answer) === normalizeAnswer(qs[i].answers[0])) return;
       wrong++;
-      const ptext = a.citations.map((c) => c.text).join(' ').toLowerCase();
+      const ptext = a.citations
+        .map((c) => c.text)
+        .join(' ')
+        .toLowerCase();
       if (a.answer && ptext.includes(a.answer.toLowerCase())) inPassage++;
       if (freq.has(a.answer)) trainAnswer++;
       if (a.finishReason === 'length') truncated++;
-      if (samples.length < 6) samples.push(`${JSON.stringify(a.answer)} (ref ${JSON.stringify(qs[i].answers[0])}${a.citations[0] ? `, passage ${a.citations[0].id === qs[i].positiveIds![0] ? 'gold' : 'other'}` : ''})`);
+      if (samples.length < 6)
+        samples.push(
+          `${JSON.stringify(a.answer)} (ref ${JSON.stringify(qs[i].answers[0])}${a.citations[0] ? `, passage ${a.citations[0].id === qs[i].positiveIds![0] ? 'gold' : 'other'}` : ''})`,
+        );
     });
-    console.log(`${name.padEnd(12)} EM ${m.exact_match.toFixed(3)}  F1 ${m.f1.toFixed(3)}  wrong ${wrong}: in passage ${inPassage}, a training answer ${trainAnswer}, cut by length ${truncated}`);
+    console.log(
+      `${name.padEnd(12)} EM ${m.exact_match.toFixed(3)}  F1 ${m.f1.toFixed(3)}  wrong ${wrong}: in passage ${inPassage}, a training answer ${trainAnswer}, cut by length ${truncated}`,
+    );
     console.log(`   e.g. ${samples.join('; ')}`);
     return m;
   };
-  console.log(`variant ${JSON.stringify(process.argv[2] ?? '{}')}  train ${tTrain.toFixed(0)} s  loss first ${res.losses.slice(0,10).reduce((a,b)=>a+b,0)/10} last ${(res.losses.slice(-20).reduce((a,b)=>a+b,0)/20).toFixed(3)}`);
+  console.log(
+    `variant ${JSON.stringify(process.argv[2] ?? '{}')}  train ${tTrain.toFixed(0)} s  loss first ${res.losses.slice(0, 10).reduce((a, b) => a + b, 0) / 10} last ${(res.losses.slice(-20).reduce((a, b) => a + b, 0) / 20).toFixed(3)}`,
+  );
   await eval1('retrieved', heldOut, bm25);
   await eval1('gold', heldOut, gold);
   await eval1('closed-book', heldOut, null, true);

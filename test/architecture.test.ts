@@ -49,7 +49,8 @@ const files = Object.keys(ALLOWED).flatMap((pkg) => sourceFiles(path.join(root, 
 
 describe('architecture', () => {
   it('finds the sources of every package', () => {
-    for (const pkg of Object.keys(ALLOWED)) expect(existsSync(path.join(root, 'packages', pkg, 'src', 'index.ts'))).toBe(true);
+    for (const pkg of Object.keys(ALLOWED))
+      expect(existsSync(path.join(root, 'packages', pkg, 'src', 'index.ts'))).toBe(true);
     expect(files.length).toBeGreaterThan(20);
   });
 

@@ -23,14 +23,25 @@ const cwd = path.join(work, 'empty');
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 const node = (args: string[], options: { cwd: string }) =>
-  execFileSync(process.execPath, args, { ...options, encoding: 'utf8', env: { ...process.env, DALM_BACKEND: '' }, stdio: 'pipe' });
+  execFileSync(process.execPath, args, {
+    ...options,
+    encoding: 'utf8',
+    env: { ...process.env, DALM_BACKEND: '' },
+    stdio: 'pipe',
+  });
 
 describe('single-file bundle', () => {
   it('builds, and the copied folder runs `dalm doctor` on wasm with nothing but node', () => {
     const log = node([path.join(repoRoot, 'scripts', 'bundle.mjs'), '--out', built], { cwd: repoRoot });
     expect(log).toMatch(/^bundle: .*dalm\.mjs [\d.]+ MiB; node_modules .*hnswlib-node.*; total/);
     const files = fs.readdirSync(built).sort();
-    expect(files).toEqual(['dalm.mjs', 'node_modules', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm', 'tfjs-backend-wasm.wasm']);
+    expect(files).toEqual([
+      'dalm.mjs',
+      'node_modules',
+      'tfjs-backend-wasm-simd.wasm',
+      'tfjs-backend-wasm-threaded-simd.wasm',
+      'tfjs-backend-wasm.wasm',
+    ]);
     // Nothing to fall back on: no node_modules anywhere above the copy or the working directory.
     fs.cpSync(built, copy, { recursive: true });
     fs.mkdirSync(cwd);
@@ -71,16 +82,54 @@ console.log(JSON.stringify(out));
     fs.mkdirSync(docs, { recursive: true });
     fs.writeFileSync(path.join(docs, 'a.txt'), 'Bats host many coronaviruses.\n');
     fs.writeFileSync(path.join(docs, 'b.txt'), 'Surgical masks reduce droplet transmission.\n');
-    const summary = JSON.parse(node([path.join(copy, 'dalm.mjs'), '--quiet', '--backend', 'cpu', 'index', docs, '--out', path.join(cwd, 'idx'), '--retriever', bert, '--json'], { cwd }));
+    const summary = JSON.parse(
+      node(
+        [
+          path.join(copy, 'dalm.mjs'),
+          '--quiet',
+          '--backend',
+          'cpu',
+          'index',
+          docs,
+          '--out',
+          path.join(cwd, 'idx'),
+          '--retriever',
+          bert,
+          '--json',
+        ],
+        { cwd },
+      ),
+    );
     expect(summary).toMatchObject({ passages: 2, dense: 'hnsw' });
-    const hits = JSON.parse(node([path.join(copy, 'dalm.mjs'), '--quiet', '--backend', 'cpu', 'search', path.join(cwd, 'idx'), 'surgical masks', '--mode', 'bm25', '-k', '1', '--json'], { cwd }));
+    const hits = JSON.parse(
+      node(
+        [
+          path.join(copy, 'dalm.mjs'),
+          '--quiet',
+          '--backend',
+          'cpu',
+          'search',
+          path.join(cwd, 'idx'),
+          'surgical masks',
+          '--mode',
+          'bm25',
+          '-k',
+          '1',
+          '--json',
+        ],
+        { cwd },
+      ),
+    );
     expect(hits.hits[0].id).toBe('b.txt#0');
   });
 
   it('`dalm report` from the copy inlines the Chart.js build kept beside it', () => {
     const run = path.join(cwd, 'run');
     fs.mkdirSync(run);
-    fs.writeFileSync(path.join(run, 'metrics.jsonl'), '{"step":1,"loss":2,"lr":0.001}\n{"step":2,"loss":1.5,"lr":0.002}\n');
+    fs.writeFileSync(
+      path.join(run, 'metrics.jsonl'),
+      '{"step":1,"loss":2,"lr":0.001}\n{"step":2,"loss":1.5,"lr":0.002}\n',
+    );
     const printed = node([path.join(copy, 'dalm.mjs'), 'report', run], { cwd }).trim();
     expect(printed).toBe(path.join(run, 'report.html'));
     const html = fs.readFileSync(printed, 'utf8');

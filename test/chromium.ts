@@ -12,7 +12,8 @@ export const CHROMIUM_PATH = process.env.DALM_CHROMIUM ?? '/usr/bin/chromium';
 
 /** Null when a browser test can run, else the reason it is skipped. */
 export function chromiumMissing(): string | null {
-  if (!existsSync(CHROMIUM_PATH)) return `no Chromium at ${CHROMIUM_PATH}: apt-get install -y chromium (or set DALM_CHROMIUM)`;
+  if (!existsSync(CHROMIUM_PATH))
+    return `no Chromium at ${CHROMIUM_PATH}: apt-get install -y chromium (or set DALM_CHROMIUM)`;
   return null;
 }
 

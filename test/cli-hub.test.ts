@@ -4,7 +4,7 @@
  * `dalm search --mode dense` reloads the encoder by that id (online, then with HF_HUB_OFFLINE=1),
  * and `dalm train retriever --base test-org/bert-tiny --steps 1` starts from it.
  */
-import { describe, it, expect, beforeAll, afterAll, } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,7 +46,21 @@ describe('dalm CLI with Hub ids', () => {
 
   it('index --retriever org/name, then search by the recorded id (online and offline)', async () => {
     const idx = path.join(dir, 'index');
-    const summary = JSON.parse(await run(['index', path.join(dir, 'corpus.jsonl'), '--out', idx, '--chunk-tokens', '0', '--retriever', 'test-org/bert-tiny', '--dense-kind', 'exact', '--json']));
+    const summary = JSON.parse(
+      await run([
+        'index',
+        path.join(dir, 'corpus.jsonl'),
+        '--out',
+        idx,
+        '--chunk-tokens',
+        '0',
+        '--retriever',
+        'test-org/bert-tiny',
+        '--dense-kind',
+        'exact',
+        '--json',
+      ]),
+    );
     expect(summary.passages).toBe(3);
     expect(summary.dense).not.toBeNull();
     expect(JSON.parse(readFileSync(path.join(idx, 'retriever.json'), 'utf8'))).toEqual({ model: 'test-org/bert-tiny' });
@@ -54,7 +68,12 @@ describe('dalm CLI with Hub ids', () => {
 
     // The dense top hit must be the passage the fixture encoder itself ranks first.
     const enc = await loadEncoder(bertTiny);
-    const [q, ...ps] = await enc.embed(['the cat sat', 'the cat sat on the mat', 'the quick brown fox jumps over the lazy dog', 'we love deep learning in new york city']);
+    const [q, ...ps] = await enc.embed([
+      'the cat sat',
+      'the cat sat on the mat',
+      'the quick brown fox jumps over the lazy dog',
+      'we love deep learning in new york city',
+    ]);
     const dots = ps.map((p) => p.reduce((s, v, i) => s + v * q[i], 0));
     const best = ['a', 'b', 'c'][dots.indexOf(Math.max(...dots))];
     enc.dispose();
@@ -75,7 +94,25 @@ describe('dalm CLI with Hub ids', () => {
   it('train retriever --base org/name --steps 1', async () => {
     const out = path.join(dir, 'trained');
     const summary = JSON.parse(
-      await run(['train', 'retriever', '--pairs', path.join(dir, 'pairs.jsonl'), '--base', 'test-org/bert-tiny', '--out', out, '--steps', '1', '--batch-size', '2', '--hard-negatives', '0', '--warmup-steps', '0', '--json']),
+      await run([
+        'train',
+        'retriever',
+        '--pairs',
+        path.join(dir, 'pairs.jsonl'),
+        '--base',
+        'test-org/bert-tiny',
+        '--out',
+        out,
+        '--steps',
+        '1',
+        '--batch-size',
+        '2',
+        '--hard-negatives',
+        '0',
+        '--warmup-steps',
+        '0',
+        '--json',
+      ]),
     );
     expect(summary.steps).toBe(1);
     expect(Number.isFinite(summary.finalLoss)).toBe(true);

@@ -33,7 +33,17 @@ describe('input hardening', () => {
 
   it('accepts a byte-order mark in QA and pairs files', async () => {
     const qa = path.join(dir, 'qa.jsonl');
-    writeFileSync(qa, BOM + JSON.stringify({ id: 'q1', question: 'Which animals host coronaviruses?', answers: ['bats'], positive_ids: ['a'] }) + '\n');
+    writeFileSync(
+      qa,
+      BOM +
+        JSON.stringify({
+          id: 'q1',
+          question: 'Which animals host coronaviruses?',
+          answers: ['bats'],
+          positive_ids: ['a'],
+        }) +
+        '\n',
+    );
     expect((await readQaExamples(qa))[0]!.question).toBe('Which animals host coronaviruses?');
     const pairs = path.join(dir, 'pairs.jsonl');
     writeFileSync(pairs, BOM + JSON.stringify({ query: 'q', positive: 'p' }) + '\n');
@@ -42,7 +52,15 @@ describe('input hardening', () => {
 
   it('evaluates retrieval from questions with positive ids and no answers', async () => {
     const qa = path.join(dir, 'ids-only.jsonl');
-    writeFileSync(qa, [{ question: 'How long is the incubation period?', positive_ids: ['c'] }, { question: 'Do masks reduce droplet transmission?', positive_ids: ['b'] }].map((q) => JSON.stringify(q)).join('\n') + '\n');
+    writeFileSync(
+      qa,
+      [
+        { question: 'How long is the incubation period?', positive_ids: ['c'] },
+        { question: 'Do masks reduce droplet transmission?', positive_ids: ['b'] },
+      ]
+        .map((q) => JSON.stringify(q))
+        .join('\n') + '\n',
+    );
     const ev = JSON.parse(await run(['eval', 'retriever', '--index', idx, '--qa', qa, '--json']));
     expect(ev.results.bm25['hit@1']).toBe(1);
     await expect(readQaExamples(qa)).rejects.toThrow(/ids-only.jsonl:1: missing "answers"/);
@@ -53,7 +71,9 @@ describe('input hardening', () => {
     await expect(run(['search', idx, 'masks', '-k', '1.5'])).rejects.toThrow(/-k expects a whole number, got "1.5"/);
     await expect(run(['search', idx, 'masks', '-k', '0'])).rejects.toThrow(/-k must be at least 1, got 0/);
     await expect(run(['search', idx, 'masks', '-k', '-1'])).rejects.toThrow(/-k must be at least 1, got -1/);
-    await expect(run(['train', 'generator', '--qa', 'x', '--index', idx, '--out', path.join(dir, 'g'), '--gold-share', '1.5'])).rejects.toThrow(/--gold-share must be between 0 and 1, got 1.5/);
+    await expect(
+      run(['train', 'generator', '--qa', 'x', '--index', idx, '--out', path.join(dir, 'g'), '--gold-share', '1.5']),
+    ).rejects.toThrow(/--gold-share must be between 0 and 1, got 1.5/);
   });
 });
 
@@ -64,7 +84,10 @@ describe('ingest of files that are not clean text', () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(docs);
     writeFileSync(path.join(docs, 'good.txt'), 'Bats host many coronaviruses.\n');
-    writeFileSync(path.join(docs, 'image.txt'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]));
+    writeFileSync(
+      path.join(docs, 'image.txt'),
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]),
+    );
     writeFileSync(path.join(docs, 'latin1.txt'), Buffer.from('Caf\xe9 au lait and cr\xe8me br\xfbl\xe9e.\n', 'latin1'));
     const warnings: string[] = [];
     const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -79,11 +102,23 @@ describe('ingest of files that are not clean text', () => {
     }
     expect(summary.passages).toBe(2); // good.txt and latin1.txt; image.txt skipped
     expect(warnings.join('')).toContain(`${path.join(docs, 'image.txt')}: skipped, it is a binary file`);
-    expect(warnings.join('')).toContain(`${path.join(docs, 'latin1.txt')}: 4 invalid UTF-8 sequences replaced by U+FFFD`);
-    await expect(run(['index', docs, '--out', path.join(dir, 'idx2'), '--strict'])).rejects.toThrow(/image\.txt: binary file, not text/);
+    expect(warnings.join('')).toContain(
+      `${path.join(docs, 'latin1.txt')}: 4 invalid UTF-8 sequences replaced by U+FFFD`,
+    );
+    await expect(run(['index', docs, '--out', path.join(dir, 'idx2'), '--strict'])).rejects.toThrow(
+      /image\.txt: binary file, not text/,
+    );
 
     const beir = path.join(dir, 'corpus.jsonl');
-    writeFileSync(beir, [{ _id: 'd1', title: '', text: 'Surgical masks reduce droplets.' }, { _id: 'd2', title: 'Fever', text: 'Fever is common.' }].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(
+      beir,
+      [
+        { _id: 'd1', title: '', text: 'Surgical masks reduce droplets.' },
+        { _id: 'd2', title: 'Fever', text: 'Fever is common.' },
+      ]
+        .map((r) => JSON.stringify(r))
+        .join('\n') + '\n',
+    );
     await run(['index', beir, '--out', path.join(dir, 'beir-idx'), '--chunk-tokens', '0']);
     const hits = JSON.parse(await run(['search', path.join(dir, 'beir-idx'), 'masks', '-k', '1', '--json']));
     expect(hits.hits[0].id).toBe('d1');
@@ -105,7 +140,11 @@ describe('model configs missing their sizes', () => {
       delete cfg.hidden_size;
       write(file, JSON.stringify(cfg));
     }
-    await expect(loadEncoder(path.join(dir, 'bert-tiny'))).rejects.toThrow(`${path.join(dir, 'bert-tiny', 'config.json')}: missing "hidden_size"`);
-    await expect(loadGenerator(path.join(dir, 'llama-tiny'))).rejects.toThrow(`${path.join(dir, 'llama-tiny', 'config.json')}: missing "hidden_size"`);
+    await expect(loadEncoder(path.join(dir, 'bert-tiny'))).rejects.toThrow(
+      `${path.join(dir, 'bert-tiny', 'config.json')}: missing "hidden_size"`,
+    );
+    await expect(loadGenerator(path.join(dir, 'llama-tiny'))).rejects.toThrow(
+      `${path.join(dir, 'llama-tiny', 'config.json')}: missing "hidden_size"`,
+    );
   });
 });

@@ -2,7 +2,7 @@
  * Output safety: `--out` never deletes what dalm did not write, an index rebuild is one atomic swap,
  * and an interrupted swap is repaired on the next run (hardening issue, data-loss cases 1-3).
  */
-import { describe, it, expect, beforeAll, } from 'vitest';
+import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,9 +48,13 @@ describe('--out safety', () => {
     const foreign = path.join(root, 'foreign');
     mkdirSync(foreign);
     writeFileSync(path.join(foreign, 'thesis.tex'), 'years of work');
-    await expect(run(['index', docs, '--out', foreign])).rejects.toThrow(/not an index directory written by dalm.*--force/);
+    await expect(run(['index', docs, '--out', foreign])).rejects.toThrow(
+      /not an index directory written by dalm.*--force/,
+    );
     expect(readdirSync(foreign)).toEqual(['thesis.tex']);
-    await expect(run(['train', 'retriever', '--pairs', path.join(root, 'none.jsonl'), '--out', foreign])).rejects.toThrow(/not a model directory written by dalm/);
+    await expect(
+      run(['train', 'retriever', '--pairs', path.join(root, 'none.jsonl'), '--out', foreign]),
+    ).rejects.toThrow(/not a model directory written by dalm/);
     expect(readdirSync(foreign)).toEqual(['thesis.tex']);
 
     // --force replaces the index files but still keeps what the index does not own.
@@ -71,7 +75,9 @@ describe('--out safety', () => {
 
   it('a BM25-only rebuild of a dense index leaves no stale dense files, and search works', async () => {
     const idx = path.join(root, 'index-dense');
-    const dense = JSON.parse(await run(['index', docs, '--out', idx, '--retriever', bertTiny, '--dense-kind', 'exact', '--json']));
+    const dense = JSON.parse(
+      await run(['index', docs, '--out', idx, '--retriever', bertTiny, '--dense-kind', 'exact', '--json']),
+    );
     expect(dense.dense).toBe('exact');
     expect(existsSync(path.join(idx, 'manifest.json'))).toBe(true);
     expect(existsSync(path.join(idx, 'retriever.json'))).toBe(true);
@@ -106,17 +112,24 @@ describe('dalm index add / remove', () => {
     const idx = path.join(root, 'index');
     await run(['index', docs, '--out', idx, '--retriever', bertTiny, '--dense-kind', 'exact']);
     const more = path.join(root, 'more.jsonl');
-    writeFileSync(more, JSON.stringify({ id: 'vax', text: 'Vaccines train the immune system against the spike protein.' }) + '\n');
+    writeFileSync(
+      more,
+      JSON.stringify({ id: 'vax', text: 'Vaccines train the immune system against the spike protein.' }) + '\n',
+    );
     const added = JSON.parse(await run(['index', 'add', idx, more, '--chunk-tokens', '0', '--json']));
     expect(added).toMatchObject({ added: 1, replaced: 0, passages: 4 });
     for (const mode of ['bm25', 'dense']) {
-      const hits = JSON.parse(await run(['search', idx, 'vaccines spike protein immune', '--mode', mode, '-k', '4', '--json']));
+      const hits = JSON.parse(
+        await run(['search', idx, 'vaccines spike protein immune', '--mode', mode, '-k', '4', '--json']),
+      );
       expect(hits.hits.map((h: { id: string }) => h.id)).toContain('vax');
     }
     const removed = JSON.parse(await run(['index', 'remove', idx, 'vax', 'no-such-id', '--json']));
     expect(removed).toMatchObject({ removed: 1, missing: 1, passages: 3 });
     for (const mode of ['bm25', 'dense']) {
-      const hits = JSON.parse(await run(['search', idx, 'vaccines spike protein immune', '--mode', mode, '-k', '4', '--json']));
+      const hits = JSON.parse(
+        await run(['search', idx, 'vaccines spike protein immune', '--mode', mode, '-k', '4', '--json']),
+      );
       expect(hits.hits.map((h: { id: string }) => h.id)).not.toContain('vax');
       if (mode === 'dense') expect(hits.hits.length).toBe(3); // BM25 returns only passages sharing a term
     }

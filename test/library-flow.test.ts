@@ -10,9 +10,30 @@ import path from 'node:path';
 import { initEngine, Rng } from '@dalm/core';
 import { buildIndexDir, IndexDir, loadEncoder, loadPassages } from '@dalm/retriever';
 import { RagPipeline, loadGenerator, saveGenerator, scoreAnswers } from '@dalm/generator';
-import { buildRaftExamples, ictPairs, scratchEncoder, scratchGenerator, trainGenerator, trainRetriever, type QaExample } from '@dalm/trainer';
+import {
+  buildRaftExamples,
+  ictPairs,
+  scratchEncoder,
+  scratchGenerator,
+  trainGenerator,
+  trainRetriever,
+  type QaExample,
+} from '@dalm/trainer';
 
-const CITIES = ['Amber', 'Birch', 'Cedar', 'Dune', 'Ember', 'Frost', 'Grove', 'Harbor', 'Iris', 'Jade', 'Kelp', 'Lumen'];
+const CITIES = [
+  'Amber',
+  'Birch',
+  'Cedar',
+  'Dune',
+  'Ember',
+  'Frost',
+  'Grove',
+  'Harbor',
+  'Iris',
+  'Jade',
+  'Kelp',
+  'Lumen',
+];
 
 function writeDomain(dir: string, n: number): QaExample[] {
   const rng = new Rng(21);
@@ -26,8 +47,16 @@ function writeDomain(dir: string, n: number): QaExample[] {
     if (seen.has(name)) continue;
     seen.add(name);
     const capital = CITIES[rng.int(CITIES.length)];
-    writeFileSync(path.join(dir, `${name.toLowerCase()}.txt`), `${name} is a small country. The capital of ${name} is ${capital}. It has many rivers.`);
-    qa.push({ id: name, question: `What is the capital of ${name}?`, answers: [capital], positiveIds: [`${name.toLowerCase()}.txt#0`] });
+    writeFileSync(
+      path.join(dir, `${name.toLowerCase()}.txt`),
+      `${name} is a small country. The capital of ${name} is ${capital}. It has many rivers.`,
+    );
+    qa.push({
+      id: name,
+      question: `What is the capital of ${name}?`,
+      answers: [capital],
+      positiveIds: [`${name.toLowerCase()}.txt#0`],
+    });
   }
   return qa;
 }
@@ -46,13 +75,18 @@ describe('library flow (README example)', () => {
     expect(passages.length).toBe(140);
 
     // Dropout off so the run is deterministic (tf.dropout draws unseeded masks).
-    const encoder = scratchEncoder(passages.map((p) => p.text), 'tiny', 1, {
-      hidden_size: 64,
-      intermediate_size: 128,
-      max_position_embeddings: 64,
-      hidden_dropout_prob: 0,
-      attention_probs_dropout_prob: 0,
-    });
+    const encoder = scratchEncoder(
+      passages.map((p) => p.text),
+      'tiny',
+      1,
+      {
+        hidden_size: 64,
+        intermediate_size: 128,
+        max_position_embeddings: 64,
+        hidden_dropout_prob: 0,
+        attention_probs_dropout_prob: 0,
+      },
+    );
     await trainRetriever(encoder, ictPairs(passages, { minQueryWords: 3 }), { steps: 20, batchSize: 16, quiet: true });
     await encoder.save(path.join(root, 'retriever'));
     await buildIndexDir(path.join(root, 'index'), passages, encoder, {}, path.join(root, 'retriever'));
@@ -72,12 +106,22 @@ describe('library flow (README example)', () => {
     );
     const byId = new Map(passages.map((p) => [p.id, p]));
     const examples = await buildRaftExamples(qa.slice(0, 120), retrieval, byId, { k: 1, goldShare: 1 });
-    const { contextTokens } = await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, { steps: 250, batchSize: 16, learningRate: 3e-3, warmupSteps: 20, maxSeqLength: 128, quiet: true });
+    const { contextTokens } = await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, {
+      steps: 250,
+      batchSize: 16,
+      learningRate: 3e-3,
+      warmupSteps: 20,
+      maxSeqLength: 128,
+      quiet: true,
+    });
     const format = { ...gen.format, contextTokens };
     await saveGenerator(path.join(root, 'generator'), gen.model, gen.tokenizer, format);
 
     const rag = new RagPipeline(gen.model, gen.tokenizer, format, retrieval);
-    const answers = await rag.askMany(held.map((q) => q.question), { k: 1, generate: { maxNewTokens: 6 } });
+    const answers = await rag.askMany(
+      held.map((q) => q.question),
+      { k: 1, generate: { maxNewTokens: 6 } },
+    );
     const metrics = scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: held[i].answers })));
     console.log(`library flow: held-out hit@1 ${hit1.toFixed(2)}, exact match ${metrics.exact_match.toFixed(2)}`);
     // 12 possible capitals: guessing gets ~0.08; reading the retrieved passage is needed to pass.
@@ -99,7 +143,10 @@ describe('library flow (README example)', () => {
     const index2 = await IndexDir.open(path.join(root, 'index'), encoder2);
     const gen2 = await loadGenerator(path.join(root, 'generator'));
     const rag2 = new RagPipeline(gen2.model, gen2.tokenizer, gen2.format, index2.retrieval('hybrid'));
-    const again = await rag2.askMany(held.slice(0, 5).map((q) => q.question), { k: 1, generate: { maxNewTokens: 6 } });
+    const again = await rag2.askMany(
+      held.slice(0, 5).map((q) => q.question),
+      { k: 1, generate: { maxNewTokens: 6 } },
+    );
     expect(again.map((a) => a.answer)).toEqual(answers.slice(0, 5).map((a) => a.answer));
     for (const x of [index, index2]) x.dispose();
     for (const x of [encoder, encoder2]) x.dispose();

@@ -23,16 +23,35 @@ const env = {
   ...process.env,
   DALM_BACKEND: '',
   // node-gyp (hnswlib-node) uses the installed Node headers instead of downloading them, where they exist.
-  ...(fs.existsSync('/usr/include/node/node.h') && !process.env.npm_config_nodedir ? { npm_config_nodedir: '/usr' } : {}),
+  ...(fs.existsSync('/usr/include/node/node.h') && !process.env.npm_config_nodedir
+    ? { npm_config_nodedir: '/usr' }
+    : {}),
   ONNXRUNTIME_NODE_INSTALL_CUDA: 'skip',
 };
-const sh = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: 'pipe', maxBuffer: 64 << 20 });
+const sh = (cmd: string, args: string[], cwd: string) =>
+  execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: 'pipe', maxBuffer: 64 << 20 });
 
 const PACKAGES: Record<string, string[]> = {
   '@dalm/core': ['initEngine', 'readSafetensors', 'writeModelDir', 'loadTokenizer', 'trainWordPiece', 'atomicWriteDir'],
-  '@dalm/retriever': ['loadEncoder', 'createEncoder', 'loadPassages', 'buildIndexDir', 'IndexDir', 'Bm25Index', 'IrEvaluator'],
+  '@dalm/retriever': [
+    'loadEncoder',
+    'createEncoder',
+    'loadPassages',
+    'buildIndexDir',
+    'IndexDir',
+    'Bm25Index',
+    'IrEvaluator',
+  ],
   '@dalm/generator': ['loadGenerator', 'RagPipeline', 'generate', 'saveGenerator', 'applyLora', 'scoreAnswers'],
-  '@dalm/trainer': ['train', 'trainRetriever', 'trainGenerator', 'trainEndToEnd', 'scratchEncoder', 'scratchGenerator', 'runQuickstart'],
+  '@dalm/trainer': [
+    'train',
+    'trainRetriever',
+    'trainGenerator',
+    'trainEndToEnd',
+    'scratchEncoder',
+    'scratchGenerator',
+    'runQuickstart',
+  ],
   '@dalm/server': ['createServer', 'startServer', 'loadServeModels', 'validateServerConfig'],
   '@dalm/cli': ['buildProgram'],
   '@dalm/all': ['initEngine', 'loadEncoder', 'RagPipeline', 'trainRetriever', 'createServer'],
@@ -42,7 +61,10 @@ describe('installed from packed tarballs with npm', () => {
   it('packs every package, installs them in a fresh project, and they work on plain Node', () => {
     sh('pnpm', ['release:dry'], repoRoot);
     const packs = path.join(repoRoot, 'dist', 'packs');
-    const tarballs = fs.readdirSync(packs).filter((f) => f.endsWith('.tgz')).map((f) => path.join(packs, f));
+    const tarballs = fs
+      .readdirSync(packs)
+      .filter((f) => f.endsWith('.tgz'))
+      .map((f) => path.join(packs, f));
     expect(tarballs.length).toBe(Object.keys(PACKAGES).length);
     sh('npm', ['init', '-y'], project);
     sh('npm', ['install', '--no-audit', '--no-fund', ...tarballs, '@types/node@20'], project);
@@ -53,10 +75,16 @@ describe('installed from packed tarballs with npm', () => {
       probe,
       `const out = {};\nfor (const name of ${JSON.stringify(Object.keys(PACKAGES))}) {\n  const m = await import(name);\n  out[name] = { resolved: import.meta.resolve(name), names: Object.keys(m) };\n}\nconsole.log(JSON.stringify(out));\n`,
     );
-    const probed = JSON.parse(sh(process.execPath, [probe], project)) as Record<string, { resolved: string; names: string[] }>;
+    const probed = JSON.parse(sh(process.execPath, [probe], project)) as Record<
+      string,
+      { resolved: string; names: string[] }
+    >;
     for (const [name, expected] of Object.entries(PACKAGES)) {
       const got = probed[name]!;
-      expect(got.resolved.startsWith(`file://${fs.realpathSync(project)}/node_modules/`), `${name} resolved to ${got.resolved}`).toBe(true);
+      expect(
+        got.resolved.startsWith(`file://${fs.realpathSync(project)}/node_modules/`),
+        `${name} resolved to ${got.resolved}`,
+      ).toBe(true);
       for (const n of expected) expect(got.names, `${name} exports ${n}`).toContain(n);
     }
 
@@ -78,7 +106,10 @@ const dense = await index.retrieval('dense').search('incubation period', { k: 5 
 console.log(JSON.stringify({ bm25: bm25[0].id, dense: dense.map((h) => h.id).sort() }));
 `,
     );
-    expect(JSON.parse(sh(process.execPath, [script], project))).toEqual({ bm25: 'd2', dense: ['d0', 'd1', 'd2', 'd3', 'd4'] });
+    expect(JSON.parse(sh(process.execPath, [script], project))).toEqual({
+      bm25: 'd2',
+      dense: ['d0', 'd1', 'd2', 'd3', 'd4'],
+    });
 
     // The binary, through npx.
     expect(sh('npx', ['dalm', 'doctor'], project)).toMatch(/^backend +wasm/m);
@@ -111,7 +142,18 @@ export const badPassage: Passage = { id: 'a', text: 't' };
     );
     fs.writeFileSync(
       path.join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: ['node'] }, files: ['check.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ['node'],
+        },
+        files: ['check.ts'],
+      }),
     );
     // The compiler is the repository's (a tool); every module it resolves is the project's.
     const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -11,7 +11,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initEngine, loadOnnxRuntime } from '@dalm/core';
 import { loadEncoder } from '@dalm/retriever';
 import { runCli } from './helpers/run-cli';
@@ -20,8 +20,15 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const bertTiny = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', 'bert-tiny');
 const ort = await loadOnnxRuntime();
 const transformers = await import('@huggingface/transformers').catch(() => null);
-const missing = [!ort && 'onnxruntime-node', !transformers && '@huggingface/transformers', !existsSync(bertTiny) && bertTiny].filter(Boolean);
-if (missing.length) console.warn(`onnx-interop.test: skipped — missing ${missing.join(', ')} (ONNXRUNTIME_NODE_INSTALL_CUDA=skip pnpm install)`);
+const missing = [
+  !ort && 'onnxruntime-node',
+  !transformers && '@huggingface/transformers',
+  !existsSync(bertTiny) && bertTiny,
+].filter(Boolean);
+if (missing.length)
+  console.warn(
+    `onnx-interop.test: skipped — missing ${missing.join(', ')} (ONNXRUNTIME_NODE_INSTALL_CUDA=skip pnpm install)`,
+  );
 
 const TEXTS = ['Hello, world! How are you?', 'The quick brown fox jumps over the lazy dog.', 'a cat', 'is this good?'];
 
@@ -49,7 +56,9 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
 
   it("transformers.js' feature-extraction pipeline gives the framework's embeddings within 1e-4", async () => {
     const out = path.join(tmp, 'models', 'bert-tiny-onnx');
-    const summary = JSON.parse(await run(['export', 'onnx', bertTiny, '--out', out, '--json'])) as { modelFile: string };
+    const summary = JSON.parse(await run(['export', 'onnx', bertTiny, '--out', out, '--json'])) as {
+      modelFile: string;
+    };
     expect(summary.modelFile).toBe(path.join(out, 'onnx', 'model.onnx'));
 
     const { env, pipeline } = transformers!;
@@ -63,21 +72,41 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
     const enc = await loadEncoder(bertTiny); // tfjs, the framework's own forward pass
     const want = await enc.embedPassages(TEXTS);
     enc.dispose();
-    for (let i = 0; i < TEXTS.length; i++) expect(maxDiff(got.subarray(i * 32, (i + 1) * 32), want[i]!)).toBeLessThan(1e-4);
+    for (let i = 0; i < TEXTS.length; i++)
+      expect(maxDiff(got.subarray(i * 32, (i + 1) * 32), want[i]!)).toBeLessThan(1e-4);
     await extractor.dispose();
   });
 
   it('indexes on ONNX Runtime and searches the same index on tfjs with the same hits', async () => {
     const model = path.join(tmp, 'retriever');
     await mkdir(model, { recursive: true });
-    for (const f of await readdir(bertTiny, { withFileTypes: true })) if (f.isFile()) await copyFile(path.join(bertTiny, f.name), path.join(model, f.name));
+    for (const f of await readdir(bertTiny, { withFileTypes: true }))
+      if (f.isFile()) await copyFile(path.join(bertTiny, f.name), path.join(model, f.name));
     const corpus = TEXTS.map((text, i) => JSON.stringify({ id: `p${i}`, text })).join('\n') + '\n';
     await writeFile(path.join(tmp, 'corpus.jsonl'), corpus);
     const index = path.join(tmp, 'index');
-    const built = JSON.parse(await run(['index', path.join(tmp, 'corpus.jsonl'), '--out', index, '--retriever', model, '--chunk-tokens', '0', '--runtime', 'onnx', '--json'])) as { fingerprint: string };
+    const built = JSON.parse(
+      await run([
+        'index',
+        path.join(tmp, 'corpus.jsonl'),
+        '--out',
+        index,
+        '--retriever',
+        model,
+        '--chunk-tokens',
+        '0',
+        '--runtime',
+        'onnx',
+        '--json',
+      ]),
+    ) as { fingerprint: string };
     expect(existsSync(path.join(model, 'onnx', 'model.onnx'))).toBe(true); // exported on first use
     const search = async (runtime: string) =>
-      (JSON.parse(await run(['search', index, 'a cat', '--mode', 'dense', '-k', '4', '--runtime', runtime, '--json'])) as { hits: { id: string; score: number }[] }).hits;
+      (
+        JSON.parse(
+          await run(['search', index, 'a cat', '--mode', 'dense', '-k', '4', '--runtime', runtime, '--json']),
+        ) as { hits: { id: string; score: number }[] }
+      ).hits;
     const viaOnnx = await search('onnx');
     const viaTfjs = await search('tfjs');
     expect(viaOnnx.map((h) => h.id)).toEqual(viaTfjs.map((h) => h.id));
@@ -86,7 +115,9 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
     const tfjsEnc = await loadEncoder(model);
     expect(built.fingerprint).toBe(tfjsEnc.fingerprint);
     tfjsEnc.dispose();
-    const doctor = JSON.parse(await run(['doctor', '--json'])) as { inference: { runtime: string; onnxRuntime: { threads: number } } };
+    const doctor = JSON.parse(await run(['doctor', '--json'])) as {
+      inference: { runtime: string; onnxRuntime: { threads: number } };
+    };
     expect(doctor.inference.runtime).toBe('onnx');
     expect(doctor.inference.onnxRuntime.threads).toBe(os.availableParallelism());
   });
@@ -102,10 +133,16 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
       env.localModelPath = path.join(tmp, 'models');
       const pipe = await pipeline('text-generation', `${name}-onnx`, { local_files_only: true, dtype: 'fp32' });
       const ref = JSON.parse(await readFile(path.join(fixture, 'reference.json'), 'utf8')) as {
-        generate: { name: string; inputs: { input_ids: number[][]; attention_mask: number[][] }; params: { max_new_tokens: number }; new_tokens: number[][] }[];
+        generate: {
+          name: string;
+          inputs: { input_ids: number[][]; attention_mask: number[][] };
+          params: { max_new_tokens: number };
+          new_tokens: number[][];
+        }[];
       };
       for (const g of ref.generate) {
-        const t = (rows: number[][]) => new Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
+        const t = (rows: number[][]) =>
+          new Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
         const seqs = (await pipe.model.generate({
           inputs: t(g.inputs.input_ids),
           attention_mask: t(g.inputs.attention_mask),
@@ -125,9 +162,23 @@ describe.skipIf(missing.length > 0)('ONNX export interop', () => {
     const fixture = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', 'qwen2-tiny');
     const gen = path.join(tmp, 'generator');
     await mkdir(gen, { recursive: true });
-    for (const f of await readdir(fixture, { withFileTypes: true })) if (f.isFile()) await copyFile(path.join(fixture, f.name), path.join(gen, f.name));
+    for (const f of await readdir(fixture, { withFileTypes: true }))
+      if (f.isFile()) await copyFile(path.join(fixture, f.name), path.join(gen, f.name));
     const ask = async (runtime: string) =>
-      JSON.parse(await run(['ask', 'The quick brown', '--generator', gen, '--closed-book', '--max-new-tokens', '12', '--runtime', runtime, '--json'])) as { answer: string };
+      JSON.parse(
+        await run([
+          'ask',
+          'The quick brown',
+          '--generator',
+          gen,
+          '--closed-book',
+          '--max-new-tokens',
+          '12',
+          '--runtime',
+          runtime,
+          '--json',
+        ]),
+      ) as { answer: string };
     const viaOnnx = await ask('onnx');
     expect(existsSync(path.join(gen, 'onnx', 'model.onnx'))).toBe(true);
     const viaTfjs = await ask('tfjs');

@@ -34,7 +34,9 @@ export function referencePath(...parts: string[]): string {
 export function pyrefPackagePath(pkg: string, ...sub: string[]): string | undefined {
   const lib = path.join(pyrefDir(), 'lib');
   if (!existsSync(lib)) return undefined;
-  for (const py of readdirSync(lib).filter((d) => d.startsWith('python')).sort()) {
+  for (const py of readdirSync(lib)
+    .filter((d) => d.startsWith('python'))
+    .sort()) {
     const p = path.join(lib, py, 'site-packages', pkg, ...sub);
     if (existsSync(p)) return p;
   }
@@ -42,7 +44,8 @@ export function pyrefPackagePath(pkg: string, ...sub: string[]): string | undefi
 }
 
 /** How to make the reference outputs, for skip messages. */
-export const MAKE_REFERENCE = 'run `bash scripts/reference/setup-venv.sh && bash scripts/reference/make-all.sh` (or set DALM_REFERENCE_DIR / DALM_PYREF)';
+export const MAKE_REFERENCE =
+  'run `bash scripts/reference/setup-venv.sh && bash scripts/reference/make-all.sh` (or set DALM_REFERENCE_DIR / DALM_PYREF)';
 
 /** A skip message when `file` is missing, else undefined. */
 export function missingReference(file: string, what: string): string | undefined {

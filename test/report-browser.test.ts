@@ -28,19 +28,61 @@ const repoRoot = path.resolve(__dirname, '..');
 const artifacts = path.join(repoRoot, 'test-artifacts');
 
 const SYL = ['ka', 'lo', 'mi', 'ra', 'to', 'ne', 'vu', 'si', 'da', 'po', 'ze', 'bi'];
-const CITIES = ['Amber', 'Birch', 'Cedar', 'Dune', 'Ember', 'Frost', 'Grove', 'Harbor', 'Iris', 'Jade', 'Kelp', 'Lumen', 'Moss', 'Nectar', 'Onyx', 'Pine', 'Quartz', 'Reed', 'Slate', 'Thorn'];
-const COUNTRIES = CITIES.map((capital, i) => ({ country: SYL[i % 12]! + SYL[(i * 5 + 3) % 12]! + SYL[(i * 7 + 1) % 12]!, capital }));
+const CITIES = [
+  'Amber',
+  'Birch',
+  'Cedar',
+  'Dune',
+  'Ember',
+  'Frost',
+  'Grove',
+  'Harbor',
+  'Iris',
+  'Jade',
+  'Kelp',
+  'Lumen',
+  'Moss',
+  'Nectar',
+  'Onyx',
+  'Pine',
+  'Quartz',
+  'Reed',
+  'Slate',
+  'Thorn',
+];
+const COUNTRIES = CITIES.map((capital, i) => ({
+  country: SYL[i % 12]! + SYL[(i * 5 + 3) % 12]! + SYL[(i * 7 + 1) % 12]!,
+  capital,
+}));
 const CORPUS: Passage[] = COUNTRIES.map((d, i) => {
   const text = `The capital of ${d.country} is ${d.capital}. ${d.country} trades ${['salt', 'tea', 'wool', 'iron'][i % 4]} with its neighbours.`;
   return { id: `p${i}`, title: d.country, text, source: `doc${i}.md`, start: 0, end: text.length };
 });
-const QA: QaExample[] = COUNTRIES.map((d, i) => ({ id: `q${i}`, question: `What is the capital of ${d.country}?`, answers: [d.capital], positiveIds: [`p${i}`] }));
-const FORMAT = validatePromptFormat({ instruction: '', passageTemplate: '{text}\n', questionTemplate: '{question}\n', answerPrefix: 'A:' });
+const QA: QaExample[] = COUNTRIES.map((d, i) => ({
+  id: `q${i}`,
+  question: `What is the capital of ${d.country}?`,
+  answers: [d.capital],
+  positiveIds: [`p${i}`],
+}));
+const FORMAT = validatePromptFormat({
+  instruction: '',
+  passageTemplate: '{text}\n',
+  questionTemplate: '{question}\n',
+  answerPrefix: 'A:',
+});
 
 function tinyEncoder(tokenizer: Tokenizer): Encoder {
   return createEncoder({
     tokenizer,
-    config: { hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+    config: {
+      hidden_size: 32,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      intermediate_size: 64,
+      max_position_embeddings: 64,
+      hidden_dropout_prob: 0,
+      attention_probs_dropout_prob: 0,
+    },
     settings: { maxLength: 48, pooling: 'mean', normalize: true },
     seed: 3,
   });
@@ -53,7 +95,9 @@ async function dalm(args: string[]): Promise<string> {
     return true;
   });
   try {
-    await buildProgram().exitOverride().parseAsync(['node', 'dalm', '--quiet', ...args]);
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(['node', 'dalm', '--quiet', ...args]);
   } finally {
     spy.mockRestore();
   }
@@ -93,7 +137,16 @@ beforeAll(async () => {
   await trainRetriever(
     encoder,
     pairs,
-    { steps: 30, batchSize: 8, learningRate: 3e-3, warmupSteps: 3, logEvery: 1, evalEvery: 10, runDir: path.join(out, 'runs', 'retriever'), quiet: true },
+    {
+      steps: 30,
+      batchSize: 8,
+      learningRate: 3e-3,
+      warmupSteps: 3,
+      logEvery: 1,
+      evalEvery: 10,
+      runDir: path.join(out, 'runs', 'retriever'),
+      quiet: true,
+    },
     { evaluate: () => denseMetrics() },
   );
   const after = await denseMetrics();
@@ -101,21 +154,43 @@ beforeAll(async () => {
   // End-to-end, 'reindex' mode: 6 steps, the index rebuilt every 2.
   const model = createCausalLM(
     {
-      model_type: 'llama', vocab_size: bpe.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2,
-      num_key_value_heads: 1, max_position_embeddings: 128, tie_word_embeddings: true,
-      bos_token_id: bpe.special.bos, eos_token_id: bpe.special.eos, pad_token_id: bpe.special.pad,
+      model_type: 'llama',
+      vocab_size: bpe.vocabSize,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      max_position_embeddings: 128,
+      tie_word_embeddings: true,
+      bos_token_id: bpe.special.bos,
+      eos_token_id: bpe.special.eos,
+      pad_token_id: bpe.special.pad,
     },
     5,
   );
   const e2e = await trainEndToEnd(encoder, model, bpe, FORMAT, QA, CORPUS, {
-    passageMode: 'reindex', reindexEvery: 2, steps: 6, logEvery: 1, batchSize: 4, k: 2, learningRate: 1e-3, warmupSteps: 1, maxSeqLength: 96, runDir: path.join(out, 'runs', 'e2e'), quiet: true,
+    passageMode: 'reindex',
+    reindexEvery: 2,
+    steps: 6,
+    logEvery: 1,
+    batchSize: 4,
+    k: 2,
+    learningRate: 1e-3,
+    warmupSteps: 1,
+    maxSeqLength: 96,
+    runDir: path.join(out, 'runs', 'e2e'),
+    quiet: true,
   });
   e2e.passages.dispose();
 
   // Answers and examples from the trained pipeline (a tiny model: the answers are poor, the numbers real).
   const index = await ExactIndex.build(encoder, CORPUS);
   const rag = new RagPipeline(model, bpe, FORMAT, index);
-  const answers = await rag.askMany(QA.slice(0, 8).map((q) => q.question), { k: 2, generate: { maxNewTokens: 4 } });
+  const answers = await rag.askMany(
+    QA.slice(0, 8).map((q) => q.question),
+    { k: 2, generate: { maxNewTokens: 4 } },
+  );
   const answerMetrics = scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: QA[i]!.answers })));
   index.dispose();
   model.dispose();
@@ -137,7 +212,16 @@ beforeAll(async () => {
       dense_after: {
         ...after,
         ci95: { [ndcg]: [after[ndcg]! - 0.05, Math.min(1, after[ndcg]! + 0.05)] },
-        paired: { dense_before: { [ndcg]: { delta: after[ndcg]! - before[ndcg]!, low: after[ndcg]! - before[ndcg]! - 0.04, high: after[ndcg]! - before[ndcg]! + 0.04, p: 0.0004 } } },
+        paired: {
+          dense_before: {
+            [ndcg]: {
+              delta: after[ndcg]! - before[ndcg]!,
+              low: after[ndcg]! - before[ndcg]! - 0.04,
+              high: after[ndcg]! - before[ndcg]! + 0.04,
+              p: 0.0004,
+            },
+          },
+        },
       },
     },
     answers: { after: answerMetrics },
@@ -177,15 +261,23 @@ describe('dalm report', () => {
 
     const summary = JSON.parse(await dalm(['report', out, '--out', path.join(root, 'elsewhere', 'r.html'), '--json']));
     expect(summary.file).toBe(path.join(root, 'elsewhere', 'r.html'));
-    expect(summary.runs.map((r: { name: string; steps: number }) => [r.name, r.steps])).toEqual([['e2e', 6], ['retriever', 30]]);
-    expect(summary.tables.map((t: { rows: string[] }) => t.rows)).toEqual([['bm25', 'dense_before', 'dense_after'], ['after']]);
+    expect(summary.runs.map((r: { name: string; steps: number }) => [r.name, r.steps])).toEqual([
+      ['e2e', 6],
+      ['retriever', 30],
+    ]);
+    expect(summary.tables.map((t: { rows: string[] }) => t.rows)).toEqual([
+      ['bm25', 'dense_before', 'dense_after'],
+      ['after'],
+    ]);
     expect(summary.examples).toBe(3);
   });
 
   it('names the missing file', async () => {
     const empty = path.join(root, 'empty');
     mkdirSync(empty);
-    await expect(dalm(['report', empty])).rejects.toThrow(/empty: no metrics\.jsonl \(looked for .*empty\/metrics\.jsonl/);
+    await expect(dalm(['report', empty])).rejects.toThrow(
+      /empty: no metrics\.jsonl \(looked for .*empty\/metrics\.jsonl/,
+    );
     await expect(dalm(['report', path.join(root, 'nope')])).rejects.toThrow(/nope: no such directory/);
     const bad = path.join(root, 'bad');
     mkdirSync(bad);
@@ -194,25 +286,32 @@ describe('dalm report', () => {
   });
 
   const missing = chromiumMissing();
-  it.skipIf(missing !== null)(`draws every chart in headless Chromium${missing ? ` (skipped: ${missing})` : ''}`, async () => {
-    const file = path.join(out, 'report.html');
-    await dalm(['report', out]);
-    const { context, close } = await launchChromium();
-    try {
-      const page = await context.newPage();
-      const problems: string[] = [];
-      const requests: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      page.on('request', (r) => requests.push(r.url()));
-      await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-      await page.waitForFunction(() => (window as any).dalmReport !== undefined, null, { timeout: 10_000 });
+  it.skipIf(missing !== null)(
+    `draws every chart in headless Chromium${missing ? ` (skipped: ${missing})` : ''}`,
+    async () => {
+      const file = path.join(out, 'report.html');
+      await dalm(['report', out]);
+      const { context, close } = await launchChromium();
+      try {
+        const page = await context.newPage();
+        const problems: string[] = [];
+        const requests: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+        });
+        page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+        page.on('request', (r) => requests.push(r.url()));
+        await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+        await page.waitForFunction(() => (window as any).dalmReport !== undefined, null, { timeout: 10_000 });
 
-      // Every chart: a canvas with a size, painted pixels, and one laid-out point per data value.
-      const charts: { id: string; w: number; h: number; painted: number; datasets: { label: string; type: string; n: number; laidOut: number; inside: number; xs: number[] }[] }[] =
-        await page.evaluate(() => {
+        // Every chart: a canvas with a size, painted pixels, and one laid-out point per data value.
+        const charts: {
+          id: string;
+          w: number;
+          h: number;
+          painted: number;
+          datasets: { label: string; type: string; n: number; laidOut: number; inside: number; xs: number[] }[];
+        }[] = await page.evaluate(() => {
           const Chart = (window as any).Chart;
           return Array.from(document.querySelectorAll('canvas')).map((c) => {
             const chart = Chart.getChart(c);
@@ -230,67 +329,98 @@ describe('dalm report', () => {
                 const meta = chart.getDatasetMeta(i);
                 const pts = meta.data.filter((e: any) => Number.isFinite(e.x) && Number.isFinite(e.y));
                 const inside = pts.filter((e: any) => e.x >= area.left - 1 && e.x <= area.right + 1).length;
-                return { label: d.label, type: meta.type, n: d.data.length, laidOut: pts.length, inside, xs: d.data.map((p: any) => p?.x) };
+                return {
+                  label: d.label,
+                  type: meta.type,
+                  n: d.data.length,
+                  laidOut: pts.length,
+                  inside,
+                  xs: d.data.map((p: any) => p?.x),
+                };
               }),
             };
           });
         });
-      const byId = new Map(charts.map((c) => [c.id, c]));
-      // Retrieval table (3 systems: bars; the 1-row answers table has none); e2e (run0): loss, grad,
-      // values the recipe logged; retriever (run1): loss, grad, evaluations.
-      expect(charts.map((c) => c.id).sort()).toEqual(['run0-extra', 'run0-grad', 'run0-loss', 'run1-eval', 'run1-grad', 'run1-loss', 'table0-bars']);
-      for (const c of charts) {
-        expect(c.w, c.id).toBeGreaterThan(300);
-        expect(c.h, c.id).toBeGreaterThan(200);
-        expect(c.painted, c.id).toBeGreaterThan(2000);
-        for (const d of c.datasets) if (!(c.id === 'run1-eval' && d.n === 0)) expect(d.laidOut, `${c.id} ${d.label}`).toBe(d.n);
+        const byId = new Map(charts.map((c) => [c.id, c]));
+        // Retrieval table (3 systems: bars; the 1-row answers table has none); e2e (run0): loss, grad,
+        // values the recipe logged; retriever (run1): loss, grad, evaluations.
+        expect(charts.map((c) => c.id).sort()).toEqual([
+          'run0-extra',
+          'run0-grad',
+          'run0-loss',
+          'run1-eval',
+          'run1-grad',
+          'run1-loss',
+          'table0-bars',
+        ]);
+        for (const c of charts) {
+          expect(c.w, c.id).toBeGreaterThan(300);
+          expect(c.h, c.id).toBeGreaterThan(200);
+          expect(c.painted, c.id).toBeGreaterThan(2000);
+          for (const d of c.datasets)
+            if (!(c.id === 'run1-eval' && d.n === 0)) expect(d.laidOut, `${c.id} ${d.label}`).toBe(d.n);
+        }
+        const loss = byId.get('run1-loss')!;
+        expect(loss.datasets.map((d) => [d.label, d.n, d.inside])).toEqual([
+          ['loss', 30, 30],
+          ['learning rate', 30, 30],
+        ]);
+        expect(loss.datasets[0]!.xs).toEqual(stepLines(retrieverLog).map((r) => r.step));
+        const evals = byId.get('run1-eval')!;
+        const evalMetrics = Object.keys(evalLines(retrieverLog)[0]!).filter(
+          (k) => !['time', 'step', 'event'].includes(k),
+        );
+        expect(evals.datasets.length).toBe(evalMetrics.length); // 11 IR metrics
+        for (const d of evals.datasets) expect(d.xs).toEqual([10, 20, 30]);
+        const e2eLoss = byId.get('run0-loss')!;
+        expect(e2eLoss.datasets.find((d) => d.label === 're-index')?.xs).toEqual([2, 4, 6]);
+        const bars = byId.get('table0-bars')!;
+        expect(bars.datasets.map((d) => d.label)).toEqual(['BM25', 'dense, before training', 'dense, after training']);
+
+        // Tables hold the report.json numbers, with the interval and the paired difference.
+        const cell = async (table: number, row: string, metric: string) =>
+          (
+            await page
+              .locator(`[data-table="${table}"] table.metrics tr[data-row="${row}"] td[data-metric="${metric}"]`)
+              .first()
+              .innerText()
+          ).trim();
+        for (const row of ['bm25', 'dense_before', 'dense_after']) {
+          expect(await cell(0, row, 'recall@1')).toContain(report.retrieval[row]['recall@1'].toFixed(4));
+        }
+        const ndcg = report.retrieval.dense_after['ndcg@10'];
+        const [lo, hi] = report.retrieval.dense_after.ci95['ndcg@10'];
+        expect(await cell(0, 'dense_after', 'ndcg@10')).toBe(
+          `${ndcg.toFixed(4)}\n[${lo.toFixed(3)}, ${hi.toFixed(3)}]`,
+        );
+        const paired = (
+          await page.locator('[data-table="0"] details.paired tr[data-vs="dense_before"]').innerText()
+        ).replace(/\s+/g, ' ');
+        expect(paired).toContain('< 0.001');
+        expect(await cell(1, 'after', 'f1')).toBe(report.answers.after.f1.toFixed(4));
+
+        // Examples: question, answer, the correct mark, and the cited passages' text from index/passages.jsonl.
+        const examples = page.locator('article.example');
+        expect(await examples.count()).toBe(3);
+        for (let i = 0; i < 3; i++) {
+          const ex = report.examples[i];
+          const text = await examples.nth(i).innerText();
+          expect(text).toContain(ex.question);
+          expect(text).toContain(ex.correct ? 'correct' : 'incorrect');
+          const first = CORPUS.find((p) => p.id === ex.citations[0].id)!;
+          expect(await examples.nth(i).locator('blockquote').first().innerText()).toBe(first.text);
+        }
+
+        mkdirSync(artifacts, { recursive: true });
+        const shot = path.join(artifacts, 'report.png');
+        await page.screenshot({ path: shot, fullPage: true });
+        console.log(`report screenshot: ${shot}`);
+
+        expect(problems).toEqual([]);
+        expect(requests.filter((u) => !u.startsWith('file://'))).toEqual([]);
+      } finally {
+        await close();
       }
-      const loss = byId.get('run1-loss')!;
-      expect(loss.datasets.map((d) => [d.label, d.n, d.inside])).toEqual([['loss', 30, 30], ['learning rate', 30, 30]]);
-      expect(loss.datasets[0]!.xs).toEqual(stepLines(retrieverLog).map((r) => r.step));
-      const evals = byId.get('run1-eval')!;
-      const evalMetrics = Object.keys(evalLines(retrieverLog)[0]!).filter((k) => !['time', 'step', 'event'].includes(k));
-      expect(evals.datasets.length).toBe(evalMetrics.length); // 11 IR metrics
-      for (const d of evals.datasets) expect(d.xs).toEqual([10, 20, 30]);
-      const e2eLoss = byId.get('run0-loss')!;
-      expect(e2eLoss.datasets.find((d) => d.label === 're-index')?.xs).toEqual([2, 4, 6]);
-      const bars = byId.get('table0-bars')!;
-      expect(bars.datasets.map((d) => d.label)).toEqual(['BM25', 'dense, before training', 'dense, after training']);
-
-      // Tables hold the report.json numbers, with the interval and the paired difference.
-      const cell = async (table: number, row: string, metric: string) =>
-        (await page.locator(`[data-table="${table}"] table.metrics tr[data-row="${row}"] td[data-metric="${metric}"]`).first().innerText()).trim();
-      for (const row of ['bm25', 'dense_before', 'dense_after']) {
-        expect(await cell(0, row, 'recall@1')).toContain(report.retrieval[row]['recall@1'].toFixed(4));
-      }
-      const ndcg = report.retrieval.dense_after['ndcg@10'];
-      const [lo, hi] = report.retrieval.dense_after.ci95['ndcg@10'];
-      expect(await cell(0, 'dense_after', 'ndcg@10')).toBe(`${ndcg.toFixed(4)}\n[${lo.toFixed(3)}, ${hi.toFixed(3)}]`);
-      const paired = (await page.locator('[data-table="0"] details.paired tr[data-vs="dense_before"]').innerText()).replace(/\s+/g, ' ');
-      expect(paired).toContain('< 0.001');
-      expect(await cell(1, 'after', 'f1')).toBe(report.answers.after.f1.toFixed(4));
-
-      // Examples: question, answer, the correct mark, and the cited passages' text from index/passages.jsonl.
-      const examples = page.locator('article.example');
-      expect(await examples.count()).toBe(3);
-      for (let i = 0; i < 3; i++) {
-        const ex = report.examples[i];
-        const text = await examples.nth(i).innerText();
-        expect(text).toContain(ex.question);
-        expect(text).toContain(ex.correct ? 'correct' : 'incorrect');
-        const first = CORPUS.find((p) => p.id === ex.citations[0].id)!;
-        expect(await examples.nth(i).locator('blockquote').first().innerText()).toBe(first.text);
-      }
-
-      mkdirSync(artifacts, { recursive: true });
-      const shot = path.join(artifacts, 'report.png');
-      await page.screenshot({ path: shot, fullPage: true });
-      console.log(`report screenshot: ${shot}`);
-
-      expect(problems).toEqual([]);
-      expect(requests.filter((u) => !u.startsWith('file://'))).toEqual([]);
-    } finally {
-      await close();
-    }
-  });
+    },
+  );
 });

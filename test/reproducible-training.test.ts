@@ -12,7 +12,9 @@ import { buildProgram } from '@dalm/cli';
 async function run(args: string[]): Promise<void> {
   const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
   try {
-    await buildProgram().exitOverride().parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
   } finally {
     spy.mockRestore();
   }
@@ -23,7 +25,14 @@ describe('reproducible training', () => {
   beforeAll(async () => {
     await initEngine({ backend: 'cpu' });
     dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-repro-'));
-    const topics = ['bats host coronaviruses', 'masks reduce droplet spread', 'incubation lasts five days', 'vaccines train immunity', 'fever is a common symptom', 'handwashing removes virus particles'];
+    const topics = [
+      'bats host coronaviruses',
+      'masks reduce droplet spread',
+      'incubation lasts five days',
+      'vaccines train immunity',
+      'fever is a common symptom',
+      'handwashing removes virus particles',
+    ];
     const pairs = topics.flatMap((t, i) => [
       { query: `what about ${t.split(' ')[0]}?`, positive: `${t} according to study ${i}.` },
       { query: `tell me of ${t.split(' ').at(-1)}`, positive: `Reports say ${t}.` },
@@ -32,7 +41,20 @@ describe('reproducible training', () => {
   });
 
   it('two identical retriever runs give byte-identical weights; a different seed does not', async () => {
-    const common = ['train', 'retriever', '--pairs', path.join(dir, 'pairs.jsonl'), '--size', 'tiny', '--steps', '3', '--batch-size', '4', '--grad-cache-chunk', '0'];
+    const common = [
+      'train',
+      'retriever',
+      '--pairs',
+      path.join(dir, 'pairs.jsonl'),
+      '--size',
+      'tiny',
+      '--steps',
+      '3',
+      '--batch-size',
+      '4',
+      '--grad-cache-chunk',
+      '0',
+    ];
     await run([...common, '--out', path.join(dir, 'a')]);
     await run([...common, '--out', path.join(dir, 'b')]);
     await run([...common, '--out', path.join(dir, 'c'), '--model-seed', '1']);

@@ -16,13 +16,36 @@ const repoRoot = path.resolve(__dirname, '..');
 const shared = path.resolve(repoRoot, '../shared');
 const bertTiny = path.join(shared, 'fixtures', 'hf-tiny', 'bert-tiny');
 const llamaTiny = path.join(shared, 'fixtures', 'hf-tiny', 'llama-tiny');
-const missing = chromiumMissing() ?? (existsSync(llamaTiny) && existsSync(bertTiny) ? null : `no tiny fixtures at ${path.dirname(llamaTiny)}`);
+const missing =
+  chromiumMissing() ??
+  (existsSync(llamaTiny) && existsSync(bertTiny) ? null : `no tiny fixtures at ${path.dirname(llamaTiny)}`);
 if (missing) console.warn(`serve-browser: skipped: ${missing}`);
 
 const corpus: Passage[] = [
-  { id: 'a', title: 'Bats', source: 'bats.md', start: 0, end: 49, text: 'Bats host many coronaviruses in their intestines.' },
-  { id: 'b', title: 'Masks', source: 'masks.md', start: 0, end: 58, text: 'Surgical masks reduce droplet transmission between people.' },
-  { id: 'c', title: 'Incubation', source: 'incubation.md', start: 0, end: 55, text: 'The incubation period of the virus is about five days.' },
+  {
+    id: 'a',
+    title: 'Bats',
+    source: 'bats.md',
+    start: 0,
+    end: 49,
+    text: 'Bats host many coronaviruses in their intestines.',
+  },
+  {
+    id: 'b',
+    title: 'Masks',
+    source: 'masks.md',
+    start: 0,
+    end: 58,
+    text: 'Surgical masks reduce droplet transmission between people.',
+  },
+  {
+    id: 'c',
+    title: 'Incubation',
+    source: 'incubation.md',
+    start: 0,
+    end: 55,
+    text: 'The incubation period of the virus is about five days.',
+  },
 ];
 
 describe.skipIf(missing !== null)('dalm serve web page in Chromium', () => {
@@ -55,7 +78,13 @@ describe.skipIf(missing !== null)('dalm serve web page in Chromium', () => {
       await page.fill('#max-tokens', '12');
       await page.click('#ask-button');
       await page.waitForSelector('#answer[data-done="true"]', { timeout: 30_000 });
-      const expected = (await (await fetch(server.url + '/v1/ask', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question: 'How long is the incubation period?', max_tokens: 12, k: 3 }) })).json()) as {
+      const expected = (await (
+        await fetch(server.url + '/v1/ask', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ question: 'How long is the incubation period?', max_tokens: 12, k: 3 }),
+        })
+      ).json()) as {
         answer: string;
         citations: { id: string; score: number }[];
       };

@@ -17,8 +17,22 @@ const llamaTiny = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf
 const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
 
 const corpus: Passage[] = [
-  { id: 'a', title: 'Bats', source: 'bats.md', start: 0, end: 49, text: 'Bats host many coronaviruses in their intestines.' },
-  { id: 'c', title: 'Incubation', source: 'incubation.md', start: 0, end: 55, text: 'The incubation period of the virus is about five days.' },
+  {
+    id: 'a',
+    title: 'Bats',
+    source: 'bats.md',
+    start: 0,
+    end: 49,
+    text: 'Bats host many coronaviruses in their intestines.',
+  },
+  {
+    id: 'c',
+    title: 'Incubation',
+    source: 'incubation.md',
+    start: 0,
+    end: 55,
+    text: 'The incubation period of the virus is about five days.',
+  },
 ];
 
 describe.skipIf(!existsSync(llamaTiny))('dalm serve (process)', () => {
@@ -28,12 +42,37 @@ describe.skipIf(!existsSync(llamaTiny))('dalm serve (process)', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-serve-cli-'));
     await buildIndexDir(path.join(dir, 'index'), corpus, null); // BM25 only
     mkdirSync(path.join(dir, 'runs', 'retriever'), { recursive: true });
-    writeFileSync(path.join(dir, 'runs', 'retriever', 'metrics.jsonl'), [1, 2, 3].map((step) => JSON.stringify({ step, loss: 3 - step * 0.5 })).join('\n') + '\n');
+    writeFileSync(
+      path.join(dir, 'runs', 'retriever', 'metrics.jsonl'),
+      [1, 2, 3].map((step) => JSON.stringify({ step, loss: 3 - step * 0.5 })).join('\n') + '\n',
+    );
     mkdirSync(path.join(dir, 'runs', 'not-a-run'));
   });
 
   it('serves runs and their reports; SIGTERM finishes the stream in flight, then exits 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'packages/cli/src/main.ts', '--backend', 'cpu', 'serve', '--index', path.join(dir, 'index'), '--generator', llamaTiny, '--runtime', 'tfjs', '--port', '0', '--runs', path.join(dir, 'runs'), '--json'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'packages/cli/src/main.ts',
+        '--backend',
+        'cpu',
+        'serve',
+        '--index',
+        path.join(dir, 'index'),
+        '--generator',
+        llamaTiny,
+        '--runtime',
+        'tfjs',
+        '--port',
+        '0',
+        '--runs',
+        path.join(dir, 'runs'),
+        '--json',
+      ],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -57,11 +96,19 @@ describe.skipIf(!existsSync(llamaTiny))('dalm serve (process)', () => {
       expect((await fetch(url + '/runs/not-a-run/report')).status).toBe(404);
       expect((await fetch(url + '/runs/..%2F..%2Fetc/report')).status).toBe(404);
       // dense mode on a BM25-only server: 400 naming mode
-      const dense = await fetch(url + '/v1/search', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'bats', mode: 'dense' }) });
+      const dense = await fetch(url + '/v1/search', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: 'bats', mode: 'dense' }),
+      });
       expect(dense.status).toBe(400);
       expect((await dense.json()).error.param).toBe('mode');
 
-      const res = await fetch(url + '/v1/ask', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question: 'Which animals host coronaviruses?', max_tokens: 120, stream: true }) });
+      const res = await fetch(url + '/v1/ask', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ question: 'Which animals host coronaviruses?', max_tokens: 120, stream: true }),
+      });
       const reader = res.body!.getReader();
       const decoder = new TextDecoder();
       let text = decoder.decode((await reader.read()).value);
@@ -77,10 +124,28 @@ describe.skipIf(!existsSync(llamaTiny))('dalm serve (process)', () => {
   }, 120_000);
 
   it('--help lists the options with examples', async () => {
-    const child = spawn(tsx, ['packages/cli/src/main.ts', 'serve', '--help'], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(tsx, ['packages/cli/src/main.ts', 'serve', '--help'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     await new Promise((r) => child.on('exit', r));
-    for (const flag of ['--index', '--generator', '--retriever', '--host', '--port', '--runs', '--max-body-bytes', '--max-question-chars', '--max-tokens', '--max-concurrent', '--max-queue', '--runtime', 'Examples:']) expect(out).toContain(flag);
+    for (const flag of [
+      '--index',
+      '--generator',
+      '--retriever',
+      '--host',
+      '--port',
+      '--runs',
+      '--max-body-bytes',
+      '--max-question-chars',
+      '--max-tokens',
+      '--max-concurrent',
+      '--max-queue',
+      '--runtime',
+      'Examples:',
+    ])
+      expect(out).toContain(flag);
   }, 60_000);
 });

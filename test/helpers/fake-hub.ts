@@ -101,7 +101,13 @@ export class FakeHub {
     const files = new Map<string, FakeFile>();
     for (const rel of spec.files ?? listDir(spec.dir)) {
       const bytes = readFileSync(path.join(spec.dir, rel));
-      const file: FakeFile = { path: rel, bytes, gitOid: gitBlobSha1(bytes), sha256: createHash('sha256').update(bytes).digest('hex'), lfs: LFS_RE.test(rel) };
+      const file: FakeFile = {
+        path: rel,
+        bytes,
+        gitOid: gitBlobSha1(bytes),
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        lfs: LFS_RE.test(rel),
+      };
       files.set(rel, file);
       if (file.lfs) this.byBlob.set(file.sha256, { repo: name, file });
     }
@@ -142,7 +148,12 @@ export class FakeHub {
   /** GET requests for a file's bytes (resolve or CDN), in order. */
   byteRequests(repo: string, file: string): LoggedRequest[] {
     const f = this.repos.get(repo)!.files.get(file)!;
-    return this.requests.filter((r) => r.method === 'GET' && (r.path.startsWith(`/cdn/${f.sha256}`) || (!f.lfs && r.path.startsWith(`/${repo}/resolve/`) && r.path.endsWith(`/${file}`))));
+    return this.requests.filter(
+      (r) =>
+        r.method === 'GET' &&
+        (r.path.startsWith(`/cdn/${f.sha256}`) ||
+          (!f.lfs && r.path.startsWith(`/${repo}/resolve/`) && r.path.endsWith(`/${file}`))),
+    );
   }
 
   async start(): Promise<this> {
@@ -173,7 +184,11 @@ export class FakeHub {
 
   private json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -188,7 +203,12 @@ export class FakeHub {
   private handle(req: http.IncomingMessage, res: http.ServerResponse, cdn: boolean): void {
     const url = new URL(req.url ?? '/', 'http://x');
     const p = decodeURIComponent(url.pathname);
-    this.requests.push({ method: req.method ?? '', path: p, range: (req.headers.range as string) ?? null, authorization: req.headers.authorization ?? null });
+    this.requests.push({
+      method: req.method ?? '',
+      path: p,
+      range: (req.headers.range as string) ?? null,
+      authorization: req.headers.authorization ?? null,
+    });
     let m: RegExpExecArray | null;
     if (cdn) {
       const hit = (m = /^\/cdn\/([0-9a-f]{64})$/.exec(p)) ? this.byBlob.get(m[1]) : undefined;
@@ -199,7 +219,13 @@ export class FakeHub {
       const [, name, kind, rev, sub] = m;
       const repo = this.repos.get(name);
       if (!repo) return this.error(res, 404, 'RepositoryNotFound', 'Repository not found');
-      if (!this.authorized(repo, req)) return this.error(res, 401, 'GatedRepo', `Access to model ${name} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+      if (!this.authorized(repo, req))
+        return this.error(
+          res,
+          401,
+          'GatedRepo',
+          `Access to model ${name} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+        );
       const sha = this.resolveRevision(repo, rev);
       if (!sha) return this.error(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
       if (kind === 'revision') {
@@ -229,11 +255,18 @@ export class FakeHub {
           dirs.add(base + rest.split('/')[0]);
           continue;
         }
-        if (recursive) for (let i = rest.indexOf('/'); i >= 0; i = rest.indexOf('/', i + 1)) dirs.add(base + rest.slice(0, i));
+        if (recursive)
+          for (let i = rest.indexOf('/'); i >= 0; i = rest.indexOf('/', i + 1)) dirs.add(base + rest.slice(0, i));
         const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${f.sha256}\nsize ${f.bytes.length}\n`;
         entries.push(
           f.lfs
-            ? { type: 'file', oid: gitBlobSha1(Buffer.from(pointer)), size: f.bytes.length, path: f.path, lfs: { oid: f.sha256, size: f.bytes.length, pointerSize: pointer.length } }
+            ? {
+                type: 'file',
+                oid: gitBlobSha1(Buffer.from(pointer)),
+                size: f.bytes.length,
+                path: f.path,
+                lfs: { oid: f.sha256, size: f.bytes.length, pointerSize: pointer.length },
+              }
             : { type: 'file', oid: f.gitOid, size: f.bytes.length, path: f.path },
         );
       }
@@ -244,7 +277,8 @@ export class FakeHub {
       const [, name, rev, file] = m;
       const repo = this.repos.get(name);
       if (!repo) return this.error(res, 404, 'RepositoryNotFound', 'Repository not found');
-      if (!this.authorized(repo, req)) return this.error(res, 401, 'GatedRepo', `Access to model ${name} is restricted.`);
+      if (!this.authorized(repo, req))
+        return this.error(res, 401, 'GatedRepo', `Access to model ${name} is restricted.`);
       const sha = this.resolveRevision(repo, rev);
       if (!sha) return this.error(res, 404, 'RevisionNotFound', `Invalid rev id: ${rev}`);
       const f = repo.files.get(file);
@@ -271,7 +305,13 @@ export class FakeHub {
     return Object.values(repo.revisions).includes(rev) ? rev : null;
   }
 
-  private sendBytes(req: http.IncomingMessage, res: http.ServerResponse, repo: string, f: FakeFile, headers: Record<string, string>): void {
+  private sendBytes(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    repo: string,
+    f: FakeFile,
+    headers: Record<string, string>,
+  ): void {
     const key = `${repo}/${f.path}`;
     let body = f.bytes;
     if (this.corrupted.has(key)) {
@@ -307,7 +347,14 @@ export class FakeHub {
 
 /** Points the HF_* environment at `hub` and a fresh cache; returns a function that restores the old values. */
 export function useFakeHubEnv(hub: FakeHub, cacheDir: string, extra: Record<string, string> = {}): () => void {
-  const vars: Record<string, string> = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cacheDir, HF_TOKEN: '', HF_HUB_DISABLE_PROGRESS_BARS: '1', HF_HUB_OFFLINE: '0', ...extra };
+  const vars: Record<string, string> = {
+    HF_ENDPOINT: hub.url,
+    HF_HUB_CACHE: cacheDir,
+    HF_TOKEN: '',
+    HF_HUB_DISABLE_PROGRESS_BARS: '1',
+    HF_HUB_OFFLINE: '0',
+    ...extra,
+  };
   const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
   Object.assign(process.env, vars);
   return () => {

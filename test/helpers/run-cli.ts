@@ -14,7 +14,9 @@ export async function runCli(args: string[], opts: { quietStderr?: boolean } = {
   });
   const err = opts.quietStderr ? vi.spyOn(process.stderr, 'write').mockImplementation(() => true) : null;
   try {
-    await buildProgram().exitOverride().parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
+    await buildProgram()
+      .exitOverride()
+      .parseAsync(['node', 'dalm', '--quiet', '--backend', 'cpu', ...args]);
   } finally {
     spy.mockRestore();
     err?.mockRestore();

@@ -1,6 +1,12 @@
 /** Shared plumbing of the commands: engine start, loading artifacts, output. */
 import type { Command } from 'commander';
-import { checkReplaceableOut, initEngine, INDEX_DIR_MARKERS, MODEL_DIR_MARKERS, type InferenceRuntimeChoice } from '@dalm/core';
+import {
+  checkReplaceableOut,
+  initEngine,
+  INDEX_DIR_MARKERS,
+  MODEL_DIR_MARKERS,
+  type InferenceRuntimeChoice,
+} from '@dalm/core';
 import { loadPassages, openIndexWithRetriever, type Passage } from '@dalm/retriever';
 import { checkModelSize, type ModelSize } from '@dalm/trainer';
 import { engineOption, type GlobalOptions } from './global';
@@ -35,7 +41,13 @@ export type OutKind = 'index' | 'model';
  * directory holding the command's inputs, or a non-empty directory that is not an artifact of this
  * kind written by dalm (unless `--force`).
  */
-export async function guardOut(out: string, kind: OutKind, opts: Record<string, unknown>, sources: readonly unknown[] = [], flag = '--out'): Promise<void> {
+export async function guardOut(
+  out: string,
+  kind: OutKind,
+  opts: Record<string, unknown>,
+  sources: readonly unknown[] = [],
+  flag = '--out',
+): Promise<void> {
   await checkReplaceableOut(out, {
     what: kind === 'index' ? 'index directory' : 'model directory',
     markers: kind === 'index' ? INDEX_DIR_MARKERS : MODEL_DIR_MARKERS,

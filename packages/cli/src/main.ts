@@ -15,6 +15,8 @@ buildProgram()
   .parseAsync(process.argv)
   .catch((err: unknown) => {
     const e = err as Error;
-    process.stderr.write(`dalm: error: ${process.env.DALM_DEBUG ? e.stack : e.message}${errorHint(String(e?.message))}\n`);
+    process.stderr.write(
+      `dalm: error: ${process.env.DALM_DEBUG ? e.stack : e.message}${errorHint(String(e?.message))}\n`,
+    );
     process.exit(1);
   });

@@ -35,7 +35,12 @@ function parser(spec: OptionSpec<unknown>, flag: string): ((v: string) => unknow
       if (!Number.isFinite(n)) throw new Error(`--${flag} expects a number, got "${v}"`);
       return n;
     };
-  if (k === 'list') return (v) => v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (k === 'list')
+    return (v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
   if (k === 'floats')
     return (v) =>
       v
@@ -58,7 +63,10 @@ export function intArg(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): (v
   return (v) => {
     const n = Number(v);
     if (!Number.isInteger(n)) throw new Error(`${flag} expects a whole number, got "${v}"`);
-    if (n < min || n > max) throw new Error(`${flag} must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`}, got ${n}`);
+    if (n < min || n > max)
+      throw new Error(
+        `${flag} must be ${max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `between ${min} and ${max}`}, got ${n}`,
+      );
     return n;
   };
 }
@@ -85,7 +93,8 @@ export function addOptions<C>(cmd: Command, specs: OptionSpec<C>[], defaults?: P
     }
     // The default is shown, not set: an option the user did not give stays out of the partial config, so
     // the library's own default applies (and `defaults` should be that library DEFAULT_* object).
-    const shown = def !== undefined && def !== null ? ` (default: ${Array.isArray(def) ? def.join(',') : String(def)})` : '';
+    const shown =
+      def !== undefined && def !== null ? ` (default: ${Array.isArray(def) ? def.join(',') : String(def)})` : '';
     const opt = new Option(`${spec.short ? `-${spec.short}, ` : ''}--${flag} <value>`, spec.description + shown);
     if (typeof spec.kind === 'object') opt.choices(spec.kind.choices as string[]);
     const p = parser(spec as OptionSpec<unknown>, flag);

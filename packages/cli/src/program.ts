@@ -17,8 +17,14 @@ import { tuneCommand } from './commands/tune';
 
 export function buildProgram(): Command {
   const program = new Command('dalm')
-    .description('Domain-adapted retrieval-augmented generation: train a retriever and a generator on your corpus, index it, ask it.')
-    .addOption(new Option('--backend <name>', 'tensor backend (default: $DALM_BACKEND or auto)').choices(BACKEND_CHOICES as string[]))
+    .description(
+      'Domain-adapted retrieval-augmented generation: train a retriever and a generator on your corpus, index it, ask it.',
+    )
+    .addOption(
+      new Option('--backend <name>', 'tensor backend (default: $DALM_BACKEND or auto)').choices(
+        BACKEND_CHOICES as string[],
+      ),
+    )
     .option('--quiet', 'no progress display')
     .showHelpAfterError()
     .hook('preAction', (cmd) => {

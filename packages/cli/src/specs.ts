@@ -3,7 +3,15 @@
  * once and reused by every command that takes those settings.
  */
 import type { TrainLoopConfig, RetrieverTrainConfig, GeneratorTrainConfig, E2ETrainConfig } from '@dalm/trainer';
-import { FUSION_METHODS, type ChunkConfig, type HnswIndexConfig, type HybridConfig, type Bm25Config, type FusionMethod, type FusionTuneConfig } from '@dalm/retriever';
+import {
+  FUSION_METHODS,
+  type ChunkConfig,
+  type HnswIndexConfig,
+  type HybridConfig,
+  type Bm25Config,
+  type FusionMethod,
+  type FusionTuneConfig,
+} from '@dalm/retriever';
 import type { GenerateOptions, LoraConfig } from '@dalm/generator';
 import { INFERENCE_RUNTIME_CHOICES, type InferenceRuntimeChoice } from '@dalm/core';
 import type { RunReportOptions } from '@dalm/core';
@@ -25,7 +33,11 @@ export const TRAIN_LOOP_OPTIONS: OptionSpec<TrainLoopConfig>[] = [
   { field: 'gradAccumulation', kind: 'int', description: 'micro-batches per optimizer step' },
   { field: 'learningRate', flag: 'lr', kind: 'float', description: 'peak learning rate' },
   { field: 'warmupSteps', kind: 'int', description: 'linear warmup steps' },
-  { field: 'decay', kind: { choices: ['linear', 'cosine', 'constant'] }, description: 'learning-rate decay after warmup' },
+  {
+    field: 'decay',
+    kind: { choices: ['linear', 'cosine', 'constant'] },
+    description: 'learning-rate decay after warmup',
+  },
   { field: 'minLrRatio', kind: 'float', description: 'final learning rate as a share of the peak' },
   { field: 'weightDecay', kind: 'float', description: 'AdamW decoupled weight decay' },
   { field: 'maxGradNorm', kind: 'float', description: 'clip gradients to this global norm (0: off)' },
@@ -39,7 +51,8 @@ export const TRAIN_LOOP_OPTIONS: OptionSpec<TrainLoopConfig>[] = [
   {
     field: 'gradientCheckpointing',
     kind: { choices: ['auto', 'on', 'off'] },
-    description: 'recompute each transformer block in the backward to save memory (auto: on when a micro-batch would not fit)',
+    description:
+      'recompute each transformer block in the backward to save memory (auto: on when a micro-batch would not fit)',
   },
 ];
 
@@ -53,7 +66,11 @@ export const RETRIEVER_TRAIN_OPTIONS: OptionSpec<RetrieverTrainConfig>[] = [
 export const GENERATOR_TRAIN_OPTIONS: OptionSpec<GeneratorTrainConfig>[] = [
   { field: 'maxSeqLength', kind: 'int', description: 'longest training sequence in tokens (passages are cut to fit)' },
   { field: 'maxAnswerTokens', kind: 'int', description: 'longest answer kept, in tokens' },
-  { field: 'promptLossWeight', kind: 'float', description: 'weight of the prompt tokens\' mean NLL added to the answer loss (0: answer-only)' },
+  {
+    field: 'promptLossWeight',
+    kind: 'float',
+    description: "weight of the prompt tokens' mean NLL added to the answer loss (0: answer-only)",
+  },
 ];
 
 export const LORA_OPTIONS: OptionSpec<LoraConfig>[] = [
@@ -64,7 +81,12 @@ export const LORA_OPTIONS: OptionSpec<LoraConfig>[] = [
 ];
 
 export const CHUNK_OPTIONS: OptionSpec<ChunkConfig>[] = [
-  { field: 'maxTokens', flag: 'chunk-tokens', kind: 'int', description: 'passage length in tokens (0: one passage per record, ids kept)' },
+  {
+    field: 'maxTokens',
+    flag: 'chunk-tokens',
+    kind: 'int',
+    description: 'passage length in tokens (0: one passage per record, ids kept)',
+  },
   { field: 'overlap', flag: 'chunk-overlap', kind: 'int', description: 'tokens shared by consecutive passages' },
 ];
 
@@ -98,7 +120,12 @@ export interface HybridCliConfig {
 
 /** Explicit fusion options; without any, hybrid mode uses the index's tuned fusion.json (else equal-weight RRF). */
 export const HYBRID_OPTIONS: OptionSpec<HybridCliConfig>[] = [
-  { field: 'fusion', kind: { choices: FUSION_METHODS }, description: 'hybrid fusion: rrf, or a convex combination of minmax / zscore normalised scores (default: the index\'s fusion.json, else rrf)' },
+  {
+    field: 'fusion',
+    kind: { choices: FUSION_METHODS },
+    description:
+      "hybrid fusion: rrf, or a convex combination of minmax / zscore normalised scores (default: the index's fusion.json, else rrf)",
+  },
   { field: 'rrfK', kind: 'int', description: 'reciprocal-rank-fusion constant' },
   { field: 'denseWeight', kind: 'float', description: 'weight of the dense ranking in hybrid mode' },
   { field: 'bm25Weight', kind: 'float', description: 'weight of the BM25 ranking in hybrid mode' },
@@ -108,25 +135,48 @@ export function hybridConfig(c: Partial<HybridCliConfig>): Partial<HybridConfig>
   return {
     ...(c.fusion !== undefined ? { method: c.fusion } : {}),
     ...(c.rrfK !== undefined ? { k: c.rrfK } : {}),
-    ...(c.denseWeight !== undefined || c.bm25Weight !== undefined ? { weights: { dense: c.denseWeight ?? 1, bm25: c.bm25Weight ?? 1 } } : {}),
+    ...(c.denseWeight !== undefined || c.bm25Weight !== undefined
+      ? { weights: { dense: c.denseWeight ?? 1, bm25: c.bm25Weight ?? 1 } }
+      : {}),
   };
 }
 
 export const FUSION_TUNE_OPTIONS: OptionSpec<FusionTuneConfig>[] = [
-  { field: 'methods', kind: 'list', description: `fusion methods tried, comma-separated (${FUSION_METHODS.join(', ')})` },
-  { field: 'denseWeights', kind: 'floats', description: 'dense weights tried, comma-separated in [0, 1] (BM25 gets 1 - w; 0 and 1 always tried)' },
+  {
+    field: 'methods',
+    kind: 'list',
+    description: `fusion methods tried, comma-separated (${FUSION_METHODS.join(', ')})`,
+  },
+  {
+    field: 'denseWeights',
+    kind: 'floats',
+    description: 'dense weights tried, comma-separated in [0, 1] (BM25 gets 1 - w; 0 and 1 always tried)',
+  },
   { field: 'rrfK', kind: 'int', description: 'reciprocal-rank-fusion constant of the rrf method' },
   { field: 'candidates', kind: 'int', description: 'hits fetched from each retriever before fusion' },
 ];
 
 export const E2E_TRAIN_OPTIONS: OptionSpec<E2ETrainConfig>[] = [
-  { field: 'k', short: 'k', kind: 'int', description: 'passages retrieved per question (the RAG marginal runs over them)' },
+  {
+    field: 'k',
+    short: 'k',
+    kind: 'int',
+    description: 'passages retrieved per question (the RAG marginal runs over them)',
+  },
   { field: 'retrievalTemperature', kind: 'float', description: 'tau of p(d|q) = softmax(cos/tau)' },
-  { field: 'passageMode', kind: { choices: ['frozen', 'reindex'] }, description: 'frozen passage vectors, or a trained passage tower with re-indexing' },
+  {
+    field: 'passageMode',
+    kind: { choices: ['frozen', 'reindex'] },
+    description: 'frozen passage vectors, or a trained passage tower with re-indexing',
+  },
   { field: 'reindexEvery', kind: 'int', description: 'reindex mode: rebuild the index every N steps' },
   { field: 'trainRetriever', kind: 'bool', description: 'update the retriever' },
   { field: 'trainGenerator', kind: 'bool', description: 'update the generator' },
-  { field: 'contrastiveWeight', kind: 'float', description: 'weight of an in-batch InfoNCE term on gold passages (0: off)' },
+  {
+    field: 'contrastiveWeight',
+    kind: 'float',
+    description: 'weight of an in-batch InfoNCE term on gold passages (0: off)',
+  },
   { field: 'normalizeByAnswerLength', kind: 'bool', description: 'divide each question loss by its answer length' },
   { field: 'maxSeqLength', kind: 'int', description: 'longest generator row (prompt with one passage + answer)' },
   { field: 'maxAnswerTokens', kind: 'int', description: 'longest answer kept, in tokens' },
@@ -141,7 +191,8 @@ export const RUNTIME_OPTIONS: OptionSpec<RuntimeCliConfig>[] = [
   {
     field: 'runtime',
     kind: { choices: INFERENCE_RUNTIME_CHOICES },
-    description: 'inference runtime: onnx (ONNX Runtime, exported into <model>/onnx/ on first use), tfjs, or auto (onnx when onnxruntime-node is installed)',
+    description:
+      'inference runtime: onnx (ONNX Runtime, exported into <model>/onnx/ on first use), tfjs, or auto (onnx when onnxruntime-node is installed)',
   },
 ];
 
@@ -150,7 +201,12 @@ export const REPORT_OPTIONS: OptionSpec<RunReportOptions>[] = [
 ];
 
 export const BOOTSTRAP_OPTIONS: OptionSpec<BootstrapConfig>[] = [
-  { field: 'resamples', flag: 'bootstrap-resamples', kind: 'int', description: 'bootstrap resamples of the confidence intervals and paired tests' },
+  {
+    field: 'resamples',
+    flag: 'bootstrap-resamples',
+    kind: 'int',
+    description: 'bootstrap resamples of the confidence intervals and paired tests',
+  },
   { field: 'confidence', kind: 'float', description: 'confidence level of the intervals' },
   { field: 'seed', flag: 'bootstrap-seed', kind: 'int', description: 'seed of the resampling' },
 ];

@@ -121,8 +121,18 @@ interface Variant {
 
 const VARIANTS: Variant[] = [
   { key: 'cpu', backend: 'cpu', label: 'cpu (pure JS)' },
-  { key: 'wasm-stock', backend: 'wasm', wasmFixes: ['unsorted-segment-sum'], label: 'wasm, stock matmul (only the missing kernel added)' },
-  { key: 'wasm-grad', backend: 'wasm', wasmFixes: ['unsorted-segment-sum', 'matmul-transpose-grad'], label: 'wasm, + explicit-transpose matmul gradient' },
+  {
+    key: 'wasm-stock',
+    backend: 'wasm',
+    wasmFixes: ['unsorted-segment-sum'],
+    label: 'wasm, stock matmul (only the missing kernel added)',
+  },
+  {
+    key: 'wasm-grad',
+    backend: 'wasm',
+    wasmFixes: ['unsorted-segment-sum', 'matmul-transpose-grad'],
+    label: 'wasm, + explicit-transpose matmul gradient',
+  },
   { key: 'wasm', backend: 'wasm', wasmFixes: WASM_FIXES, label: 'wasm, all fixes (engine default)' },
   { key: 'tensorflow', backend: 'tensorflow', label: 'tfjs-node (native CPU)' },
   { key: 'tensorflow-gpu', backend: 'tensorflow-gpu', label: 'tfjs-node-gpu (CUDA)' },
@@ -147,11 +157,21 @@ async function printProfile(key: string, step: () => number): Promise<void> {
     by.set(name, e);
   }
   const total = [...by.values()].reduce((s, e) => s + e.ms, 0);
-  console.error(`  profile ${key}: ${prof.kernels.length} kernels, ${total.toFixed(0)} ms in kernels; largest (ms, calls, kernel [input shapes]):`);
-  for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) console.error(`    ${e.ms.toFixed(1).padStart(7)} ${String(e.n).padStart(4)}  ${name}`);
+  console.error(
+    `  profile ${key}: ${prof.kernels.length} kernels, ${total.toFixed(0)} ms in kernels; largest (ms, calls, kernel [input shapes]):`,
+  );
+  for (const [name, e] of [...by].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15))
+    console.error(`    ${e.ms.toFixed(1).padStart(7)} ${String(e.n).padStart(4)}  ${name}`);
 }
 
-async function benchVariant(variant: Variant, cfg: BenchLmConfig, batch: number, steps: number, warmup: number, profile = false): Promise<Row> {
+async function benchVariant(
+  variant: Variant,
+  cfg: BenchLmConfig,
+  batch: number,
+  steps: number,
+  warmup: number,
+  profile = false,
+): Promise<Row> {
   try {
     await initEngine({ backend: variant.backend, wasmFixes: variant.wasmFixes });
   } catch (err) {
@@ -159,7 +179,8 @@ async function benchVariant(variant: Variant, cfg: BenchLmConfig, batch: number,
     return { variant, skipped: /cannot be used: (.*?)\. Available/.exec(message)?.[1] ?? message };
   }
   const params = initParams(cfg, 42);
-  if (Object.values(params).reduce((n, v) => n + v.size, 0) !== countParams(cfg)) throw new Error('bench engine: countParams is out of date');
+  if (Object.values(params).reduce((n, v) => n + v.size, 0) !== countParams(cfg))
+    throw new Error('bench engine: countParams is out of date');
   const optimizer = tf.train.adam(1e-3);
   const data = tf.tidy(() => tf.randomUniform([batch, cfg.seqLen + 1], 0, cfg.vocabSize, 'int32', 7)); // [B, S+1]
   const ids = tf.slice(data, [0, 0], [batch, cfg.seqLen]) as tf.Tensor2D; // [B, S]
@@ -196,7 +217,10 @@ function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const arg of argv) {
     const m = /^--([a-z-]+)=(.*)$/.exec(arg);
-    if (!m) throw new Error(`bench engine: cannot parse argument '${arg}'; use --name=value (steps, warmup, backends, batch, seq, pytorch, profile)`);
+    if (!m)
+      throw new Error(
+        `bench engine: cannot parse argument '${arg}'; use --name=value (steps, warmup, backends, batch, seq, pytorch, profile)`,
+      );
     out[m[1]] = m[2];
   }
   return out;
@@ -205,7 +229,8 @@ function parseArgs(argv: string[]): Record<string, string> {
 function positiveInt(args: Record<string, string>, name: string, fallback: number): number {
   if (args[name] === undefined) return fallback;
   const n = Number(args[name]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`bench engine: --${name}=${args[name]} must be a positive integer`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`bench engine: --${name}=${args[name]} must be a positive integer`);
   return n;
 }
 
@@ -215,11 +240,16 @@ export async function main(argv: string[]): Promise<void> {
   const steps = positiveInt(args, 'steps', 5);
   const warmup = positiveInt(args, 'warmup', 1);
   const batch = positiveInt(args, 'batch', 8);
-  const cfg: BenchLmConfig = { ...DEFAULT_BENCH_LM_CONFIG, seqLen: positiveInt(args, 'seq', DEFAULT_BENCH_LM_CONFIG.seqLen) };
+  const cfg: BenchLmConfig = {
+    ...DEFAULT_BENCH_LM_CONFIG,
+    seqLen: positiveInt(args, 'seq', DEFAULT_BENCH_LM_CONFIG.seqLen),
+  };
   const keys = args.backends?.split(',').map((k) => k.trim()) ?? VARIANTS.map((v) => v.key);
   for (const k of keys) {
     if (!VARIANTS.some((v) => v.key === k)) {
-      throw new Error(`bench engine: unknown backend '${k}' in --backends; valid: ${VARIANTS.map((v) => v.key).join(', ')}`);
+      throw new Error(
+        `bench engine: unknown backend '${k}' in --backends; valid: ${VARIANTS.map((v) => v.key).join(', ')}`,
+      );
     }
   }
 
@@ -244,9 +274,28 @@ export async function main(argv: string[]): Promise<void> {
     args.pytorch === '0'
       ? { skipped: '--pytorch=0' }
       : runPytorchReference([
-          '--model', 'lm', '--threads', '1', '--steps', String(steps), '--warmup', String(warmup), '--batch', String(batch),
-          '--seq', String(cfg.seqLen), '--vocab', String(cfg.vocabSize), '--hidden', String(cfg.dModel), '--heads', String(cfg.heads),
-          '--layers', String(cfg.layers), '--intermediate', String(cfg.dMlp),
+          '--model',
+          'lm',
+          '--threads',
+          '1',
+          '--steps',
+          String(steps),
+          '--warmup',
+          String(warmup),
+          '--batch',
+          String(batch),
+          '--seq',
+          String(cfg.seqLen),
+          '--vocab',
+          String(cfg.vocabSize),
+          '--hidden',
+          String(cfg.dModel),
+          '--heads',
+          String(cfg.heads),
+          '--layers',
+          String(cfg.layers),
+          '--intermediate',
+          String(cfg.dMlp),
         ]);
   if ('medianMs' in torch) console.error(`  pytorch: ${torch.msPerStep.map((t) => t.toFixed(0)).join(', ')} ms`);
   const ratio = (ms: number) => ('medianMs' in torch ? (torch.medianMs / ms).toFixed(2) : 'n/a');
@@ -265,15 +314,26 @@ export async function main(argv: string[]): Promise<void> {
   );
   table.push(
     'medianMs' in torch
-      ? [`PyTorch ${torch.torch}, ${torch.threads} thread (same model, Adam)`, torch.medianMs.toFixed(1), Math.min(...torch.msPerStep).toFixed(1), Math.max(...torch.msPerStep).toFixed(1), '', '1']
+      ? [
+          `PyTorch ${torch.torch}, ${torch.threads} thread (same model, Adam)`,
+          torch.medianMs.toFixed(1),
+          Math.min(...torch.msPerStep).toFixed(1),
+          Math.max(...torch.msPerStep).toFixed(1),
+          '',
+          '1',
+        ]
       : ['PyTorch (scripts/reference/bench_torch.py)', `unavailable: ${torch.skipped}`, '', '', '', ''],
   );
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => (row[1].startsWith('unavailable') && i === 1 ? 0 : row[i].length))));
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...table.map((row) => (row[1].startsWith('unavailable') && i === 1 ? 0 : row[i].length))),
+  );
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const row of table) console.log(line(row));
   if (info?.wasm) {
-    console.log(`wasm: SIMD ${info.wasm.simd}, threads ${info.wasm.threads} (multithreading ${info.wasm.multithreading}); tfjs ${info.tfjsVersion}`);
+    console.log(
+      `wasm: SIMD ${info.wasm.simd}, threads ${info.wasm.threads} (multithreading ${info.wasm.multithreading}); tfjs ${info.tfjsVersion}`,
+    );
   }
 }

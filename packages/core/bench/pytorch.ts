@@ -8,7 +8,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'scripts', 'reference', 'bench_torch.py');
+const SCRIPT = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'scripts',
+  'reference',
+  'bench_torch.py',
+);
 
 /** The Python the benches use. */
 export function pythonForReference(env: Record<string, string | undefined> = process.env): string {
@@ -17,7 +25,9 @@ export function pythonForReference(env: Record<string, string | undefined> = pro
 }
 
 /** PyTorch's timing, or why there is none. */
-export type PytorchResult = { msPerStep: number[]; medianMs: number; threads: number; torch: string } | { skipped: string };
+export type PytorchResult =
+  | { msPerStep: number[]; medianMs: number; threads: number; torch: string }
+  | { skipped: string };
 
 /**
  * Runs bench_torch.py with `args` (e.g. ['--model', 'lm', '--batch', '8']) and returns its timings.
@@ -30,10 +40,20 @@ export function runPytorchReference(args: string[], timeoutMs = 600_000): Pytorc
   const python = pythonForReference();
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) {
-    return { skipped: `\`${python} -c "import torch"\` failed (${(probe.stderr || String(probe.error ?? '')).trim().split('\n').at(-1)}); set DALM_PYTHON to a Python with torch` };
+    return {
+      skipped: `\`${python} -c "import torch"\` failed (${(probe.stderr || String(probe.error ?? '')).trim().split('\n').at(-1)}); set DALM_PYTHON to a Python with torch`,
+    };
   }
   const run = spawnSync(python, [SCRIPT, ...args], { encoding: 'utf8', timeout: timeoutMs });
-  if (run.status !== 0) return { skipped: `${path.basename(SCRIPT)} failed: ${(run.stderr || String(run.error ?? '')).trim().split('\n').at(-1)}` };
-  const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ms_per_step: number[]; median_ms: number; threads: number; torch: string };
+  if (run.status !== 0)
+    return {
+      skipped: `${path.basename(SCRIPT)} failed: ${(run.stderr || String(run.error ?? '')).trim().split('\n').at(-1)}`,
+    };
+  const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+    ms_per_step: number[];
+    median_ms: number;
+    threads: number;
+    torch: string;
+  };
   return { msPerStep: out.ms_per_step, medianMs: out.median_ms, threads: out.threads, torch: out.torch };
 }

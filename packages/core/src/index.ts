@@ -8,7 +8,14 @@ export { Progress, formatNumber, formatDuration, formatBytes, type ProgressOptio
 export { Rng, mixSeed, epochPermutation } from './rng';
 
 // --- statistics: bootstrap intervals, paired tests ---
-export { DEFAULT_BOOTSTRAP_CONFIG, validateBootstrapConfig, mean, quantileSorted, bootstrapCi, bootstrapCis } from './stats/bootstrap';
+export {
+  DEFAULT_BOOTSTRAP_CONFIG,
+  validateBootstrapConfig,
+  mean,
+  quantileSorted,
+  bootstrapCi,
+  bootstrapCis,
+} from './stats/bootstrap';
 export type { BootstrapConfig } from './stats/bootstrap';
 export { signFlipPValue, pairedTest, pairedTests } from './stats/paired';
 export type { PairedResult } from './stats/paired';
@@ -50,7 +57,13 @@ export {
   wasmHeapBytes,
 } from './engine/memory';
 export type { BackpropEstimateOptions, TransformerShape } from './engine/memory';
-export { allocSharedGrads, gradSlot, sharedBarrier, sumSharedGrads, validateSharedGradLayout } from './engine/shared-grad-sum';
+export {
+  allocSharedGrads,
+  gradSlot,
+  sharedBarrier,
+  sumSharedGrads,
+  validateSharedGradLayout,
+} from './engine/shared-grad-sum';
 export type { SharedGradLayout } from './engine/shared-grad-sum';
 export type { WasmFixName } from './engine/wasm-fixes';
 
@@ -87,14 +100,36 @@ export type { GgufHeader, GgufTensorInfo, GgufValue } from './io/gguf';
 export { ggufTokenizer, ggufTokenizerFiles } from './io/gguf-tokenizer';
 export { dequantize, ggmlType, ggmlByteSize, GGML_BLOCKS, GGML_TYPE_NAMES } from './io/gguf-dequant';
 export type { GgmlType } from './io/gguf-dequant';
-export { CONFIG_FILE, WEIGHTS_FILE, readJsonObject, readConfigJson, readModelDir, requireConfigFields, writeModelDir } from './io/model-dir';
+export {
+  CONFIG_FILE,
+  WEIGHTS_FILE,
+  readJsonObject,
+  readConfigJson,
+  readModelDir,
+  requireConfigFields,
+  writeModelDir,
+} from './io/model-dir';
 export type { ModelDirContents } from './io/model-dir';
 
 // --- models by name: Hugging Face Hub client and cache ---
 export { resolveModel, resolveFromCache } from './io/hub/resolve-model';
-export { parseModelId, isModelId, isCommitSha, formatModelId, DEFAULT_REVISION, MODEL_ID_FORMS } from './io/hub/model-id';
+export {
+  parseModelId,
+  isModelId,
+  isCommitSha,
+  formatModelId,
+  DEFAULT_REVISION,
+  MODEL_ID_FORMS,
+} from './io/hub/model-id';
 export type { ModelId } from './io/hub/model-id';
-export { hubOptionsFromEnv, validateHubOptions, hubCacheDir, hfHome, hubToken, DEFAULT_HUB_ENDPOINT } from './io/hub/hub-options';
+export {
+  hubOptionsFromEnv,
+  validateHubOptions,
+  hubCacheDir,
+  hfHome,
+  hubToken,
+  DEFAULT_HUB_ENDPOINT,
+} from './io/hub/hub-options';
 export type { HubOptions } from './io/hub/hub-options';
 export { repoFolderName, repoCachePath, snapshotPath, readRef, cachedFile } from './io/hub/cache-layout';
 export { selectModelFiles, shardFiles, MODEL_METADATA_FILES, GGUF_PREFERENCE } from './io/hub/file-selection';
@@ -133,9 +168,17 @@ export type { DecoderSpecialTokens, ByteLevelBPELayout } from './tokenizers/byte
 export { BYTE_TO_CHAR, CHAR_TO_BYTE, toByteChars, fromByteChars } from './tokenizers/byte-level';
 export { bertNormalize, bertPreTokenize } from './tokenizers/bert-normalizer';
 export type { BertNormalizerOptions } from './tokenizers/bert-normalizer';
-export { trainWordPiece, validateWordPieceTrainerConfig, DEFAULT_WORDPIECE_TRAINER_CONFIG } from './tokenizers/train-wordpiece';
+export {
+  trainWordPiece,
+  validateWordPieceTrainerConfig,
+  DEFAULT_WORDPIECE_TRAINER_CONFIG,
+} from './tokenizers/train-wordpiece';
 export type { WordPieceTrainerConfig } from './tokenizers/train-wordpiece';
-export { trainByteLevelBPE, validateByteLevelBPETrainerConfig, DEFAULT_BPE_TRAINER_CONFIG } from './tokenizers/train-bpe';
+export {
+  trainByteLevelBPE,
+  validateByteLevelBPETrainerConfig,
+  DEFAULT_BPE_TRAINER_CONFIG,
+} from './tokenizers/train-bpe';
 export type { ByteLevelBPETrainerConfig } from './tokenizers/train-bpe';
 export { learnMerges } from './tokenizers/merge-learner';
 export type { WordTable, LearnMergesOptions, LearnedMerges } from './tokenizers/merge-learner';

@@ -56,7 +56,9 @@ export class Progress {
     const shown = Object.entries(values)
       .map(([k, v]) => `${k} ${formatNumber(v)}`)
       .join('  ');
-    const head = this.bytes ? `${this.label} ${formatBytes(step)}/${formatBytes(this.total)}` : `${this.label} ${step}/${this.total}`;
+    const head = this.bytes
+      ? `${this.label} ${formatBytes(step)}/${formatBytes(this.total)}`
+      : `${this.label} ${step}/${this.total}`;
     const speed = this.bytes ? `${formatBytes(rate)}/s` : `${rate.toFixed(2)} it/s`;
     const tail = `${shown}  ${speed}  ETA ${formatDuration(eta)}`;
     if (this.tty) {

@@ -3,14 +3,26 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { BYTE_TO_CHAR, ByteLevelBPETokenizer, byteLevelBPEFiles, fromByteChars, loadTokenizer, toByteChars, type Tokenizer } from '../src/index';
+import {
+  BYTE_TO_CHAR,
+  ByteLevelBPETokenizer,
+  byteLevelBPEFiles,
+  fromByteChars,
+  loadTokenizer,
+  toByteChars,
+  type Tokenizer,
+} from '../src/index';
 
 // ids: <unk> 0, <s> 1, </s> 2, byte b -> 3 + b, 'ab' 259, 'abc' 260, 'Ġa' 261
 const byteId = (ch: string) => 3 + ch.charCodeAt(0); // for ASCII characters
 const SPACE = 3 + 0x20; // 'Ġ'
 const { json, config } = byteLevelBPEFiles({
   vocab: ['<unk>', '<s>', '</s>', ...BYTE_TO_CHAR, 'ab', 'abc', 'Ġa'],
-  merges: [['a', 'b'], ['ab', 'c'], ['Ġ', 'a']],
+  merges: [
+    ['a', 'b'],
+    ['ab', 'c'],
+    ['Ġ', 'a'],
+  ],
   addedTokens: ['<unk>', '<s>', '</s>'],
   special: { unk: '<unk>', bos: '<s>', eos: '</s>' },
 });
@@ -18,10 +30,20 @@ const { json, config } = byteLevelBPEFiles({
 /** Deterministic random strings over many scripts (no lone surrogates). */
 function randomTexts(n: number, seed: number): string[] {
   let s = seed >>> 0;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const ranges: Array<[number, number]> = [
-    [0x20, 0x7e], [0x00, 0x1f], [0xa0, 0xff], [0x300, 0x36f], [0x391, 0x3c9], [0x4e00, 0x4fff], [0xac00, 0xac40],
-    [0x3040, 0x309f], [0x1f300, 0x1f64f], [0x200b, 0x200d], [0xfe0f, 0xfe0f], [0x10000, 0x1000f],
+    [0x20, 0x7e],
+    [0x00, 0x1f],
+    [0xa0, 0xff],
+    [0x300, 0x36f],
+    [0x391, 0x3c9],
+    [0x4e00, 0x4fff],
+    [0xac00, 0xac40],
+    [0x3040, 0x309f],
+    [0x1f300, 0x1f64f],
+    [0x200b, 0x200d],
+    [0xfe0f, 0xfe0f],
+    [0x10000, 0x1000f],
   ];
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -103,11 +125,24 @@ describe('hand-made byte-level BPE', () => {
     const text = 'ab 😀é';
     const { ids, offsets } = tok.encodeWithOffsets(text);
     expect(ids).toEqual([259, SPACE, 243, 162, 155, 131, 198, 172]);
-    expect(offsets).toEqual([[0, 2], [2, 3], [3, 5], [5, 5], [5, 5], [5, 5], [5, 6], [6, 6]]);
+    expect(offsets).toEqual([
+      [0, 2],
+      [2, 3],
+      [3, 5],
+      [5, 5],
+      [5, 5],
+      [5, 5],
+      [5, 6],
+      [6, 6],
+    ]);
   });
 
   it('rejects layouts it does not implement', () => {
-    expect(() => ByteLevelBPETokenizer.fromJSON({ ...json, normalizer: { type: 'NFC' } })).toThrow(/a normalizer is not supported/);
-    expect(() => byteLevelBPEFiles({ vocab: ['a'], merges: [], addedTokens: [], special: {} })).toThrow(/byte symbol "Ā" is missing/);
+    expect(() => ByteLevelBPETokenizer.fromJSON({ ...json, normalizer: { type: 'NFC' } })).toThrow(
+      /a normalizer is not supported/,
+    );
+    expect(() => byteLevelBPEFiles({ vocab: ['a'], merges: [], addedTokens: [], special: {} })).toThrow(
+      /byte symbol "Ā" is missing/,
+    );
   });
 });

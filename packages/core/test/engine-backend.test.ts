@@ -100,7 +100,11 @@ describe('selectBackend (auto order)', () => {
     expect(calls).toEqual([GPU, NODE, WASM]);
     expect(sel.candidates.map((c) => [c.backend, c.status, c.reason])).toEqual([
       ['tensorflow-gpu', 'skipped', `${GPU} is not installed`],
-      ['tensorflow', 'skipped', `${NODE} failed to load: libtensorflow.so.2: cannot open shared object file: No such file or directory`],
+      [
+        'tensorflow',
+        'skipped',
+        `${NODE} failed to load: libtensorflow.so.2: cannot open shared object file: No such file or directory`,
+      ],
       ['wasm', 'selected', undefined],
     ]);
   });
@@ -134,7 +138,11 @@ describe('selectBackend (auto order)', () => {
     if (!installed(GPU) && !installed(NODE)) {
       // This checkout: neither native package can be installed; wasm is a dependency.
       expect(sel.ok && sel.backend).toBe('wasm');
-      expect(sel.candidates.map((c) => c.reason)).toEqual([`${GPU} is not installed`, `${NODE} is not installed`, undefined]);
+      expect(sel.candidates.map((c) => c.reason)).toEqual([
+        `${GPU} is not installed`,
+        `${NODE} is not installed`,
+        undefined,
+      ]);
     }
   });
 
@@ -159,7 +167,9 @@ describe('describeLoadError', () => {
       `${GPU} is not installed`,
     );
     // A missing *dependency* of an installed package is not "not installed".
-    expect(describeLoadError(GPU, notFound('@mapbox/node-pre-gyp'))).toMatch(/^@tensorflow\/tfjs-node-gpu failed to load: Cannot find package '@mapbox/);
+    expect(describeLoadError(GPU, notFound('@mapbox/node-pre-gyp'))).toMatch(
+      /^@tensorflow\/tfjs-node-gpu failed to load: Cannot find package '@mapbox/,
+    );
   });
 });
 
@@ -178,7 +188,12 @@ describe('initEngine', () => {
     const { loader, calls } = fakeLoader({ [WASM]: realWasm });
     const info = await initEngine({ loader, env: { DALM_BACKEND: 'wasm' } });
     expect(info).toMatchObject({ backend: 'wasm', tfBackend: 'wasm', requested: 'wasm', requestedBy: 'DALM_BACKEND' });
-    expect(info.wasm?.fixes).toEqual(['unsorted-segment-sum', 'matmul-transpose-kernel', 'matmul-transpose-grad', 'matmul-batched-2d']);
+    expect(info.wasm?.fixes).toEqual([
+      'unsorted-segment-sum',
+      'matmul-transpose-kernel',
+      'matmul-transpose-grad',
+      'matmul-batched-2d',
+    ]);
     expect(info.wasm?.multithreading).toBe(false); // tfjs-backend-wasm has no threads under Node
     expect(info.tfjsVersion).toBe('4.22.0');
     expect(info.memory.process!.rss).toBeGreaterThan(0);
@@ -224,7 +239,9 @@ describe('initEngine', () => {
     );
     // @ts-expect-error: not a BackendChoice
     await expect(initEngine({ backend: 'cuda' })).rejects.toThrow("initEngine option backend='cuda' is not a backend");
-    await expect(initEngine({ backend: 'wasm', threads: 0 })).rejects.toThrow('option threads=0 must be a positive integer');
+    await expect(initEngine({ backend: 'wasm', threads: 0 })).rejects.toThrow(
+      'option threads=0 must be a positive integer',
+    );
     // @ts-expect-error: not a WasmFixName
     await expect(initEngine({ backend: 'wasm', wasmFixes: ['fast'] })).rejects.toThrow("unknown wasm fix 'fast'");
   });

@@ -24,7 +24,13 @@ function values(n: number, seed: number): number[] {
 }
 
 function rand(shape: number[], seed: number): tf.Tensor {
-  return tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+  return tf.tensor(
+    values(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
 }
 
 /** Runs `f` on `backend` and returns its tensors as plain arrays. */
@@ -95,7 +101,17 @@ describe('gather gradient (embedding) on wasm', () => {
 
   it('unsortedSegmentSum drops negative and out-of-range ids, as TF does (float32 and int32)', async () => {
     const f = () => [
-      tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]), tf.tensor1d([1, -1, 5, 1, 0], 'int32'), 3),
+      tf.unsortedSegmentSum(
+        tf.tensor2d([
+          [1, 2],
+          [3, 4],
+          [5, 6],
+          [7, 8],
+          [9, 10],
+        ]),
+        tf.tensor1d([1, -1, 5, 1, 0], 'int32'),
+        3,
+      ),
       tf.unsortedSegmentSum(tf.tensor1d([10, 20, 30], 'int32'), tf.tensor1d([2, 2, 3], 'int32'), 3),
     ];
     const expected = [
@@ -139,9 +155,18 @@ describe('batched matMul on wasm', () => {
   }
 
   for (const [sa, sb] of [
-    [[1, 3, 4], [2, 4, 5]],
-    [[2, 3, 4], [1, 4, 5]],
-    [[2, 2, 3, 4], [4, 5]],
+    [
+      [1, 3, 4],
+      [2, 4, 5],
+    ],
+    [
+      [2, 3, 4],
+      [1, 4, 5],
+    ],
+    [
+      [2, 2, 3, 4],
+      [4, 5],
+    ],
   ]) {
     it(`broadcast batch [${sa}] x [${sb}]: forward matches cpu with the per-matrix (matmul-batched-2d) kernel`, async () => {
       const run = () => [tf.matMul(rand(sa!, 9), rand(sb!, 10))];
@@ -184,15 +209,39 @@ describe('gradients tfjs lacks on every backend', () => {
   const cases: Case[] = [
     { name: 'strides 2, -2', shape: [3, 4], begin: [0, 3], end: [3, 0], strides: [2, -2] },
     { name: 'shrink axis 0', shape: [3, 4], begin: [1, 0], end: [2, 4], strides: [1, 1], masks: { shrink: 1 } },
-    { name: 'begin/end masks, stride 3', shape: [2, 7], begin: [1, 1], end: [0, 0], strides: [1, 3], masks: { begin: 1, end: 3 } },
-    { name: 'ellipsis + new axis', shape: [2, 3, 4], begin: [0, 0, 1], end: [0, 0, 4], strides: [1, 1, 2], masks: { ellipsis: 1, newAxis: 2 } },
+    {
+      name: 'begin/end masks, stride 3',
+      shape: [2, 7],
+      begin: [1, 1],
+      end: [0, 0],
+      strides: [1, 3],
+      masks: { begin: 1, end: 3 },
+    },
+    {
+      name: 'ellipsis + new axis',
+      shape: [2, 3, 4],
+      begin: [0, 0, 1],
+      end: [0, 0, 4],
+      strides: [1, 1, 2],
+      masks: { ellipsis: 1, newAxis: 2 },
+    },
     { name: 'negative begin/end', shape: [6], begin: [-4], end: [-1], strides: [1] },
   ];
   for (const { name, shape, begin, end, strides, masks: m = {} } of cases) {
     it(`stridedSlice gradient scatters dy back (${name})`, async () => {
       const size = shape.reduce((a, b) => a * b, 1);
       const slice = (x: tf.Tensor) =>
-        tf.stridedSlice(x, begin, end, strides, m.begin ?? 0, m.end ?? 0, m.ellipsis ?? 0, m.newAxis ?? 0, m.shrink ?? 0);
+        tf.stridedSlice(
+          x,
+          begin,
+          end,
+          strides,
+          m.begin ?? 0,
+          m.end ?? 0,
+          m.ellipsis ?? 0,
+          m.newAxis ?? 0,
+          m.shrink ?? 0,
+        );
       const run = () => {
         const positions = slice(tf.reshape(tf.range(0, size), shape));
         const w = rand(positions.shape, 9);
@@ -212,23 +261,40 @@ describe('gradients tfjs lacks on every backend', () => {
   it('cumsum gradient along a middle axis is the reversed scan of dy', async () => {
     // y[b, i, c] = sum_{j<=i} x[b, j, c], so dx[b, j, c] = sum_{i>=j} w[b, i, c]; exclusive drops i = j.
     const w = [1, 2, 3, 4, 5, 6]; // [1, 3, 2]
-    const run = () => [false, true].map((exclusive) =>
-      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.cumsum(x, 1, exclusive), tf.tensor3d(w, [1, 3, 2]))))(tf.zeros([1, 3, 2])),
-    );
+    const run = () =>
+      [false, true].map((exclusive) =>
+        tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.cumsum(x, 1, exclusive), tf.tensor3d(w, [1, 3, 2]))))(
+          tf.zeros([1, 3, 2]),
+        ),
+      );
     for (const backend of ['cpu', 'wasm'] as const) {
-      expectClose(await on(backend, run), [[9, 12, 8, 10, 5, 6], [8, 10, 5, 6, 0, 0]], 1e-7);
+      expectClose(
+        await on(backend, run),
+        [
+          [9, 12, 8, 10, 5, 6],
+          [8, 10, 5, 6, 0, 0],
+        ],
+        1e-7,
+      );
     }
   });
 
   it('comparison and logical ops pass zero gradient (where(x > 0, x, 0.1x) is leaky ReLU)', async () => {
     const run = () => [
       tf.grad((x: tf.Tensor) => tf.sum(tf.where(tf.greater(x, 0), x, tf.mul(x, 0.1))))(tf.tensor1d([-1, 2, -3])),
-      tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.cast(tf.logicalAnd(tf.less(x, 1), tf.notEqual(x, -3)), 'float32'), x)))(
-        tf.tensor1d([-1, 2, -3]),
-      ),
+      tf.grad((x: tf.Tensor) =>
+        tf.sum(tf.mul(tf.cast(tf.logicalAnd(tf.less(x, 1), tf.notEqual(x, -3)), 'float32'), x)),
+      )(tf.tensor1d([-1, 2, -3])),
     ];
     for (const backend of ['cpu', 'wasm'] as const) {
-      expectClose(await on(backend, run), [[0.1, 1, 0.1], [1, 0, 0]], 1e-7);
+      expectClose(
+        await on(backend, run),
+        [
+          [0.1, 1, 0.1],
+          [1, 0, 0],
+        ],
+        1e-7,
+      );
     }
   });
 });

@@ -17,7 +17,9 @@ import { applyWebGpuFixes, fixProgram, type WebGpuProgramLike } from '../src/eng
 const BACKEND_PKG = '@tensorflow/tfjs-backend-webgpu';
 
 function notFound(spec: string): Error {
-  return Object.assign(new Error(`Cannot find package '${spec}' imported from /x/webgpu.ts`), { code: 'ERR_MODULE_NOT_FOUND' });
+  return Object.assign(new Error(`Cannot find package '${spec}' imported from /x/webgpu.ts`), {
+    code: 'ERR_MODULE_NOT_FOUND',
+  });
 }
 
 /** What the fakes saw. */
@@ -50,11 +52,23 @@ const LIMITS = {
   maxComputeInvocationsPerWorkgroup: 1024,
   maxBindGroups: 4, // not raised
 };
-const ADAPTER_INFO = { vendor: 'fakevendor', architecture: 'fakearch', device: 'Fake GPU 9000', description: 'scripted' };
+const ADAPTER_INFO = {
+  vendor: 'fakevendor',
+  architecture: 'fakearch',
+  device: 'Fake GPU 9000',
+  description: 'scripted',
+};
 
 /** The fakes, and a loader that serves them. */
 async function fakes(script: Script): Promise<{ loader: ModuleLoader; seen: Seen; probeLibrary: LibraryProbe }> {
-  const seen: Seen = { createFlags: [], adapterOptions: [], deviceDescriptors: [], backendArgs: [], probed: [], programs: [] };
+  const seen: Seen = {
+    createFlags: [],
+    adapterOptions: [],
+    deviceDescriptors: [],
+    backendArgs: [],
+    probed: [],
+    programs: [],
+  };
   await tf.ready();
   const cpu = tf.findBackend('cpu') ?? (await tf.setBackend('cpu'), tf.findBackend('cpu'));
   const Cpu = Object.getPrototypeOf(cpu).constructor as new () => tf.KernelBackend;
@@ -151,8 +165,15 @@ afterEach(async () => {
 describe('validateWebGpuOptions', () => {
   it('fills defaults, reads the environment for what the options leave out, and lets options win', () => {
     expect(validateWebGpuOptions()).toEqual(DEFAULT_WEBGPU_OPTIONS);
-    expect(DEFAULT_WEBGPU_OPTIONS).toEqual({ dawnFlags: [], featureLevel: 'core', powerPreference: 'high-performance' });
-    const env = { DALM_WEBGPU_FLAGS: ' backend=opengles ; adapter=llvmpipe (LLVM 15.0.6, 256 bits);', DALM_WEBGPU_FEATURE_LEVEL: 'compatibility' };
+    expect(DEFAULT_WEBGPU_OPTIONS).toEqual({
+      dawnFlags: [],
+      featureLevel: 'core',
+      powerPreference: 'high-performance',
+    });
+    const env = {
+      DALM_WEBGPU_FLAGS: ' backend=opengles ; adapter=llvmpipe (LLVM 15.0.6, 256 bits);',
+      DALM_WEBGPU_FEATURE_LEVEL: 'compatibility',
+    };
     expect(validateWebGpuOptions({}, env)).toEqual({
       dawnFlags: ['backend=opengles', 'adapter=llvmpipe (LLVM 15.0.6, 256 bits)'],
       featureLevel: 'compatibility',
@@ -170,7 +191,9 @@ describe('validateWebGpuOptions', () => {
       "environment variable DALM_WEBGPU_FEATURE_LEVEL='full' is not a feature level; valid values: core, compatibility",
     );
     // @ts-expect-error: not a feature level
-    expect(() => validateWebGpuOptions({ featureLevel: 'es' })).toThrow("webgpu option featureLevel='es' is not a feature level");
+    expect(() => validateWebGpuOptions({ featureLevel: 'es' })).toThrow(
+      "webgpu option featureLevel='es' is not a feature level",
+    );
     expect(() => validateWebGpuOptions({ dawnFlags: ['vulkan'] })).toThrow(
       `webgpu option dawnFlags=["vulkan"] must be a list of 'name=value' strings`,
     );
@@ -259,7 +282,9 @@ describe("selectBackend('webgpu'): why it cannot be used", () => {
   };
 
   it('a missing package', async () => {
-    expect((await reasonOf({ modules: { backend: false, dawn: true } })).reason).toBe(`${BACKEND_PKG} is not installed`);
+    expect((await reasonOf({ modules: { backend: false, dawn: true } })).reason).toBe(
+      `${BACKEND_PKG} is not installed`,
+    );
     expect((await reasonOf({ modules: { backend: true, dawn: false } })).reason).toBe('webgpu is not installed');
   });
 
@@ -274,17 +299,26 @@ describe("selectBackend('webgpu'): why it cannot be used", () => {
 
   it('no adapter although Vulkan is there (or was not asked for)', async () => {
     const vulkan = await reasonOf({ adapter: null, probe: true });
-    expect(vulkan.reason).toMatch(/^no WebGPU adapter \(featureLevel core\): Dawn found no usable GPU \(its warnings on stderr/);
-    expect(vulkan.reason).toContain('DALM_WEBGPU_FLAGS=backend=opengles DALM_WEBGPU_FEATURE_LEVEL=compatibility EGL_PLATFORM=surfaceless');
+    expect(vulkan.reason).toMatch(
+      /^no WebGPU adapter \(featureLevel core\): Dawn found no usable GPU \(its warnings on stderr/,
+    );
+    expect(vulkan.reason).toContain(
+      'DALM_WEBGPU_FLAGS=backend=opengles DALM_WEBGPU_FEATURE_LEVEL=compatibility EGL_PLATFORM=surfaceless',
+    );
     // With Dawn's OpenGL ES backend the Vulkan loader is beside the point: not probed, not blamed.
     const gles = await reasonOf({ adapter: null, probe: false }, SOFTWARE);
     expect(gles.seen.probed).toEqual([]);
     expect(gles.seen.adapterOptions).toEqual([{ powerPreference: 'high-performance', featureLevel: 'compatibility' }]);
-    expect(gles.reason).toMatch(/^no WebGPU adapter \(featureLevel compatibility, Dawn flags backend=opengles\): Dawn found no usable GPU/);
+    expect(gles.reason).toMatch(
+      /^no WebGPU adapter \(featureLevel compatibility, Dawn flags backend=opengles\): Dawn found no usable GPU/,
+    );
   });
 
   it('Dawn refusing its flags, and an adapter refusing a device', async () => {
-    const bad = await reasonOf({ createThrows: 'Error: unknown backend foo\nAvailable: vulkan, opengles' }, validateWebGpuOptions({ dawnFlags: ['backend=foo'] }));
+    const bad = await reasonOf(
+      { createThrows: 'Error: unknown backend foo\nAvailable: vulkan, opengles' },
+      validateWebGpuOptions({ dawnFlags: ['backend=foo'] }),
+    );
     expect(bad.reason).toBe('webgpu create(["backend=foo"]) failed: Error: unknown backend foo');
     const device = await reasonOf({ deviceRejects: 'Limit maxBufferSize exceeds the adapter limit' });
     expect(device.reason).toBe('the WebGPU adapter refused a device: Limit maxBufferSize exceeds the adapter limit');
@@ -318,7 +352,11 @@ describe("selectBackend('webgpu') / initEngine: a working adapter", () => {
     // Asking again with the same options reuses the device; other options make a new one.
     await selectBackend('webgpu', { loader, webgpu: OPTIONS, probeLibrary });
     expect(seen.backendArgs).toHaveLength(1);
-    await selectBackend('webgpu', { loader, webgpu: validateWebGpuOptions({ powerPreference: 'low-power' }), probeLibrary });
+    await selectBackend('webgpu', {
+      loader,
+      webgpu: validateWebGpuOptions({ powerPreference: 'low-power' }),
+      probeLibrary,
+    });
     expect(seen.backendArgs).toHaveLength(2);
     expect(seen.createFlags).toEqual([[]]); // same Dawn flags: the same Dawn instance
   });
@@ -340,15 +378,22 @@ describe("selectBackend('webgpu') / initEngine: a working adapter", () => {
     const info = await initEngine({ backend: 'webgpu', loader, env: {} });
     expect(info).toMatchObject({ backend: 'webgpu', tfBackend: 'webgpu', requested: 'webgpu', requestedBy: 'option' });
     expect(info.webgpu?.adapter.device).toBe('Fake GPU 9000');
-    expect(info.fixes).toEqual(expect.arrayContaining(['webgpu:cum-length-key', 'webgpu:transpose-types', 'webgpu:splitk-transpose-b']));
+    expect(info.fixes).toEqual(
+      expect.arrayContaining(['webgpu:cum-length-key', 'webgpu:transpose-types', 'webgpu:splitk-transpose-b']),
+    );
     expect(info.notes).toContain(SYNC_READ_NOTE);
     // Programs reach the (fake) backend's runWebGPUProgram with the fixes applied.
-    const run = (tf.backend() as unknown as { runWebGPUProgram: (p: WebGpuProgramLike, i: unknown[], d: string) => void }).runWebGPUProgram;
+    const run = (
+      tf.backend() as unknown as { runWebGPUProgram: (p: WebGpuProgramLike, i: unknown[], d: string) => void }
+    ).runWebGPUProgram;
     run(cumProgram([2, 3]), [], 'float32');
     run(transposeProgram([4, 3, 2]), [], 'int32');
     expect(seen.programs).toEqual([
       { shaderKey: 'cum_+_false_true_length3', userCode: 'end + pow2 < 3' },
-      { shaderKey: 'transpose_0,2,1', userCode: expect.stringContaining('setOutputAtIndexI32(flatIndex, i32(A[getIndexFromCoords3D(') },
+      {
+        shaderKey: 'transpose_0,2,1',
+        userCode: expect.stringContaining('setOutputAtIndexI32(flatIndex, i32(A[getIndexFromCoords3D('),
+      },
     ]);
 
     const { loader: noAdapter } = await fakes({ adapter: null, probe: true });

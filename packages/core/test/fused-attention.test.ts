@@ -13,7 +13,14 @@ import { attention, causalBias, paddingBias, repeatKv } from '../src/layers/atte
 const TOL = 1e-5;
 
 /** The unfused formula, differentiated by tfjs op by op. */
-function reference(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, bias: tf.Tensor | null, rate: number, seed: number): tf.Tensor {
+function reference(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  bias: tf.Tensor | null,
+  rate: number,
+  seed: number,
+): tf.Tensor {
   const groups = (q.shape[1] as number) / (k.shape[1] as number);
   const kr = repeatKv(k, groups);
   const vr = repeatKv(v, groups);
@@ -32,10 +39,26 @@ function run(kvHeads: number, biasKind: 'none' | 'padding' | 'causal', rate: num
     const v = tf.randomNormal([b, kvHeads, t, d], 0, 1, 'float32', 3);
     const w = tf.randomNormal([b, h, t, d], 0, 1, 'float32', 4);
     const bias =
-      biasKind === 'padding' ? paddingBias(tf.tensor2d([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]], undefined, 'int32')) : biasKind === 'causal' ? causalBias(t, t) : null;
+      biasKind === 'padding'
+        ? paddingBias(
+            tf.tensor2d(
+              [
+                [1, 1, 1, 1, 1, 1],
+                [1, 1, 1, 1, 0, 0],
+              ],
+              undefined,
+              'int32',
+            ),
+          )
+        : biasKind === 'causal'
+          ? causalBias(t, t)
+          : null;
     const seed = 77;
-    const loss = (f: (a: tf.Tensor, b2: tf.Tensor, c: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b2: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, b2, c), w));
-    const fused = (a: tf.Tensor, b2: tf.Tensor, c: tf.Tensor) => attention(a, b2, c, { bias, dropout: rate, training: true, dropoutSeed: seed });
+    const loss =
+      (f: (a: tf.Tensor, b2: tf.Tensor, c: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b2: tf.Tensor, c: tf.Tensor) =>
+        tf.sum(tf.mul(f(a, b2, c), w));
+    const fused = (a: tf.Tensor, b2: tf.Tensor, c: tf.Tensor) =>
+      attention(a, b2, c, { bias, dropout: rate, training: true, dropoutSeed: seed });
     const ref = (a: tf.Tensor, b2: tf.Tensor, c: tf.Tensor) => reference(a, b2, c, bias, rate, seed);
     const outs = [fused(q, k, v), ...tf.grads(loss(fused))([q, k, v])];
     const refs = [ref(q, k, v), ...tf.grads(loss(ref))([q, k, v])];

@@ -27,7 +27,10 @@ describe('dequantisation of ggml blocks', () => {
   it('Q4_0: low nibbles are elements 0..15, high nibbles 16..31, x = (q - 8) * d', () => {
     const qs = Array.from({ length: 16 }, (_, j) => j | ((15 - j) << 4));
     const out = dequantize('Q4_0', Uint8Array.from([...u16(f16.two), ...qs]), 32);
-    const expected = [...Array.from({ length: 16 }, (_, j) => (j - 8) * 2), ...Array.from({ length: 16 }, (_, j) => (15 - j - 8) * 2)];
+    const expected = [
+      ...Array.from({ length: 16 }, (_, j) => (j - 8) * 2),
+      ...Array.from({ length: 16 }, (_, j) => (15 - j - 8) * 2),
+    ];
     expect(Array.from(out)).toEqual(expected);
     expect([out[0], out[15], out[16], out[31]]).toEqual([-16, 14, 14, -16]);
   });
@@ -35,7 +38,10 @@ describe('dequantisation of ggml blocks', () => {
   it('Q4_1: x = q * d + m', () => {
     const qs = Array.from({ length: 16 }, (_, j) => j | ((15 - j) << 4));
     const out = dequantize('Q4_1', Uint8Array.from([...u16(f16.quarter), ...u16(f16.minusOne), ...qs]), 32);
-    const expected = [...Array.from({ length: 16 }, (_, j) => j * 0.25 - 1), ...Array.from({ length: 16 }, (_, j) => (15 - j) * 0.25 - 1)];
+    const expected = [
+      ...Array.from({ length: 16 }, (_, j) => j * 0.25 - 1),
+      ...Array.from({ length: 16 }, (_, j) => (15 - j) * 0.25 - 1),
+    ];
     expect(Array.from(out)).toEqual(expected);
     expect([out[0], out[15], out[16]]).toEqual([-1, 2.75, 2.75]);
   });
@@ -51,12 +57,16 @@ describe('dequantisation of ggml blocks', () => {
   it('F32, F16 and BF16', () => {
     const f32 = new Uint8Array(new Float32Array([1.5, -2.25]).buffer);
     expect(Array.from(dequantize('F32', f32, 2))).toEqual([1.5, -2.25]);
-    expect(Array.from(dequantize('F16', Uint8Array.from([...u16(0x3c00), ...u16(0xc000), ...u16(0x7bff)]), 3))).toEqual([1, -2, 65504]);
+    expect(Array.from(dequantize('F16', Uint8Array.from([...u16(0x3c00), ...u16(0xc000), ...u16(0x7bff)]), 3))).toEqual(
+      [1, -2, 65504],
+    );
     expect(Array.from(dequantize('BF16', Uint8Array.from([...u16(0x3f80), ...u16(0xc040)]), 2))).toEqual([1, -3]);
   });
 
   it('refuses other types by name, and partial blocks', () => {
-    expect(() => ggmlType(12, 'w')).toThrow(/w: ggml type Q4_K is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1\)/);
+    expect(() => ggmlType(12, 'w')).toThrow(
+      /w: ggml type Q4_K is not supported \(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1\)/,
+    );
     expect(() => ggmlType(14, 'w')).toThrow(/Q6_K/);
     expect(() => ggmlType(99, 'w')).toThrow(/unknown type id 99/);
     expect(() => ggmlByteSize('Q4_0', 40, 'w')).toThrow(/40 values is not a multiple of the Q4_0 block size 32/);
@@ -130,7 +140,9 @@ describe('GGUF reader', () => {
     g.str('x.u8').u32(0).u8(200);
     g.str('x.bool').u32(7).u8(1);
     g.str('x.f32').u32(6).f32(0.5);
-    g.str('x.u64').u32(10).u64(1n << 40n);
+    g.str('x.u64')
+      .u32(10)
+      .u64(1n << 40n);
     g.str('x.tokens').u32(9).u32(8).u64(3).str('a').str('é').str('<|im_start|>');
     g.str('a').u32(2).u64(3).u64(2).u32(0).u64(0);
     g.str('b').u32(1).u64(32).u32(typeOfB).u64(64); // a takes 24 bytes, padded to 64
@@ -168,14 +180,22 @@ describe('GGUF reader', () => {
   });
 
   it('refuses v1, a wrong magic, unsupported tensor types and truncated files, naming the file', async () => {
-    await expect(readGgufHeader(file('v1.gguf', sample(1)))).rejects.toThrow(/v1.gguf: GGUF version 1 is not supported \(only 2 and 3\)/);
+    await expect(readGgufHeader(file('v1.gguf', sample(1)))).rejects.toThrow(
+      /v1.gguf: GGUF version 1 is not supported \(only 2 and 3\)/,
+    );
     const bad = sample();
     bad[0] = 0x47 ^ 1;
     await expect(readGgufHeader(file('magic.gguf', bad))).rejects.toThrow(/magic.gguf: not a GGUF file/);
-    await expect(readGgufHeader(file('q4k.gguf', sample(3, 12)))).rejects.toThrow(/q4k.gguf: tensor "b": ggml type Q4_K is not supported/);
-    await expect(readGgufHeader(file('short.gguf', sample().subarray(0, 100)))).rejects.toThrow(/short.gguf: truncated GGUF file/);
+    await expect(readGgufHeader(file('q4k.gguf', sample(3, 12)))).rejects.toThrow(
+      /q4k.gguf: tensor "b": ggml type Q4_K is not supported/,
+    );
+    await expect(readGgufHeader(file('short.gguf', sample().subarray(0, 100)))).rejects.toThrow(
+      /short.gguf: truncated GGUF file/,
+    );
     const full = sample();
-    await expect(readGgufHeader(file('cut.gguf', full.subarray(0, full.length - 10)))).rejects.toThrow(/cut.gguf: tensor "b": data .* past the end/);
+    await expect(readGgufHeader(file('cut.gguf', full.subarray(0, full.length - 10)))).rejects.toThrow(
+      /cut.gguf: tensor "b": data .* past the end/,
+    );
   });
 
   it('reads a v2 file the same way', async () => {

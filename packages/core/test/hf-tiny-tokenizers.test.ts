@@ -52,13 +52,18 @@ describe.skipIf(!existsSync(fixtures))('hf-tiny tokenizers', () => {
 
       it('reports vocabulary size and special-token ids', () => {
         expect(tok.vocabSize).toBe(isBert ? 99 : 136);
-        expect(tok.special).toEqual(isBert ? { pad: 0, unk: 1, cls: 2, sep: 3, mask: 4 } : { unk: 0, pad: 0, bos: 1, eos: 2 });
+        expect(tok.special).toEqual(
+          isBert ? { pad: 0, unk: 1, cls: 2, sep: 3, mask: 4 } : { unk: 0, pad: 0, bos: 1, eos: 2 },
+        );
         expect(tok.tokenToId(isBert ? '[SEP]' : '</s>')).toBe(isBert ? 3 : 2);
         expect(tok.idToToken(5)).toBe(isBert ? '!' : 'Ġ');
       });
 
       it('the native re-implementation gives the same ids and decoding', () => {
-        const native = nativeTokenizerFromJSON(readJson(path.join(dir, 'tokenizer.json')), readJson(path.join(dir, 'tokenizer_config.json')));
+        const native = nativeTokenizerFromJSON(
+          readJson(path.join(dir, 'tokenizer.json')),
+          readJson(path.join(dir, 'tokenizer_config.json')),
+        );
         expect(native).not.toBeNull();
         for (const c of cases) {
           expect(native!.encode(c.text, opts)).toEqual(c.ids);
@@ -74,7 +79,11 @@ describe.skipIf(!existsSync(fixtures))('hf-tiny tokenizers', () => {
           expect(ids).toEqual(c.ids);
           // [CLS]/[SEP] added by the template get [0, 0]; text tokens are ordered spans
           const textOffsets = isBert ? offsets.slice(1, -1) : offsets;
-          if (isBert) expect([offsets[0], offsets[offsets.length - 1]]).toEqual([[0, 0], [0, 0]]);
+          if (isBert)
+            expect([offsets[0], offsets[offsets.length - 1]]).toEqual([
+              [0, 0],
+              [0, 0],
+            ]);
           textOffsets.forEach(([s, e], i) => {
             expect(s).toBeLessThanOrEqual(e);
             expect(e).toBeLessThanOrEqual(c.text.length);
@@ -84,7 +93,11 @@ describe.skipIf(!existsSync(fixtures))('hf-tiny tokenizers', () => {
             // each known piece is the lower-cased, accent-stripped text it spans ([UNK] spans a whole word)
             textOffsets.forEach(([s, e], i) => {
               const token = c.tokens[i];
-              const src = c.text.slice(s, e).toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+              const src = c.text
+                .slice(s, e)
+                .toLowerCase()
+                .normalize('NFD')
+                .replace(/[\u0300-\u036f]/g, '');
               if (token !== '[UNK]') expect(src).toBe(token.replace(/^##/, ''));
             });
           }
@@ -97,14 +110,50 @@ describe.skipIf(!existsSync(fixtures))('hf-tiny tokenizers', () => {
         if (isBert) {
           const { offsets } = tok.encodeWithOffsets('We love naïve café owners!');
           const text = 'We love naïve café owners!';
-          expect(offsets.map(([s, e]) => text.slice(s, e))).toEqual(['', 'We', 'love', 'naïve', 'café', 'own', 'ers', '!', '']);
+          expect(offsets.map(([s, e]) => text.slice(s, e))).toEqual([
+            '',
+            'We',
+            'love',
+            'naïve',
+            'café',
+            'own',
+            'ers',
+            '!',
+            '',
+          ]);
         } else {
           const text = 'Café €3 😀';
           const { ids, offsets } = tok.encodeWithOffsets(text, opts);
           // é and € are single merged tokens (hand-added merges); 😀 stays 4 byte tokens: the first owns the
           // character, the others get empty spans at its end
-          expect(ids.map((id) => tok.idToToken(id))).toEqual(['C', 'a', 'f', 'Ã©', 'Ġ', 'âĤ¬', '3', 'Ġ', 'ð', 'Ł', 'ĺ', 'Ģ']);
-          expect(offsets).toEqual([[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7], [7, 8], [8, 10], [10, 10], [10, 10], [10, 10]]);
+          expect(ids.map((id) => tok.idToToken(id))).toEqual([
+            'C',
+            'a',
+            'f',
+            'Ã©',
+            'Ġ',
+            'âĤ¬',
+            '3',
+            'Ġ',
+            'ð',
+            'Ł',
+            'ĺ',
+            'Ģ',
+          ]);
+          expect(offsets).toEqual([
+            [0, 1],
+            [1, 2],
+            [2, 3],
+            [3, 4],
+            [4, 5],
+            [5, 6],
+            [6, 7],
+            [7, 8],
+            [8, 10],
+            [10, 10],
+            [10, 10],
+            [10, 10],
+          ]);
         }
       });
 
@@ -135,7 +184,8 @@ describe.skipIf(!existsSync(fixtures))('hf-tiny tokenizers', () => {
     const vocab = readFileSync(path.join(dir, 'vocab.txt'), 'utf8').split('\n');
     if (vocab[vocab.length - 1] === '') vocab.pop();
     const tok = WordPieceTokenizer.fromVocab(vocab);
-    for (const c of readJson(path.join(dir, 'reference.json')).tokenizer.cases as Case[]) expect(tok.encode(c.text)).toEqual(c.ids);
+    for (const c of readJson(path.join(dir, 'reference.json')).tokenizer.cases as Case[])
+      expect(tok.encode(c.text)).toEqual(c.ids);
   });
 });
 

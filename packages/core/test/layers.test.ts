@@ -30,11 +30,18 @@ describe('Linear', () => {
     const lin = new Linear(store, 'proj', 2, 3);
     // PyTorch layout [out, in]: rows are outputs.
     const w = new Float32Array([1, 2, 3, 4, 5, 6]);
-    store.loadHost(new Map([
-      ['proj.weight', { shape: [3, 2], data: w }],
-      ['proj.bias', { shape: [3], data: new Float32Array([0.5, 0, -1]) }],
-    ]));
-    const y = lin.apply(tf.tensor2d([[1, 1], [2, -1]]));
+    store.loadHost(
+      new Map([
+        ['proj.weight', { shape: [3, 2], data: w }],
+        ['proj.bias', { shape: [3], data: new Float32Array([0.5, 0, -1]) }],
+      ]),
+    );
+    const y = lin.apply(
+      tf.tensor2d([
+        [1, 1],
+        [2, -1],
+      ]),
+    );
     // y0 = [1+2+.5, 3+4, 5+6-1] ; y1 = [2-2+.5, 6-4, 10-6-1]
     expect(arr(y)).toEqual([3.5, 7, 10, 0.5, 2, 3]);
     const host = store.toHost();
@@ -46,10 +53,12 @@ describe('Linear', () => {
   it('toHostAsync gives what toHost gives (PyTorch layout, filter), and leaves no tensor behind', async () => {
     const store = new ParamStore(1);
     new Linear(store, 'proj', 2, 3);
-    store.loadHost(new Map([
-      ['proj.weight', { shape: [3, 2], data: new Float32Array([1, 2, 3, 4, 5, 6]) }],
-      ['proj.bias', { shape: [3], data: new Float32Array([0.5, 0, -1]) }],
-    ]));
+    store.loadHost(
+      new Map([
+        ['proj.weight', { shape: [3, 2], data: new Float32Array([1, 2, 3, 4, 5, 6]) }],
+        ['proj.bias', { shape: [3], data: new Float32Array([0.5, 0, -1]) }],
+      ]),
+    );
     const tensorsBefore = tf.memory().numTensors;
     const host = await store.toHostAsync();
     expect(tf.memory().numTensors).toBe(tensorsBefore); // the transposed copy is disposed
@@ -148,7 +157,13 @@ describe('embedding and gated MLP', () => {
   it('gathers rows and projects with the transposed table', () => {
     const store = new ParamStore();
     const emb = new Embedding(store, 'wte', 3, 2);
-    emb.weight.assign(tf.tensor2d([[1, 0], [0, 1], [1, 1]]));
+    emb.weight.assign(
+      tf.tensor2d([
+        [1, 0],
+        [0, 1],
+        [1, 1],
+      ]),
+    );
     expect(arr(emb.apply(tf.tensor1d([2, 0], 'int32')))).toEqual([1, 1, 1, 0]);
     expect(arr(emb.project(tf.tensor2d([[2, 3]])))).toEqual([2, 3, 5]);
   });

@@ -13,7 +13,13 @@ const words = (entries: Array<[string, number]>): WordTable => ({
   words: entries.map(([w]) => [...w]),
   counts: entries.map(([, n]) => n),
 });
-const HUG = words([['hug', 10], ['pug', 5], ['pun', 12], ['bun', 4], ['hugs', 5]]);
+const HUG = words([
+  ['hug', 10],
+  ['pug', 5],
+  ['pun', 12],
+  ['bun', 4],
+  ['hugs', 5],
+]);
 const ALPHABET = ['b', 'g', 'h', 'n', 'p', 's', 'u'];
 const join = (a: string, b: string) => a + b;
 
@@ -21,29 +27,58 @@ describe('learnMerges', () => {
   it('learns the hand-computed merges in order', () => {
     // counts: ug 20 > un 16 > (h,ug) 15 > (p,un) 12 > tie at 5: (p,ug) before (hug,s) by symbol ids > (b,un) 4
     const r = learnMerges(HUG, { alphabet: ALPHABET, maxNewSymbols: 100, minFrequency: 1, join });
-    expect(r.merges).toEqual([['u', 'g'], ['u', 'n'], ['h', 'ug'], ['p', 'un'], ['p', 'ug'], ['hug', 's'], ['b', 'un']]);
+    expect(r.merges).toEqual([
+      ['u', 'g'],
+      ['u', 'n'],
+      ['h', 'ug'],
+      ['p', 'un'],
+      ['p', 'ug'],
+      ['hug', 's'],
+      ['b', 'un'],
+    ]);
     expect(r.newSymbols).toEqual(['ug', 'un', 'hug', 'pun', 'pug', 'hugs', 'bun']);
   });
 
   it('stops at minFrequency and at maxNewSymbols', () => {
-    expect(learnMerges(HUG, { alphabet: ALPHABET, maxNewSymbols: 100, minFrequency: 5, join }).newSymbols).toEqual(['ug', 'un', 'hug', 'pun', 'pug', 'hugs']);
-    expect(learnMerges(HUG, { alphabet: ALPHABET, maxNewSymbols: 3, minFrequency: 1, join }).newSymbols).toEqual(['ug', 'un', 'hug']);
+    expect(learnMerges(HUG, { alphabet: ALPHABET, maxNewSymbols: 100, minFrequency: 5, join }).newSymbols).toEqual([
+      'ug',
+      'un',
+      'hug',
+      'pun',
+      'pug',
+      'hugs',
+    ]);
+    expect(learnMerges(HUG, { alphabet: ALPHABET, maxNewSymbols: 3, minFrequency: 1, join }).newSymbols).toEqual([
+      'ug',
+      'un',
+      'hug',
+    ]);
     expect(learnMerges(HUG, { alphabet: ALPHABET, maxNewSymbols: 100, minFrequency: 21, join }).merges).toEqual([]);
   });
 
   it('reuses reserved strings without counting them as new', () => {
     const r = learnMerges(HUG, { alphabet: ALPHABET, reserved: ['ug'], maxNewSymbols: 1, minFrequency: 1, join });
-    expect(r.merges).toEqual([['u', 'g'], ['u', 'n']]);
+    expect(r.merges).toEqual([
+      ['u', 'g'],
+      ['u', 'n'],
+    ]);
     expect(r.newSymbols).toEqual(['un']);
   });
 
   it('rejects symbols outside the alphabet', () => {
-    expect(() => learnMerges(words([['hx', 1]]), { alphabet: ALPHABET, maxNewSymbols: 1, minFrequency: 1, join })).toThrow(/symbol "x" outside the alphabet/);
+    expect(() =>
+      learnMerges(words([['hx', 1]]), { alphabet: ALPHABET, maxNewSymbols: 1, minFrequency: 1, join }),
+    ).toThrow(/symbol "x" outside the alphabet/);
   });
 });
 
 /** Reference trainer: recounts every pair of every word at each step. */
-function naiveMerges(table: WordTable, alphabet: string[], maxMerges: number, minFrequency: number): Array<[string, string]> {
+function naiveMerges(
+  table: WordTable,
+  alphabet: string[],
+  maxMerges: number,
+  minFrequency: number,
+): Array<[string, string]> {
   const ids = new Map(alphabet.map((s, i) => [s, i]));
   const idOf = (s: string) => {
     if (!ids.has(s)) ids.set(s, ids.size);
@@ -65,7 +100,9 @@ function naiveMerges(table: WordTable, alphabet: string[], maxMerges: number, mi
       const [a, b] = k.split('\u0000') as [string, string];
       const better =
         c > bestCount ||
-        (c === bestCount && best !== null && (idOf(a) < idOf(best[0]) || (idOf(a) === idOf(best[0]) && idOf(b) < idOf(best[1]))));
+        (c === bestCount &&
+          best !== null &&
+          (idOf(a) < idOf(best[0]) || (idOf(a) === idOf(best[0]) && idOf(b) < idOf(best[1]))));
       if (better) {
         best = [a, b];
         bestCount = c;
@@ -91,9 +128,14 @@ function naiveMerges(table: WordTable, alphabet: string[], maxMerges: number, mi
 
 describe.skipIf(!existsSync(corpus))('learnMerges on real text', () => {
   it('equals the naive trainer merge for merge (300 merges, 40 COVID-QA passages, byte level)', () => {
-    const texts = readFileSync(corpus, 'utf8').trim().split('\n').slice(0, 40).map((l) => JSON.parse(l).text as string);
+    const texts = readFileSync(corpus, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(0, 40)
+      .map((l) => JSON.parse(l).text as string);
     const freq = new Map<string, number>();
-    for (const t of texts) for (const s of byteLevelSplit(t)) freq.set(toByteChars(s.text), (freq.get(toByteChars(s.text)) ?? 0) + 1);
+    for (const t of texts)
+      for (const s of byteLevelSplit(t)) freq.set(toByteChars(s.text), (freq.get(toByteChars(s.text)) ?? 0) + 1);
     const table: WordTable = { words: [...freq.keys()].map((w) => [...w]), counts: [...freq.values()] };
     const fast = learnMerges(table, { alphabet: [...BYTE_TO_CHAR], maxNewSymbols: 300, minFrequency: 2, join });
     const slow = naiveMerges(table, [...BYTE_TO_CHAR], fast.merges.length, 2);

@@ -4,7 +4,14 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { atomicWriteDir, atomicWriteFile, readConfigJson, readJsonObject, readModelDir, writeModelDir } from '../src/index';
+import {
+  atomicWriteDir,
+  atomicWriteFile,
+  readConfigJson,
+  readJsonObject,
+  readModelDir,
+  writeModelDir,
+} from '../src/index';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const fixtures = path.join(path.resolve(repoRoot, '../shared'), 'fixtures/hf-tiny');
@@ -76,9 +83,19 @@ describe('writeModelDir', () => {
     await writeModelDir(dir, {
       config: { model_type: 'bert', hidden_size: 2 },
       tensors,
-      extraFiles: { 'tokenizer.json': '{}\n', '1_Pooling/config.json': '{"pooling_mode_mean_tokens": true}', 'blob.bin': new Uint8Array([7]) },
+      extraFiles: {
+        'tokenizer.json': '{}\n',
+        '1_Pooling/config.json': '{"pooling_mode_mean_tokens": true}',
+        'blob.bin': new Uint8Array([7]),
+      },
     });
-    expect(readdirSync(dir).sort()).toEqual(['1_Pooling', 'blob.bin', 'config.json', 'model.safetensors', 'tokenizer.json']);
+    expect(readdirSync(dir).sort()).toEqual([
+      '1_Pooling',
+      'blob.bin',
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+    ]);
     const { config, tensors: back } = await readModelDir(dir);
     expect(config).toEqual({ model_type: 'bert', hidden_size: 2 });
     expect(Array.from(back.get('encoder.weight')!.data)).toEqual([1, 2, 3, 4]);
@@ -88,11 +105,15 @@ describe('writeModelDir', () => {
   it('keeps the previous model when a write fails, and rejects escaping file names', async () => {
     const dir = path.join(tmp, 'model2');
     await writeModelDir(dir, { config: { v: 1 }, tensors });
-    const bad = { 'w': { shape: [3], data: new Float32Array(2) } };
+    const bad = { w: { shape: [3], data: new Float32Array(2) } };
     await expect(writeModelDir(dir, { config: { v: 2 }, tensors: bad })).rejects.toThrow(/tensor "w"/);
     expect(await readConfigJson(dir)).toEqual({ v: 1 });
-    await expect(writeModelDir(dir, { config: { v: 3 }, tensors, extraFiles: { '../evil.txt': 'x' } })).rejects.toThrow(/relative path inside/);
-    await expect(writeModelDir(dir, { config: { v: 3 }, tensors, extraFiles: { 'config.json': '{}' } })).rejects.toThrow(/would overwrite/);
+    await expect(writeModelDir(dir, { config: { v: 3 }, tensors, extraFiles: { '../evil.txt': 'x' } })).rejects.toThrow(
+      /relative path inside/,
+    );
+    await expect(
+      writeModelDir(dir, { config: { v: 3 }, tensors, extraFiles: { 'config.json': '{}' } }),
+    ).rejects.toThrow(/would overwrite/);
     expect(existsSync(path.join(tmp, 'evil.txt'))).toBe(false);
     expect(await readConfigJson(dir)).toEqual({ v: 1 });
     expect(readdirSync(tmp).filter((f) => f.startsWith('.model2'))).toEqual([]);

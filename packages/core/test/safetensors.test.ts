@@ -83,9 +83,9 @@ describe('writeSafetensors / readSafetensors', () => {
   });
 
   it('rejects bad tensors to write, naming them', async () => {
-    await expect(writeSafetensors(path.join(tmp, 'x.safetensors'), { w: { shape: [2, 2], data: new Float32Array(3) } })).rejects.toThrow(
-      /tensor "w": shape \[2,2\] holds 4 values but data has 3/,
-    );
+    await expect(
+      writeSafetensors(path.join(tmp, 'x.safetensors'), { w: { shape: [2, 2], data: new Float32Array(3) } }),
+    ).rejects.toThrow(/tensor "w": shape \[2,2\] holds 4 values but data has 3/);
   });
 });
 
@@ -138,37 +138,47 @@ describe('untrusted input', () => {
   const eight = new Uint8Array(8);
 
   it('rejects truncated files', async () => {
-    expect(() => parseSafetensors(new Uint8Array(5), 'tiny.safetensors')).toThrow(/tiny\.safetensors: truncated.*5 bytes/);
+    expect(() => parseSafetensors(new Uint8Array(5), 'tiny.safetensors')).toThrow(
+      /tiny\.safetensors: truncated.*5 bytes/,
+    );
     const full = rawFile(ok, eight);
-    expect(() => parseSafetensors(full.subarray(0, 20), 'cut.safetensors')).toThrow(/cut\.safetensors: truncated safetensors file: header length/);
+    expect(() => parseSafetensors(full.subarray(0, 20), 'cut.safetensors')).toThrow(
+      /cut\.safetensors: truncated safetensors file: header length/,
+    );
     // cut inside the data section: the tensor now lies outside it
     expect(() => parseSafetensors(full.subarray(0, full.length - 3), 'cut2.safetensors')).toThrow(
       /cut2\.safetensors: tensor "w": data_offsets \[0, 8\] lie outside the 5-byte data section/,
     );
     const file = path.join(tmp, 'trunc.safetensors');
     writeFileSync(file, full.subarray(0, full.length - 1));
-    await expect(readSafetensors(file)).rejects.toThrow(`${file}: tensor "w": data_offsets [0, 8] lie outside the 7-byte data section`);
+    await expect(readSafetensors(file)).rejects.toThrow(
+      `${file}: tensor "w": data_offsets [0, 8] lie outside the 7-byte data section`,
+    );
   });
 
   it('rejects an oversized header length before allocating it', () => {
-    expect(() => parseSafetensors(rawFile(ok, eight, BigInt(MAX_SAFETENSORS_HEADER_BYTES + 1)), 'big.safetensors')).toThrow(
-      /big\.safetensors: safetensors header length 100000001 exceeds the limit/,
-    );
+    expect(() =>
+      parseSafetensors(rawFile(ok, eight, BigInt(MAX_SAFETENSORS_HEADER_BYTES + 1)), 'big.safetensors'),
+    ).toThrow(/big\.safetensors: safetensors header length 100000001 exceeds the limit/);
     expect(() => parseSafetensors(rawFile(ok, eight, 2n ** 63n), 'huge.safetensors')).toThrow(/exceeds the limit/);
   });
 
   it('rejects malformed JSON, unknown dtypes and shape/size mismatches', () => {
     const badJson = Buffer.concat([Buffer.from([9, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{"w": [1,')]);
-    expect(() => parseSafetensors(badJson, 'j.safetensors')).toThrow(/j\.safetensors: safetensors header is not valid JSON/);
-    expect(() => parseSafetensors(rawFile({ w: { dtype: 'F8', shape: [8], data_offsets: [0, 8] } }, eight), 'd.safetensors')).toThrow(
-      /d\.safetensors: tensor "w": unsupported dtype "F8"/,
+    expect(() => parseSafetensors(badJson, 'j.safetensors')).toThrow(
+      /j\.safetensors: safetensors header is not valid JSON/,
     );
-    expect(() => parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, eight), 's.safetensors')).toThrow(
+    expect(() =>
+      parseSafetensors(rawFile({ w: { dtype: 'F8', shape: [8], data_offsets: [0, 8] } }, eight), 'd.safetensors'),
+    ).toThrow(/d\.safetensors: tensor "w": unsupported dtype "F8"/);
+    expect(() =>
+      parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, eight), 's.safetensors'),
+    ).toThrow(
       /s\.safetensors: tensor "w": shape \[3\] x F32 \(4 bytes\) = 12 bytes, but data_offsets \[0, 8\] span 8 bytes/,
     );
-    expect(() => parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, eight), 'n.safetensors')).toThrow(
-      /tensor "w": shape must be an array of non-negative integers/,
-    );
+    expect(() =>
+      parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [-2], data_offsets: [0, 8] } }, eight), 'n.safetensors'),
+    ).toThrow(/tensor "w": shape must be an array of non-negative integers/);
   });
 
   it('rejects bad offsets: outside, overlapping, gaps, trailing bytes', () => {
@@ -176,22 +186,31 @@ describe('untrusted input', () => {
       a: { dtype: 'F32', shape: [1], data_offsets: a },
       b: { dtype: 'F32', shape: [1], data_offsets: b },
     });
-    expect(() => parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, eight), 'o.safetensors')).toThrow(
-      /o\.safetensors: tensor "w": data_offsets \[4, 12\] lie outside the 8-byte data section/,
+    expect(() =>
+      parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, eight), 'o.safetensors'),
+    ).toThrow(/o\.safetensors: tensor "w": data_offsets \[4, 12\] lie outside the 8-byte data section/);
+    expect(() =>
+      parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, eight), 'r.safetensors'),
+    ).toThrow(/tensor "w": data_offsets must be \[begin, end\]/);
+    expect(() => parseSafetensors(rawFile(two([0, 4], [0, 4]), eight), 'ov.safetensors')).toThrow(
+      /ov\.safetensors: tensor "b" .* overlaps/,
     );
-    expect(() => parseSafetensors(rawFile({ w: { dtype: 'F32', shape: [2], data_offsets: [8, 0] } }, eight), 'r.safetensors')).toThrow(
-      /tensor "w": data_offsets must be \[begin, end\]/,
-    );
-    expect(() => parseSafetensors(rawFile(two([0, 4], [0, 4]), eight), 'ov.safetensors')).toThrow(/ov\.safetensors: tensor "b" .* overlaps/);
     expect(() => parseSafetensors(rawFile(two([0, 4], [8, 12]), new Uint8Array(12)), 'gap.safetensors')).toThrow(
       /gap\.safetensors: gap of 4 unused bytes before tensor "b"/,
     );
-    expect(() => parseSafetensors(rawFile({ w: ok.w }, new Uint8Array(12)), 't.safetensors')).toThrow(/t\.safetensors: data section has 4 trailing bytes/);
+    expect(() => parseSafetensors(rawFile({ w: ok.w }, new Uint8Array(12)), 't.safetensors')).toThrow(
+      /t\.safetensors: data section has 4 trailing bytes/,
+    );
   });
 
   it('rejects I64 values outside int32, naming the tensor', () => {
-    const buf = rawFile({ ids: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }, Buffer.from(new BigInt64Array([2n ** 40n]).buffer));
-    expect(() => parseSafetensors(buf, 'i.safetensors')).toThrow(/i\.safetensors: tensor "ids": I64 value 1099511627776 at index 0 does not fit in int32/);
+    const buf = rawFile(
+      { ids: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } },
+      Buffer.from(new BigInt64Array([2n ** 40n]).buffer),
+    );
+    expect(() => parseSafetensors(buf, 'i.safetensors')).toThrow(
+      /i\.safetensors: tensor "ids": I64 value 1099511627776 at index 0 does not fit in int32/,
+    );
   });
 });
 
@@ -205,7 +224,10 @@ describe('tfjs helpers', () => {
     const back = await fromTfTensor(t);
     expect(back).toEqual({ shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) });
     t.dispose();
-    const many = toTfTensors({ a: { shape: [1], data: new Int32Array([5]) }, b: { shape: [], data: new Float32Array([0.5]) } });
+    const many = toTfTensors({
+      a: { shape: [1], data: new Int32Array([5]) },
+      b: { shape: [], data: new Float32Array([0.5]) },
+    });
     expect(many.a.dtype).toBe('int32');
     expect(many.b.shape).toEqual([]);
     tf.dispose(many);
@@ -222,9 +244,21 @@ describe.skipIf(!existsSync(fixtures))('hf-tiny fixtures', () => {
       'encoder.layer.0.intermediate.dense.weight': [37, 32],
       'pooler.dense.weight': [32, 32],
     },
-    'gpt2-tiny': { 'transformer.wte.weight': [136, 32], 'transformer.wpe.weight': [64, 32], 'transformer.h.0.attn.c_attn.weight': [32, 96] },
-    'llama-tiny': { 'model.embed_tokens.weight': [136, 32], 'model.layers.0.self_attn.k_proj.weight': [16, 32], 'lm_head.weight': [136, 32] },
-    'qwen2-tiny': { 'model.layers.1.self_attn.q_proj.bias': [32], 'model.layers.1.self_attn.v_proj.bias': [16], 'model.layers.0.mlp.gate_proj.weight': [64, 32] },
+    'gpt2-tiny': {
+      'transformer.wte.weight': [136, 32],
+      'transformer.wpe.weight': [64, 32],
+      'transformer.h.0.attn.c_attn.weight': [32, 96],
+    },
+    'llama-tiny': {
+      'model.embed_tokens.weight': [136, 32],
+      'model.layers.0.self_attn.k_proj.weight': [16, 32],
+      'lm_head.weight': [136, 32],
+    },
+    'qwen2-tiny': {
+      'model.layers.1.self_attn.q_proj.bias': [32],
+      'model.layers.1.self_attn.v_proj.bias': [16],
+      'model.layers.0.mlp.gate_proj.weight': [64, 32],
+    },
   };
   for (const model of Object.keys(expectedShapes)) {
     it(`${model}: tensor names equal reference.json, shapes match config.json`, async () => {
@@ -237,11 +271,15 @@ describe.skipIf(!existsSync(fixtures))('hf-tiny fixtures', () => {
         expect(t.dtype).toBe('F32');
         expect(t.data.length).toBe(t.shape.reduce((a, b) => a * b, 1));
       }
-      for (const [name, shape] of Object.entries(expectedShapes[model])) expect(tensors.get(name)?.shape, name).toEqual(shape);
+      for (const [name, shape] of Object.entries(expectedShapes[model]))
+        expect(tensors.get(name)?.shape, name).toEqual(shape);
       const cfg = await readConfigJson(dir);
       const vocab = cfg.vocab_size as number;
       const hidden = (cfg.hidden_size ?? cfg.n_embd) as number;
-      const emb = tensors.get('embeddings.word_embeddings.weight') ?? tensors.get('transformer.wte.weight') ?? tensors.get('model.embed_tokens.weight');
+      const emb =
+        tensors.get('embeddings.word_embeddings.weight') ??
+        tensors.get('transformer.wte.weight') ??
+        tensors.get('model.embed_tokens.weight');
       expect(emb!.shape).toEqual([vocab, hidden]);
       // BERT's embedding row 0 (pad) is zero, as HF init leaves it
       if (model === 'bert-tiny') expect(Array.from(emb!.data.subarray(0, hidden)).every((v) => v === 0)).toBe(true);
@@ -257,7 +295,12 @@ describe('non-finite weights', () => {
   it('refuses a file with NaN or Inf, naming the file, tensor, count and first index', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-nan-'));
     const file = path.join(dir, 'model.safetensors');
-    await writeSafetensors(file, { ok: { shape: [2], data: new Float32Array([1, 2]) }, 'w.bad': { shape: [4], data: new Float32Array([0, NaN, 3, Infinity]) } });
-    await expect(readSafetensors(file)).rejects.toThrow(`${file}: tensor "w.bad" holds 2 non-finite values (first NaN at index 1)`);
+    await writeSafetensors(file, {
+      ok: { shape: [2], data: new Float32Array([1, 2]) },
+      'w.bad': { shape: [4], data: new Float32Array([0, NaN, 3, Infinity]) },
+    });
+    await expect(readSafetensors(file)).rejects.toThrow(
+      `${file}: tensor "w.bad" holds 2 non-finite values (first NaN at index 1)`,
+    );
   });
 });

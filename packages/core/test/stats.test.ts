@@ -6,7 +6,15 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { bootstrapCi, bootstrapCis, compareSystems, pairedTest, quantileSorted, signFlipPValue, validateBootstrapConfig } from '../src/index';
+import {
+  bootstrapCi,
+  bootstrapCis,
+  compareSystems,
+  pairedTest,
+  quantileSorted,
+  signFlipPValue,
+  validateBootstrapConfig,
+} from '../src/index';
 
 /** The test vectors of the reference script (MINSTD generator, same formula). */
 function lcgValues(n: number, seed: number, kind: 'binary' | 'uniform'): number[] {
@@ -65,7 +73,7 @@ describe('paired tests', () => {
     const r = pairedTest(a, b);
     expect(r.p).toBeLessThan(0.01);
     expect(r.p).toBeCloseTo(1 / 1001, 6); // no random sign vector reaches |delta|: (0 + 1)/(1000 + 1)
-    expect(r.delta).toBeCloseTo(0.1 + 0.01 * (7 * 0 + 7 * 1 + 6 * 2) / 20, 12);
+    expect(r.delta).toBeCloseTo(0.1 + (0.01 * (7 * 0 + 7 * 1 + 6 * 2)) / 20, 12);
     expect(r.low).toBeGreaterThan(0.1);
     expect(r.high).toBeLessThan(0.12);
   });
@@ -97,7 +105,10 @@ describe('paired tests', () => {
   });
 });
 
-const refFile = path.join(process.env.DALM_REFERENCE_DIR ?? path.join(os.homedir(), '.cache', 'dalm', 'reference'), 'stats.json');
+const refFile = path.join(
+  process.env.DALM_REFERENCE_DIR ?? path.join(os.homedir(), '.cache', 'dalm', 'reference'),
+  'stats.json',
+);
 describe.skipIf(!existsSync(refFile))('against scripts/reference/stats_reference.py', () => {
   interface Ref {
     sign_flip: { d: number[]; p: number }[];
@@ -122,4 +133,7 @@ describe.skipIf(!existsSync(refFile))('against scripts/reference/stats_reference
     }
   });
 });
-if (!existsSync(refFile)) console.warn(`stats.test: ${refFile} missing; run \`python3 scripts/reference/stats_reference.py\` (standard library only) to check against the reference`);
+if (!existsSync(refFile))
+  console.warn(
+    `stats.test: ${refFile} missing; run \`python3 scripts/reference/stats_reference.py\` (standard library only) to check against the reference`,
+  );

@@ -41,7 +41,10 @@ describe.skipIf(!existsSync(corpusFile))('trained tokenizers', () => {
   const chars = (xs: string[]) => xs.reduce((a, t) => a + t.length, 0);
 
   beforeAll(async () => {
-    all = readFileSync(corpusFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).text as string);
+    all = readFileSync(corpusFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).text as string);
     train = all.slice(0, 300); // 13 articles
     heldOut = all.slice(2000, 2100); // 4 other articles
     tmp = mkdtempSync(path.join(os.tmpdir(), 'dalm-train-tok-'));
@@ -76,16 +79,43 @@ describe.skipIf(!existsSync(corpusFile))('trained tokenizers', () => {
     expect(wp.vocabSize).toBe(2000);
     expect(wp.special).toEqual({ pad: 0, unk: 1, cls: 2, sep: 3, mask: 4 });
     const j = wp.toJSON() as Record<string, any>;
-    expect(j.normalizer).toEqual({ type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true });
+    expect(j.normalizer).toEqual({
+      type: 'BertNormalizer',
+      clean_text: true,
+      handle_chinese_chars: true,
+      strip_accents: null,
+      lowercase: true,
+    });
     expect(j.pre_tokenizer).toEqual({ type: 'BertPreTokenizer' });
-    expect(j.post_processor.single.map((x: any) => x.SpecialToken?.id ?? `$${x.Sequence.id}`)).toEqual(['[CLS]', '$A', '[SEP]']);
-    expect(j.post_processor.pair.map((x: any) => x.SpecialToken?.id ?? `$${x.Sequence.id}`)).toEqual(['[CLS]', '$A', '[SEP]', '$B', '[SEP]']);
+    expect(j.post_processor.single.map((x: any) => x.SpecialToken?.id ?? `$${x.Sequence.id}`)).toEqual([
+      '[CLS]',
+      '$A',
+      '[SEP]',
+    ]);
+    expect(j.post_processor.pair.map((x: any) => x.SpecialToken?.id ?? `$${x.Sequence.id}`)).toEqual([
+      '[CLS]',
+      '$A',
+      '[SEP]',
+      '$B',
+      '[SEP]',
+    ]);
     expect(j.model.type).toBe('WordPiece');
     expect(j.decoder).toEqual({ type: 'WordPiece', prefix: '##', cleanup: true });
-    expect(j.added_tokens.map((t: any) => [t.id, t.content])).toEqual([[0, '[PAD]'], [1, '[UNK]'], [2, '[CLS]'], [3, '[SEP]'], [4, '[MASK]']]);
+    expect(j.added_tokens.map((t: any) => [t.id, t.content])).toEqual([
+      [0, '[PAD]'],
+      [1, '[UNK]'],
+      [2, '[CLS]'],
+      [3, '[SEP]'],
+      [4, '[MASK]'],
+    ]);
     // learned pieces: whole domain words and ## continuations
     expect(wp.tokenToId('virus')).toBeDefined();
-    expect(wp.encode('Coronavirus', { addSpecialTokens: false }).map((id) => wp.idToToken(id)).join(' ')).toMatch(/^corona ##virus$|^coronavirus$/);
+    expect(
+      wp
+        .encode('Coronavirus', { addSpecialTokens: false })
+        .map((id) => wp.idToToken(id))
+        .join(' '),
+    ).toMatch(/^corona ##virus$|^coronavirus$/);
   });
 
   it('byte-level BPE layout: all 256 bytes after the specials, merges as "a b" strings, ByteLevel everywhere', () => {
@@ -94,14 +124,20 @@ describe.skipIf(!existsSync(corpusFile))('trained tokenizers', () => {
     BYTE_TO_CHAR.forEach((c, b) => expect(bpe.tokenToId(c)).toBe(4 + b));
     const j = bpe.toJSON() as Record<string, any>;
     expect(j.normalizer).toBeNull();
-    expect(j.pre_tokenizer).toEqual({ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true });
+    expect(j.pre_tokenizer).toEqual({
+      type: 'ByteLevel',
+      add_prefix_space: false,
+      trim_offsets: true,
+      use_regex: true,
+    });
     expect(j.decoder.type).toBe('ByteLevel');
     expect(j.model.merges).toHaveLength(2000 - 4 - 256);
     expect(j.model.merges.every((m: unknown) => typeof m === 'string' && m.split(' ').length === 2)).toBe(true);
   });
 
   it('compresses held-out text (tokens per character) and rarely needs [UNK]', () => {
-    const count = (tok: Tokenizer) => heldOut.reduce((a, t) => a + tok.encode(t, { addSpecialTokens: false }).length, 0);
+    const count = (tok: Tokenizer) =>
+      heldOut.reduce((a, t) => a + tok.encode(t, { addSpecialTokens: false }).length, 0);
     const n = chars(heldOut);
     // raw bytes would be ~1.0 token/char; measured 0.35 (BPE) and 0.32 (WordPiece) with 2000 tokens
     expect(count(bpe) / n).toBeLessThan(0.42);
@@ -115,7 +151,11 @@ describe.skipIf(!existsSync(corpusFile))('trained tokenizers', () => {
       const { ids, offsets } = wp.encodeWithOffsets(t, { addSpecialTokens: false });
       ids.forEach((id, i) => {
         const tok = wp.idToToken(id)!;
-        const src = t.slice(offsets[i][0], offsets[i][1]).toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+        const src = t
+          .slice(offsets[i][0], offsets[i][1])
+          .toLowerCase()
+          .normalize('NFD')
+          .replace(/[\u0300-\u036f]/g, '');
         if (tok !== '[UNK]') expect(src).toBe(tok.replace(/^##/, ''));
       });
       // byte-level: the spans tile the text in order; a token's span holds the characters whose first byte it holds
@@ -153,15 +193,18 @@ describe.skipIf(!existsSync(corpusFile))('trained tokenizers', () => {
     expect(big.decode(big.encode(t))).toBe(t);
     expect(big.encode(t).length).toBeLessThan(bpe.encode(t).length); // a larger vocabulary compresses more
   });
-
 });
 
 // Needs no corpus: runs even where the shared COVID-QA bench is absent.
 describe('tokenizer training options', () => {
   it('validates options, naming the bad one', () => {
     expect(() => trainByteLevelBPE(['x'], { vocabSize: 100 })).toThrow(/vocabSize must be an integer >= 260/);
-    expect(() => trainByteLevelBPE(['x'], { vocabSize: 300, minFrequency: 0 })).toThrow(/minFrequency must be an integer >= 1/);
-    expect(() => trainWordPiece(['x'], { vocabSize: 100, specialTokens: { pad: '[UNK]' } })).toThrow(/specialTokens must be 5 distinct/);
+    expect(() => trainByteLevelBPE(['x'], { vocabSize: 300, minFrequency: 0 })).toThrow(
+      /minFrequency must be an integer >= 1/,
+    );
+    expect(() => trainWordPiece(['x'], { vocabSize: 100, specialTokens: { pad: '[UNK]' } })).toThrow(
+      /specialTokens must be 5 distinct/,
+    );
     expect(() => trainWordPiece(['x'], { vocabSize: 100, limitAlphabet: 0 })).toThrow(/limitAlphabet/);
     // no pair reaches minFrequency: only specials + bytes
     expect(trainByteLevelBPE(['ab cd'], { vocabSize: 1000, minFrequency: 2 }).vocabSize).toBe(260);

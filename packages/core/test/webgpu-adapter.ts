@@ -34,10 +34,11 @@ export async function findAdapter(): Promise<{ options: WebGpuOptions; info: Eng
     try {
       return { options, info: await initEngine({ backend: 'webgpu', loader: webgpuLoader, webgpu: options }) };
     } catch (err) {
-      reasons.push((err as Error).message.replace(/^.*cannot be used: webgpu: /, '').replace(/\. Available here:.*$/, ''));
+      reasons.push(
+        (err as Error).message.replace(/^.*cannot be used: webgpu: /, '').replace(/\. Available here:.*$/, ''),
+      );
       if (/is not installed|failed to load/.test(reasons[0])) break;
     }
   }
   return { skip: reasons.join(' / ') };
 }
-

@@ -6,9 +6,31 @@ import path from 'node:path';
 import { WordPieceTokenizer, bertNormalize, bertPreTokenize, loadTokenizer, type Tokenizer } from '../src/index';
 
 // ids:      0        1        2        3        4         5     6      7        8         9           10      11       12
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'un', 'una', '##aff', '##able', '##ffable', 'play', '##ing', '##ed',
+const VOCAB = [
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]',
+  '[MASK]',
+  'un',
+  'una',
+  '##aff',
+  '##able',
+  '##ffable',
+  'play',
+  '##ing',
+  '##ed',
   // 13     14   15   16      17       18     19    20    21
-  'the', '!', ',', 'cafe', 'naive', '##s', '中', '文', 'οδος'];
+  'the',
+  '!',
+  ',',
+  'cafe',
+  'naive',
+  '##s',
+  '中',
+  '文',
+  'οδος',
+];
 
 let tmp: string;
 let tok: WordPieceTokenizer;
@@ -46,7 +68,11 @@ describe('WordPiece on a hand-made vocabulary', () => {
       expect(viaJs.encode(text), text).toEqual(ids);
       expect(viaJs.encode(text, { addSpecialTokens: false })).toEqual(ids.slice(1, -1));
     }
-    for (const ids of [[2, 10, 11, 10, 12, 14, 3], [2, 13, 1, 15, 3], [13, 7, 8]]) {
+    for (const ids of [
+      [2, 10, 11, 10, 12, 14, 3],
+      [2, 13, 1, 15, 3],
+      [13, 7, 8],
+    ]) {
       expect(tok.decode(ids)).toBe(viaJs.decode(ids));
       expect(tok.decode(ids, { skipSpecialTokens: true })).toBe(viaJs.decode(ids, { skipSpecialTokens: true }));
     }
@@ -62,21 +88,41 @@ describe('WordPiece on a hand-made vocabulary', () => {
     const text = 'Playing NAÏVE Café!';
     const { ids, offsets } = tok.encodeWithOffsets(text);
     expect(ids).toEqual([2, 10, 11, 17, 16, 14, 3]);
-    expect(offsets).toEqual([[0, 0], [0, 4], [4, 7], [8, 13], [14, 18], [18, 19], [0, 0]]);
+    expect(offsets).toEqual([
+      [0, 0],
+      [0, 4],
+      [4, 7],
+      [8, 13],
+      [14, 18],
+      [18, 19],
+      [0, 0],
+    ]);
     // decomposed accents (e + U+0301) are absorbed into the base letter's span
     const nfd = 'cafe\u0301 x';
-    expect(tok.encodeWithOffsets(nfd, { addSpecialTokens: false }).offsets).toEqual([[0, 5], [6, 7]]);
+    expect(tok.encodeWithOffsets(nfd, { addSpecialTokens: false }).offsets).toEqual([
+      [0, 5],
+      [6, 7],
+    ]);
     // added tokens keep their own span
-    expect(tok.encodeWithOffsets('a [MASK]', { addSpecialTokens: false }).offsets).toEqual([[0, 1], [2, 8]]);
+    expect(tok.encodeWithOffsets('a [MASK]', { addSpecialTokens: false }).offsets).toEqual([
+      [0, 1],
+      [2, 8],
+    ]);
   });
 
   it('gives the chunk span to the first token where lower-casing depends on context (Greek final sigma)', () => {
     // 'ΟΔΟΣ' lower-cases to 'οδος' with a final ς as a whole, but to 'οδοσ' letter by letter
-    expect(bertNormalize('ΟΔΟΣ!', { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true })).toBe('οδος!');
+    expect(
+      bertNormalize('ΟΔΟΣ!', { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true }),
+    ).toBe('οδος!');
     const { ids, offsets } = tok.encodeWithOffsets('the ΟΔΟΣ!', { addSpecialTokens: false });
     expect(ids).toEqual([13, 21, 14]);
     expect(viaJs.encode('the ΟΔΟΣ!', { addSpecialTokens: false })).toEqual(ids);
-    expect(offsets).toEqual([[0, 3], [4, 9], [9, 9]]);
+    expect(offsets).toEqual([
+      [0, 3],
+      [4, 9],
+      [9, 9],
+    ]);
   });
 
   it('respects cased vocabularies (lowercase: false)', () => {
@@ -86,7 +132,20 @@ describe('WordPiece on a hand-made vocabulary', () => {
   });
 
   it('pre-tokenizes like BertPreTokenizer', () => {
-    expect(bertPreTokenize("it's ok... $5 (yes)").map((s) => s.text)).toEqual(['it', "'", 's', 'ok', '.', '.', '.', '$', '5', '(', 'yes', ')']);
+    expect(bertPreTokenize("it's ok... $5 (yes)").map((s) => s.text)).toEqual([
+      'it',
+      "'",
+      's',
+      'ok',
+      '.',
+      '.',
+      '.',
+      '$',
+      '5',
+      '(',
+      'yes',
+      ')',
+    ]);
   });
 
   it('rejects vocabularies without the special tokens', () => {

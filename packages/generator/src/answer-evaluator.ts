@@ -48,16 +48,19 @@ export class AnswerEvaluator {
   constructor(items: readonly AnswerItem[], opts: Partial<AnswerEvaluatorOptions> = {}) {
     if (items.length === 0) throw new Error('AnswerEvaluator: no questions');
     items.forEach((it, i) => {
-      if (it.answers.length === 0) throw new Error(`AnswerEvaluator: question ${i + 1} ("${it.question}") has no reference answer`);
+      if (it.answers.length === 0)
+        throw new Error(`AnswerEvaluator: question ${i + 1} ("${it.question}") has no reference answer`);
     });
     this.items = items;
     this.opts = { bootstrap: opts.bootstrap ?? {}, batchSize: opts.batchSize ?? 8 };
-    if (!Number.isInteger(this.opts.batchSize) || this.opts.batchSize < 1) throw new Error(`AnswerEvaluator: batchSize must be an integer ≥ 1, got ${opts.batchSize}`);
+    if (!Number.isInteger(this.opts.batchSize) || this.opts.batchSize < 1)
+      throw new Error(`AnswerEvaluator: batchSize must be an integer ≥ 1, got ${opts.batchSize}`);
   }
 
   /** Scores predictions given in question order. */
   score(predictions: readonly string[]): AnswerEvaluation {
-    if (predictions.length !== this.items.length) throw new Error(`AnswerEvaluator: ${predictions.length} predictions for ${this.items.length} questions`);
+    if (predictions.length !== this.items.length)
+      throw new Error(`AnswerEvaluator: ${predictions.length} predictions for ${this.items.length} questions`);
     const perQuestion: Record<AnswerMetricName, number[]> = {
       exact_match: predictions.map((p, i) => exactMatch(p, this.items[i]!.answers)),
       f1: predictions.map((p, i) => tokenF1(p, this.items[i]!.answers)),

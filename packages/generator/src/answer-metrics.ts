@@ -52,7 +52,9 @@ export const ANSWER_METRIC_NAMES = ['exact_match', 'f1'] as const;
 export const PRIMARY_ANSWER_METRIC = 'f1';
 
 /** Mean exact match and F1 over (prediction, references) pairs. */
-export function scoreAnswers(items: readonly { prediction: string; references: readonly string[] }[]): Record<string, number> {
+export function scoreAnswers(
+  items: readonly { prediction: string; references: readonly string[] }[],
+): Record<string, number> {
   if (items.length === 0) return { exact_match: 0, f1: 0, count: 0 };
   let em = 0;
   let f1 = 0;

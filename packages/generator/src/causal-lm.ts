@@ -87,7 +87,9 @@ export function decoderBias(seq: number, past: number, attentionMask?: tf.Tensor
     const causal = causalBias(seq, keys, past); // [1, 1, seq, keys]
     if (!attentionMask) return causal;
     if (attentionMask.shape.length !== 2 || attentionMask.shape[1] !== keys) {
-      throw new Error(`attentionMask must be [batch, ${keys}] (past ${past} + new ${seq}), got [${attentionMask.shape}]`);
+      throw new Error(
+        `attentionMask must be [batch, ${keys}] (past ${past} + new ${seq}), got [${attentionMask.shape}]`,
+      );
     }
     return tf.add(causal, paddingBias(attentionMask)); // [batch, 1, seq, keys]
   });

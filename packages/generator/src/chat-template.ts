@@ -60,7 +60,10 @@ export class ChatTemplate {
 
   /** The messages of a single-turn prompt whose user message is `content`. */
   messages(content: string): ChatMessage[] {
-    return [...(this.spec.system !== undefined ? [{ role: 'system' as const, content: this.spec.system }] : []), { role: 'user', content }];
+    return [
+      ...(this.spec.system !== undefined ? [{ role: 'system' as const, content: this.spec.system }] : []),
+      { role: 'user', content },
+    ];
   }
 
   /**
@@ -72,7 +75,9 @@ export class ChatTemplate {
     const text = this.render(this.messages(SENTINEL));
     const parts = text.split(SENTINEL);
     if (parts.length !== 2) {
-      throw new Error(`${this.source}: the chat template does not put the user message into the prompt exactly once, unchanged`);
+      throw new Error(
+        `${this.source}: the chat template does not put the user message into the prompt exactly once, unchanged`,
+      );
     }
     return { before: parts[0], after: parts[1] };
   }
@@ -82,12 +87,17 @@ export class ChatTemplate {
  * The chat template of a `tokenizer_config.json` object: its `chat_template` string, or the entry
  * named `default` of a list of `{name, template}`; null when it has none.
  */
-export function chatTemplateFromTokenizerConfig(config: Record<string, unknown>, source = 'tokenizer_config.json'): string | null {
+export function chatTemplateFromTokenizerConfig(
+  config: Record<string, unknown>,
+  source = 'tokenizer_config.json',
+): string | null {
   const t = config.chat_template;
   if (t === undefined || t === null) return null;
   if (typeof t === 'string') return t;
   if (Array.isArray(t)) {
-    const entry = t.find((e) => e && typeof e === 'object' && (e as { name?: unknown }).name === 'default') as { template?: unknown } | undefined;
+    const entry = t.find((e) => e && typeof e === 'object' && (e as { name?: unknown }).name === 'default') as
+      | { template?: unknown }
+      | undefined;
     if (entry && typeof entry.template === 'string') return entry.template;
     throw new Error(`${source}: "chat_template" is a list without a "default" entry`);
   }
@@ -100,7 +110,8 @@ export function templateSpecialTokens(config: Record<string, unknown>): Record<s
   for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token']) {
     const v = config[key];
     if (typeof v === 'string') out[key] = v;
-    else if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') out[key] = (v as { content: string }).content;
+    else if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string')
+      out[key] = (v as { content: string }).content;
   }
   return out;
 }

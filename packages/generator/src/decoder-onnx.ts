@@ -28,7 +28,10 @@ export function decoderGraphInputs(g: OnnxGraph, s: DecoderGraphShape): DecoderG
   const past: { k: string; v: string }[] = [];
   for (let i = 0; i < s.layers; i++) {
     const dims = ['batch_size', s.kvHeads, 'past_sequence_length', s.headDim];
-    past.push({ k: g.input(`past_key_values.${i}.key`, OnnxDataType.FLOAT, dims), v: g.input(`past_key_values.${i}.value`, OnnxDataType.FLOAT, dims) });
+    past.push({
+      k: g.input(`past_key_values.${i}.key`, OnnxDataType.FLOAT, dims),
+      v: g.input(`past_key_values.${i}.value`, OnnxDataType.FLOAT, dims),
+    });
   }
   return { inputIds, mask, positionIds, past };
 }
@@ -40,12 +43,21 @@ export function decoderAttentionBias(g: OnnxGraph, inputIds: string, mask: strin
   const pastLen = g.op('Sub', [total, seqLen]);
   const qPos = g.op('Unsqueeze', [g.op('Range', [pastLen, total, g.int64(1)]), g.int64([1])]); // [s, 1]
   const kPos = g.op('Unsqueeze', [g.op('Range', [g.int64(0), total, g.int64(1)]), g.int64([0])]); // [1, total]
-  const causal = g.op('Mul', [g.op('Cast', [g.op('Greater', [kPos, qPos])], { to: { int: OnnxDataType.FLOAT } }), g.float(MASKED)]); // [s, total]
+  const causal = g.op('Mul', [
+    g.op('Cast', [g.op('Greater', [kPos, qPos])], { to: { int: OnnxDataType.FLOAT } }),
+    g.float(MASKED),
+  ]); // [s, total]
   return g.op('Add', [g.op('Unsqueeze', [causal, g.int64([0, 1])]), L.paddingBias(g, mask)]); // [b, 1, s, total]
 }
 
 /** Appends this step's keys/values to layer `i`'s past; the results are the graph's present.i.key/value. */
-export function appendKv(g: OnnxGraph, past: { k: string; v: string }, kNew: string, vNew: string, i: number): { k: string; v: string } {
+export function appendKv(
+  g: OnnxGraph,
+  past: { k: string; v: string },
+  kNew: string,
+  vNew: string,
+  i: number,
+): { k: string; v: string } {
   return {
     k: g.op('Concat', [past.k, kNew], { axis: { int: 2 } }, `present.${i}.key`), // [b, kv, total, d]
     v: g.op('Concat', [past.v, vNew], { axis: { int: 2 } }, `present.${i}.value`),
@@ -55,7 +67,10 @@ export function appendKv(g: OnnxGraph, past: { k: string; v: string }, kNew: str
 /** logits = h · Eᵀ for the embedding `name` ([vocab, hidden]), with Eᵀ stored once. */
 export function tiedLmHead(g: OnnxGraph, h: string, weights: Map<string, HostTensor>, name: string): string {
   const e = L.stateTensor(weights, name);
-  const et = g.initializer('lm_head.tied.weight', L.transpose2d(e.data, e.shape[0]!, e.shape[1]!), [e.shape[1]!, e.shape[0]!]);
+  const et = g.initializer('lm_head.tied.weight', L.transpose2d(e.data, e.shape[0]!, e.shape[1]!), [
+    e.shape[1]!,
+    e.shape[0]!,
+  ]);
   return g.op('MatMul', [h, et], {}, 'logits');
 }
 

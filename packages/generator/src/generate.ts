@@ -11,7 +11,10 @@ import { tokenStepper, type GenerationModel } from './token-stepper';
 export type TokenDecoder = Pick<Tokenizer, 'decode'>;
 
 /** One prompt, several prompts of any lengths (left-padded here), or an already left-padded batch. */
-export type PromptInput = readonly number[] | readonly (readonly number[])[] | { inputIds: number[][]; attentionMask: number[][] };
+export type PromptInput =
+  | readonly number[]
+  | readonly (readonly number[])[]
+  | { inputIds: number[][]; attentionMask: number[][] };
 
 /** Called once per generated token of each unfinished row (eos included). */
 export interface TokenEvent {
@@ -63,7 +66,9 @@ interface PaddedBatch {
 }
 
 function checkIds(row: readonly number[], where: string): void {
-  for (const id of row) if (!Number.isInteger(id) || id < 0) throw new Error(`${where}: token ids must be non-negative integers, got ${id}`);
+  for (const id of row)
+    if (!Number.isInteger(id) || id < 0)
+      throw new Error(`${where}: token ids must be non-negative integers, got ${id}`);
 }
 
 /** Normalises any PromptInput into a left-padded batch and checks it. */
@@ -95,7 +100,8 @@ export function leftPad(prompt: PromptInput, padId: number): PaddedBatch {
   const width = inputIds[0].length;
   inputIds.forEach((r, i) => {
     const m = attentionMask[i];
-    if (r.length !== width || m.length !== width) throw new Error(`generate: row ${i} of inputIds/attentionMask is not ${width} long`);
+    if (r.length !== width || m.length !== width)
+      throw new Error(`generate: row ${i} of inputIds/attentionMask is not ${width} long`);
     checkIds(r, `generate inputIds row ${i}`);
     const first = m.indexOf(1);
     if (first < 0) throw new Error(`generate: attentionMask row ${i} has no real token`);
@@ -134,23 +140,34 @@ interface StepState {
 }
 
 /** The decoding loop shared by `generate` and `stream`: yields after every step, returns the result. */
-async function* decodeLoop(model: GenerationModel, prompt: PromptInput, opts: GenerateOptions): AsyncGenerator<StepState, GenerateResult> {
+async function* decodeLoop(
+  model: GenerationModel,
+  prompt: PromptInput,
+  opts: GenerateOptions,
+): AsyncGenerator<StepState, GenerateResult> {
   const maxNew = opts.maxNewTokens ?? 32;
-  if (!Number.isInteger(maxNew) || maxNew < 0) throw new Error(`maxNewTokens must be a non-negative integer, got ${maxNew}`);
+  if (!Number.isInteger(maxNew) || maxNew < 0)
+    throw new Error(`maxNewTokens must be a non-negative integer, got ${maxNew}`);
   const special = model.specialTokens;
   const eos = opts.eosTokenId === undefined ? special.eos : opts.eosTokenId === null ? [] : [opts.eosTokenId].flat();
   const padId = opts.padTokenId ?? special.pad ?? eos[0] ?? 0;
   const stopStrings = (opts.stopStrings ?? []).filter((s) => s.length > 0);
   const tokenizer = opts.tokenizer;
-  if (stopStrings.length && !tokenizer) throw new Error('generate: stopStrings need a tokenizer (GenerateOptions.tokenizer)');
+  if (stopStrings.length && !tokenizer)
+    throw new Error('generate: stopStrings need a tokenizer (GenerateOptions.tokenizer)');
 
   const { ids, mask } = leftPad(prompt, padId);
   const batch = ids.length;
-  for (const row of ids) for (const id of row) if (id >= model.vocabSize) throw new Error(`generate: token id ${id} is outside the vocabulary (size ${model.vocabSize})`);
+  for (const row of ids)
+    for (const id of row)
+      if (id >= model.vocabSize)
+        throw new Error(`generate: token id ${id} is outside the vocabulary (size ${model.vocabSize})`);
   if (model.maxPositions !== null) {
     const longest = Math.max(...mask.map((m) => m.reduce((a, b) => a + b, 0)));
     if (longest + maxNew > model.maxPositions) {
-      throw new Error(`generate: prompt (${longest} tokens) + maxNewTokens (${maxNew}) exceeds the model's ${model.maxPositions} positions`);
+      throw new Error(
+        `generate: prompt (${longest} tokens) + maxNewTokens (${maxNew}) exceeds the model's ${model.maxPositions} positions`,
+      );
     }
   }
 
@@ -213,7 +230,11 @@ async function* decodeLoop(model: GenerationModel, prompt: PromptInput, opts: Ge
  * const tok = await loadTokenizer('models/llama');
  * const { texts } = await generate(model, [1, ...tok.encode('The answer is')], { maxNewTokens: 20, tokenizer: tok });
  */
-export async function generate(model: GenerationModel, prompt: PromptInput, opts: GenerateOptions = {}): Promise<GenerateResult> {
+export async function generate(
+  model: GenerationModel,
+  prompt: PromptInput,
+  opts: GenerateOptions = {},
+): Promise<GenerateResult> {
   const loop = decodeLoop(model, prompt, opts);
   for (;;) {
     const r = await loop.next();

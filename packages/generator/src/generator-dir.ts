@@ -13,12 +13,29 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { ggufTokenizer, ggufTokenizerFiles, isModelId, loadTokenizer, readGgufHeader, readJsonObject, resolveModel, TOKENIZER_CONFIG_FILE, type Tokenizer } from '@dalm/core';
+import {
+  ggufTokenizer,
+  ggufTokenizerFiles,
+  isModelId,
+  loadTokenizer,
+  readGgufHeader,
+  readJsonObject,
+  resolveModel,
+  TOKENIZER_CONFIG_FILE,
+  type Tokenizer,
+} from '@dalm/core';
 import type { CausalLM } from './causal-lm';
 import { chatTemplateFromTokenizerConfig, templateSpecialTokens } from './chat-template';
 import { isGgufPath, loadGgufCausalLM } from './gguf-model';
 import { loadCausalLM, saveCausalLM } from './load';
-import { CHAT_PROMPT_FORMAT, DEFAULT_PROMPT_FORMAT, loadPromptFormat, PROMPT_FORMAT_FILE, savePromptFormat, type PromptFormat } from './prompt-format';
+import {
+  CHAT_PROMPT_FORMAT,
+  DEFAULT_PROMPT_FORMAT,
+  loadPromptFormat,
+  PROMPT_FORMAT_FILE,
+  savePromptFormat,
+  type PromptFormat,
+} from './prompt-format';
 import { ADAPTER_CONFIG_FILE, loadLoraAdapter, readLoraConfig, saveLoraAdapter, type LoraConfig } from './lora';
 
 export interface LoadedGenerator {
@@ -53,7 +70,10 @@ export async function loadGenerator(nameOrDir: string): Promise<LoadedGenerator>
     const model = await loadCausalLM(base);
     const lora = await loadLoraAdapter(dir, model);
     const ownTokenizer = await exists(path.join(dir, 'tokenizer.json'));
-    const tokenizer = ownTokenizer || !isGgufPath(base) ? await loadTokenizer(ownTokenizer ? dir : base) : await ggufBaseTokenizer(base);
+    const tokenizer =
+      ownTokenizer || !isGgufPath(base)
+        ? await loadTokenizer(ownTokenizer ? dir : base)
+        : await ggufBaseTokenizer(base);
     return { model, tokenizer, format: await loadPromptFormat(dir), lora };
   }
   if (isGgufPath(dir)) {
@@ -63,7 +83,8 @@ export async function loadGenerator(nameOrDir: string): Promise<LoadedGenerator>
   }
   const model = await loadCausalLM(dir);
   const tokenizer = await loadTokenizer(dir);
-  if (await exists(path.join(dir, PROMPT_FORMAT_FILE))) return { model, tokenizer, format: await loadPromptFormat(dir), lora: null };
+  if (await exists(path.join(dir, PROMPT_FORMAT_FILE)))
+    return { model, tokenizer, format: await loadPromptFormat(dir), lora: null };
   const configPath = path.join(dir, TOKENIZER_CONFIG_FILE);
   const config = (await exists(configPath)) ? await readJsonObject(configPath) : {};
   return { model, tokenizer, format: promptFormatFor(config, configPath), lora: null };
@@ -81,7 +102,12 @@ async function ggufBaseTokenizer(file: string): Promise<Tokenizer> {
 }
 
 /** Saves a full generator directory (LoRA updates, if any, must be merged first). */
-export async function saveGenerator(dir: string, model: CausalLM, tokenizer: Tokenizer, format: PromptFormat): Promise<void> {
+export async function saveGenerator(
+  dir: string,
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  format: PromptFormat,
+): Promise<void> {
   await saveCausalLM(model, dir, { tokenizer });
   await savePromptFormat(dir, format);
 }
@@ -99,7 +125,12 @@ export async function saveGeneratorAdapter(
   baseDir: string,
 ): Promise<void> {
   const hubBase = isModelId(baseDir) && !(await exists(baseDir));
-  await saveLoraAdapter(dir, model, lora, hubBase ? baseDir : path.relative(path.resolve(dir), path.resolve(baseDir)) || '.');
+  await saveLoraAdapter(
+    dir,
+    model,
+    lora,
+    hubBase ? baseDir : path.relative(path.resolve(dir), path.resolve(baseDir)) || '.',
+  );
   for (const [name, content] of Object.entries(tokenizer.toFiles())) await fsp.writeFile(path.join(dir, name), content);
   await savePromptFormat(dir, format);
 }

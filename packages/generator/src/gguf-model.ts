@@ -40,9 +40,13 @@ export function ggufLlamaParamName(name: string, source: string): string {
   const hf = m ? LAYER_TENSORS[m[2]] : undefined;
   if (m && hf) return `model.layers.${m[1]}.${hf}.${m[3]}`;
   if (name === 'rope_freqs.weight') {
-    throw new Error(`${source}: tensor "rope_freqs.weight" (per-frequency RoPE factors, e.g. Llama 3.1 rope scaling) is not supported in GGUF files; load the HF checkpoint, whose config.json "rope_scaling" is supported`);
+    throw new Error(
+      `${source}: tensor "rope_freqs.weight" (per-frequency RoPE factors, e.g. Llama 3.1 rope scaling) is not supported in GGUF files; load the HF checkpoint, whose config.json "rope_scaling" is supported`,
+    );
   }
-  throw new Error(`${source}: tensor "${name}" has no counterpart in a Llama decoder (expected token_embd, blk.N.{${Object.keys(LAYER_TENSORS).join(',')}}, output_norm, output)`);
+  throw new Error(
+    `${source}: tensor "${name}" has no counterpart in a Llama decoder (expected token_embd, blk.N.{${Object.keys(LAYER_TENSORS).join(',')}}, output_norm, output)`,
+  );
 }
 
 /**
@@ -81,12 +85,15 @@ export function ggufLlamaConfig(h: GgufHeader, source: string): LlamaConfig {
   const heads = num(h, 'llama.attention.head_count', source);
   const ropeDim = optNum(h, 'llama.rope.dimension_count');
   if (ropeDim !== undefined && ropeDim !== hidden / heads) {
-    throw new Error(`${source}: llama.rope.dimension_count ${ropeDim} differs from the head size ${hidden / heads}; partial rotary is not supported`);
+    throw new Error(
+      `${source}: llama.rope.dimension_count ${ropeDim} differs from the head size ${hidden / heads}; partial rotary is not supported`,
+    );
   }
   const scalingType = h.metadata.get('llama.rope.scaling.type');
   let rope_scaling: Record<string, unknown> | null = null;
   if (scalingType !== undefined && scalingType !== 'none') {
-    if (scalingType !== 'linear') throw new Error(`${source}: llama.rope.scaling.type "${String(scalingType)}" is not supported (none, linear)`);
+    if (scalingType !== 'linear')
+      throw new Error(`${source}: llama.rope.scaling.type "${String(scalingType)}" is not supported (none, linear)`);
     rope_scaling = { rope_type: 'linear', factor: num(h, 'llama.rope.scaling.factor', source) };
   }
   const id = (key: string): number | null => optNum(h, key) ?? null;
@@ -137,13 +144,19 @@ export async function loadGgufCausalLM(file: string): Promise<{ model: LlamaForC
           const cols = info.shape.length === 2 ? info.shape[1] : 1;
           values = unpermuteRotaryRows(data, heads, info.shape[0], cols);
         }
-        model.params.loadHost(new Map([[name, { shape: info.shape, data: values }]]), { strict: false, source: `${file}: tensor "${info.name}"` });
+        model.params.loadHost(new Map([[name, { shape: info.shape, data: values }]]), {
+          strict: false,
+          source: `${file}: tensor "${info.name}"`,
+        });
         loaded.add(name);
       },
       header,
     );
     const missing = model.params.names().filter((n) => !loaded.has(n));
-    if (missing.length) throw new Error(`${file}: missing tensors for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5} more)` : ''}`);
+    if (missing.length)
+      throw new Error(
+        `${file}: missing tensors for ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5} more)` : ''}`,
+      );
   } catch (e) {
     model.dispose();
     throw e;

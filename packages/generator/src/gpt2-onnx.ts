@@ -25,8 +25,12 @@ export function gpt2OnnxModel(config: Gpt2Config, weights: Map<string, HostTenso
   const g = new OnnxGraph();
   const { inputIds, mask, positionIds, past } = decoderGraphInputs(g, shape);
   const bias = decoderAttentionBias(g, inputIds, mask); // [b, 1, s, total]
-  const tok = g.op('Gather', [L.weightInitializer(g, weights, 'transformer.wte.weight'), inputIds], { axis: { int: 0 } }); // [b, s, embd]
-  const pos = g.op('Gather', [L.weightInitializer(g, weights, 'transformer.wpe.weight'), positionIds], { axis: { int: 0 } }); // [b, s, embd]
+  const tok = g.op('Gather', [L.weightInitializer(g, weights, 'transformer.wte.weight'), inputIds], {
+    axis: { int: 0 },
+  }); // [b, s, embd]
+  const pos = g.op('Gather', [L.weightInitializer(g, weights, 'transformer.wpe.weight'), positionIds], {
+    axis: { int: 0 },
+  }); // [b, s, embd]
   let h = g.op('Add', [tok, pos]);
   for (let i = 0; i < c.n_layer; i++) {
     const p = `transformer.h.${i}`;
@@ -34,7 +38,13 @@ export function gpt2OnnxModel(config: Gpt2Config, weights: Map<string, HostTenso
     const qkv = L.linear(g, x, weights, `${p}.attn.c_attn`, { conv1d: true }); // [b, s, 3·embd]
     const [qx, kx, vx] = g.opN('Split', [qkv, g.int64([c.n_embd, c.n_embd, c.n_embd])], 3, { axis: { int: -1 } });
     const q = L.splitHeads(g, qx!, heads, headDim); // [b, heads, s, d]
-    const { k, v } = appendKv(g, past[i]!, L.splitHeads(g, kx!, heads, headDim), L.splitHeads(g, vx!, heads, headDim), i); // [b, heads, total, d]
+    const { k, v } = appendKv(
+      g,
+      past[i]!,
+      L.splitHeads(g, kx!, heads, headDim),
+      L.splitHeads(g, vx!, heads, headDim),
+      i,
+    ); // [b, heads, total, d]
     let scale = c.scale_attn_weights ? 1 / Math.sqrt(headDim) : 1;
     if (c.scale_attn_by_inverse_layer_idx) scale /= i + 1;
     const ctx = L.mergeHeads(g, L.attention(g, q, k, v, bias, scale), c.n_embd);

@@ -103,8 +103,12 @@ const ACTIVATIONS = ['gelu_new', 'gelu', 'gelu_pytorch_tanh', 'relu', 'silu', 's
  * @example
  * const config = validateGpt2Config({ vocab_size: 8000, n_embd: 256, n_layer: 4, n_head: 4 });
  */
-export function validateGpt2Config(raw: Partial<Gpt2Config> | Record<string, unknown>, source = 'Gpt2Config'): Gpt2Config {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: expected a JSON object with GPT-2 settings`);
+export function validateGpt2Config(
+  raw: Partial<Gpt2Config> | Record<string, unknown>,
+  source = 'Gpt2Config',
+): Gpt2Config {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error(`${source}: expected a JSON object with GPT-2 settings`);
   const r = raw as Record<string, unknown>;
   const c = { ...DEFAULT_GPT2_CONFIG } as Gpt2Config;
   const nullable = new Set(['n_inner', 'bos_token_id', 'eos_token_id', 'pad_token_id']);
@@ -115,33 +119,45 @@ export function validateGpt2Config(raw: Partial<Gpt2Config> | Record<string, unk
   }
   for (const key of ['vocab_size', 'n_positions', 'n_embd', 'n_layer', 'n_head'] as const) {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${source}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new Error(`${source}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
   }
   if (c.n_inner !== null && !(Number.isInteger(c.n_inner) && c.n_inner >= 1)) {
     throw new Error(`${source}: "n_inner" must be null or a positive integer, got ${JSON.stringify(c.n_inner)}`);
   }
-  if (c.n_embd % c.n_head !== 0) throw new Error(`${source}: "n_embd" (${c.n_embd}) must be divisible by "n_head" (${c.n_head})`);
+  if (c.n_embd % c.n_head !== 0)
+    throw new Error(`${source}: "n_embd" (${c.n_embd}) must be divisible by "n_head" (${c.n_head})`);
   if (typeof c.activation_function !== 'string' || !ACTIVATIONS.includes(c.activation_function)) {
-    throw new Error(`${source}: "activation_function" must be one of ${ACTIVATIONS.join(', ')}; got ${JSON.stringify(c.activation_function)}`);
+    throw new Error(
+      `${source}: "activation_function" must be one of ${ACTIVATIONS.join(', ')}; got ${JSON.stringify(c.activation_function)}`,
+    );
   }
   for (const key of ['resid_pdrop', 'embd_pdrop', 'attn_pdrop'] as const) {
     const v = c[key];
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new Error(`${source}: "${key}" must be a number in [0, 1), got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v >= 0 && v < 1))
+      throw new Error(`${source}: "${key}" must be a number in [0, 1), got ${JSON.stringify(v)}`);
   }
   for (const key of ['layer_norm_epsilon', 'initializer_range'] as const) {
     const v = c[key];
-    if (typeof v !== 'number' || !(v > 0)) throw new Error(`${source}: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v > 0))
+      throw new Error(`${source}: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
   }
   for (const key of ['scale_attn_weights', 'scale_attn_by_inverse_layer_idx'] as const) {
-    if (typeof c[key] !== 'boolean') throw new Error(`${source}: "${key}" must be true or false, got ${JSON.stringify(c[key])}`);
+    if (typeof c[key] !== 'boolean')
+      throw new Error(`${source}: "${key}" must be true or false, got ${JSON.stringify(c[key])}`);
   }
   const isId = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < c.vocab_size;
   for (const key of ['bos_token_id', 'pad_token_id'] as const) {
-    if (c[key] !== null && !isId(c[key])) throw new Error(`${source}: "${key}" must be null or an integer in [0, ${c.vocab_size}), got ${JSON.stringify(c[key])}`);
+    if (c[key] !== null && !isId(c[key]))
+      throw new Error(
+        `${source}: "${key}" must be null or an integer in [0, ${c.vocab_size}), got ${JSON.stringify(c[key])}`,
+      );
   }
   const eos = c.eos_token_id;
   if (eos !== null && !(Array.isArray(eos) ? eos.every(isId) : isId(eos))) {
-    throw new Error(`${source}: "eos_token_id" must be null, or an integer or list of integers in [0, ${c.vocab_size}), got ${JSON.stringify(eos)}`);
+    throw new Error(
+      `${source}: "eos_token_id" must be null, or an integer or list of integers in [0, ${c.vocab_size}), got ${JSON.stringify(eos)}`,
+    );
   }
   if (r.add_cross_attention === true) throw new Error(`${source}: "add_cross_attention": true is not supported`);
   return c;
@@ -167,7 +183,13 @@ class Gpt2Attention {
   private readonly heads: number;
   private readonly scale: number;
 
-  constructor(store: ParamStore, prefix: string, private readonly c: Gpt2Config, layer: number, init: Init) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    private readonly c: Gpt2Config,
+    layer: number,
+    init: Init,
+  ) {
     this.heads = c.n_head;
     this.cAttn = new Linear(store, `${prefix}.c_attn`, c.n_embd, 3 * c.n_embd, { conv1d: true, init });
     this.cProj = new Linear(store, `${prefix}.c_proj`, c.n_embd, c.n_embd, { conv1d: true, init });
@@ -197,15 +219,28 @@ class Gpt2Block {
   readonly ln2: LayerNorm;
   readonly mlp: Mlp;
 
-  constructor(store: ParamStore, prefix: string, private readonly c: Gpt2Config, layer: number, init: Init) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    private readonly c: Gpt2Config,
+    layer: number,
+    init: Init,
+  ) {
     this.ln1 = new LayerNorm(store, `${prefix}.ln_1`, c.n_embd, c.layer_norm_epsilon);
     this.attn = new Gpt2Attention(store, `${prefix}.attn`, c, layer, init);
     this.ln2 = new LayerNorm(store, `${prefix}.ln_2`, c.n_embd, c.layer_norm_epsilon);
     const inner = c.n_inner ?? 4 * c.n_embd;
-    this.mlp = new Mlp(store, { up: `${prefix}.mlp.c_fc`, down: `${prefix}.mlp.c_proj` }, c.n_embd, inner, c.activation_function, {
-      conv1d: true,
-      init,
-    });
+    this.mlp = new Mlp(
+      store,
+      { up: `${prefix}.mlp.c_fc`, down: `${prefix}.mlp.c_proj` },
+      c.n_embd,
+      inner,
+      c.activation_function,
+      {
+        conv1d: true,
+        init,
+      },
+    );
   }
 
   apply(x: tf.Tensor, bias: tf.Tensor, layer: number, cache: KVCache | undefined, training: boolean): tf.Tensor {
@@ -265,10 +300,13 @@ export class Gpt2LMHeadModel implements CausalLM {
   forward(inputIds: tf.Tensor, opts: CausalLMForwardOptions = {}): CausalLMOutput {
     const [batch, seq] = checkInputIds(inputIds);
     const cache = opts.cache;
-    if (cache && cache.numLayers !== this.numLayers) throw new Error(`KV cache has ${cache.numLayers} layers, the model has ${this.numLayers}`);
+    if (cache && cache.numLayers !== this.numLayers)
+      throw new Error(`KV cache has ${cache.numLayers} layers, the model has ${this.numLayers}`);
     const past = cache?.length ?? 0;
     if (!opts.attentionMask && !opts.positionIds && past + seq > this.config.n_positions) {
-      throw new Error(`GPT-2 reads at most n_positions=${this.config.n_positions} tokens; got ${past} cached + ${seq} new`);
+      throw new Error(
+        `GPT-2 reads at most n_positions=${this.config.n_positions} tokens; got ${past} cached + ${seq} new`,
+      );
     }
     const training = opts.training ?? false;
     const logits = tf.tidy(() => {
@@ -278,9 +316,14 @@ export class Gpt2LMHeadModel implements CausalLM {
       h = dropout(h, this.config.embd_pdrop, training);
       this.blocks.forEach((block, i) => {
         // While training (no cache): seeded dropout, and checkpointed with setGradientCheckpointing(true).
-        h = training && !cache
-          ? trainingBlock((x, b) => block.apply(x, b!, i, undefined, true), [h, bias], () => this.params.trainableUnder(`transformer.h.${i}`))
-          : block.apply(h, bias, i, cache, training);
+        h =
+          training && !cache
+            ? trainingBlock(
+                (x, b) => block.apply(x, b!, i, undefined, true),
+                [h, bias],
+                () => this.params.trainableUnder(`transformer.h.${i}`),
+              )
+            : block.apply(h, bias, i, cache, training);
       });
       h = this.lnF.apply(h);
       h = selectOutputStates(h, opts); // [b, seq|1, hidden] or [1, n, hidden]
@@ -295,7 +338,8 @@ export class Gpt2LMHeadModel implements CausalLM {
 
   linears(): Map<string, Linear> {
     const out = new Map<string, Linear>();
-    for (const b of this.blocks) for (const lin of [b.attn.cAttn, b.attn.cProj, b.mlp.up, b.mlp.down]) out.set(lin.name, lin);
+    for (const b of this.blocks)
+      for (const lin of [b.attn.cAttn, b.attn.cProj, b.mlp.up, b.mlp.down]) out.set(lin.name, lin);
     return out;
   }
 

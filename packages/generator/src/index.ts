@@ -12,7 +12,14 @@ export {
 } from './llama-config';
 export type { LlamaConfig, DecoderModelType, RopeScaling } from './llama-config';
 export { ropeInvFreq, ropeTables } from './rope';
-export { DEFAULT_GPT2_CONFIG, validateGpt2Config, gpt2ConfigToJson, Gpt2LMHeadModel, gpt2StateDict, gpt2ParamName } from './gpt2';
+export {
+  DEFAULT_GPT2_CONFIG,
+  validateGpt2Config,
+  gpt2ConfigToJson,
+  Gpt2LMHeadModel,
+  gpt2StateDict,
+  gpt2ParamName,
+} from './gpt2';
 export type { Gpt2Config } from './gpt2';
 export { LlamaForCausalLM, llamaStateDict, llamaParamName } from './llama';
 export { CAUSAL_LM_TYPES, eosList } from './causal-lm';
@@ -74,7 +81,15 @@ export {
 export type { LoraConfig } from './lora';
 
 // --- answer metrics ---
-export { normalizeAnswer, exactMatch, tokenF1, tokenF1Single, scoreAnswers, ANSWER_METRIC_NAMES, PRIMARY_ANSWER_METRIC } from './answer-metrics';
+export {
+  normalizeAnswer,
+  exactMatch,
+  tokenF1,
+  tokenF1Single,
+  scoreAnswers,
+  ANSWER_METRIC_NAMES,
+  PRIMARY_ANSWER_METRIC,
+} from './answer-metrics';
 export { AnswerEvaluator } from './answer-evaluator';
 export type { AnswerItem, AnswerMetricName, AnswerEvaluation, AnswerEvaluatorOptions } from './answer-evaluator';
 
@@ -88,7 +103,16 @@ export { tokenStepper } from './token-stepper';
 export { LLAMA_ONNX_EXPORTER, llamaOnnxModel, mergedDecoderWeights } from './llama-onnx';
 export { GPT2_ONNX_EXPORTER, gpt2OnnxModel } from './gpt2-onnx';
 export type { InferenceGenerator } from './onnx-causal-lm';
-export { OnnxCausalLM, onnxExportUnsupported, causalLMOnnxBytes, onnxCausalLMFor, ensureCausalLMOnnx, loadOnnxGenerator, loadInferenceGenerator, exportCausalLMOnnx } from './onnx-causal-lm';
+export {
+  OnnxCausalLM,
+  onnxExportUnsupported,
+  causalLMOnnxBytes,
+  onnxCausalLMFor,
+  ensureCausalLMOnnx,
+  loadOnnxGenerator,
+  loadInferenceGenerator,
+  exportCausalLMOnnx,
+} from './onnx-causal-lm';
 
 // --- old names (deprecated, one release) ---
 export { DEFAULT_DECODER_CONFIG, SMALL_DECODER_CONFIG, validateDecoderConfig, decoderConfigToJson } from './deprecated';

@@ -29,7 +29,8 @@ export class KVCache {
    * (they are kept) and the replaced ones are disposed.
    */
   update(layer: number, k: tf.Tensor, v: tf.Tensor): LayerEntry {
-    if (layer < 0 || layer >= this.numLayers) throw new Error(`KVCache: layer ${layer} out of range [0, ${this.numLayers})`);
+    if (layer < 0 || layer >= this.numLayers)
+      throw new Error(`KVCache: layer ${layer} out of range [0, ${this.numLayers})`);
     const old = this.layers[layer];
     let entry: LayerEntry;
     if (old) {

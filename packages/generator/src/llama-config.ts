@@ -11,7 +11,13 @@
  */
 export type RopeScaling =
   | { rope_type: 'linear'; factor: number }
-  | { rope_type: 'llama3'; factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number };
+  | {
+      rope_type: 'llama3';
+      factor: number;
+      low_freq_factor: number;
+      high_freq_factor: number;
+      original_max_position_embeddings: number;
+    };
 
 export const ROPE_SCALING_TYPES = ['linear', 'llama3'] as const;
 
@@ -119,7 +125,10 @@ function isTokenId(v: unknown, vocab: number): boolean {
  * @example
  * const config = validateLlamaConfig({ ...SMALL_LLAMA_CONFIG, vocab_size: 8000 });
  */
-export function validateLlamaConfig(raw: Partial<LlamaConfig> | Record<string, unknown>, source = 'LlamaConfig'): LlamaConfig {
+export function validateLlamaConfig(
+  raw: Partial<LlamaConfig> | Record<string, unknown>,
+  source = 'LlamaConfig',
+): LlamaConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new Error(`${source}: expected a JSON object with decoder settings`);
   }
@@ -131,10 +140,13 @@ export function validateLlamaConfig(raw: Partial<LlamaConfig> | Record<string, u
     if (r[key] === null && !nullable.has(key)) continue;
     (c as unknown as Record<string, unknown>)[key] = r[key];
   }
-  if (r.num_key_value_heads === undefined || r.num_key_value_heads === null) c.num_key_value_heads = c.num_attention_heads;
+  if (r.num_key_value_heads === undefined || r.num_key_value_heads === null)
+    c.num_key_value_heads = c.num_attention_heads;
 
   if (!DECODER_MODEL_TYPES.includes(c.model_type)) {
-    throw new Error(`${source}: "model_type" must be one of ${DECODER_MODEL_TYPES.join(', ')}; got ${JSON.stringify(c.model_type)}`);
+    throw new Error(
+      `${source}: "model_type" must be one of ${DECODER_MODEL_TYPES.join(', ')}; got ${JSON.stringify(c.model_type)}`,
+    );
   }
   if (c.model_type === 'qwen2') c.attention_bias = true;
 
@@ -154,10 +166,14 @@ export function validateLlamaConfig(raw: Partial<LlamaConfig> | Record<string, u
     }
   }
   if (c.hidden_size % c.num_attention_heads !== 0) {
-    throw new Error(`${source}: "hidden_size" (${c.hidden_size}) must be divisible by "num_attention_heads" (${c.num_attention_heads})`);
+    throw new Error(
+      `${source}: "hidden_size" (${c.hidden_size}) must be divisible by "num_attention_heads" (${c.num_attention_heads})`,
+    );
   }
   if ((c.hidden_size / c.num_attention_heads) % 2 !== 0) {
-    throw new Error(`${source}: the head size hidden_size/num_attention_heads (${c.hidden_size / c.num_attention_heads}) must be even for RoPE`);
+    throw new Error(
+      `${source}: the head size hidden_size/num_attention_heads (${c.hidden_size / c.num_attention_heads}) must be even for RoPE`,
+    );
   }
   if (c.num_attention_heads % c.num_key_value_heads !== 0) {
     throw new Error(
@@ -170,27 +186,40 @@ export function validateLlamaConfig(raw: Partial<LlamaConfig> | Record<string, u
     );
   }
   if (typeof c.hidden_act !== 'string' || !ACTIVATIONS.includes(c.hidden_act)) {
-    throw new Error(`${source}: "hidden_act" must be one of ${ACTIVATIONS.join(', ')}; got ${JSON.stringify(c.hidden_act)}`);
+    throw new Error(
+      `${source}: "hidden_act" must be one of ${ACTIVATIONS.join(', ')}; got ${JSON.stringify(c.hidden_act)}`,
+    );
   }
   for (const key of ['rms_norm_eps', 'rope_theta', 'initializer_range'] as const) {
     const v = c[key];
-    if (typeof v !== 'number' || !(v > 0)) throw new Error(`${source}: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !(v > 0))
+      throw new Error(`${source}: "${key}" must be a positive number, got ${JSON.stringify(v)}`);
   }
   if (typeof c.attention_dropout !== 'number' || !(c.attention_dropout >= 0 && c.attention_dropout < 1)) {
-    throw new Error(`${source}: "attention_dropout" must be a number in [0, 1), got ${JSON.stringify(c.attention_dropout)}`);
+    throw new Error(
+      `${source}: "attention_dropout" must be a number in [0, 1), got ${JSON.stringify(c.attention_dropout)}`,
+    );
   }
   for (const key of ['tie_word_embeddings', 'attention_bias'] as const) {
-    if (typeof c[key] !== 'boolean') throw new Error(`${source}: "${key}" must be true or false, got ${JSON.stringify(c[key])}`);
+    if (typeof c[key] !== 'boolean')
+      throw new Error(`${source}: "${key}" must be true or false, got ${JSON.stringify(c[key])}`);
   }
   for (const key of ['bos_token_id', 'pad_token_id'] as const) {
     const v = c[key];
     if (v !== null && !isTokenId(v, c.vocab_size)) {
-      throw new Error(`${source}: "${key}" must be null or an integer in [0, ${c.vocab_size}), got ${JSON.stringify(v)}`);
+      throw new Error(
+        `${source}: "${key}" must be null or an integer in [0, ${c.vocab_size}), got ${JSON.stringify(v)}`,
+      );
     }
   }
   const eos = c.eos_token_id;
-  if (eos !== null && !(Array.isArray(eos) ? eos.every((e) => isTokenId(e, c.vocab_size)) : isTokenId(eos, c.vocab_size))) {
-    throw new Error(`${source}: "eos_token_id" must be null, or an integer or list of integers in [0, ${c.vocab_size}), got ${JSON.stringify(eos)}`);
+  if (
+    eos !== null &&
+    !(Array.isArray(eos) ? eos.every((e) => isTokenId(e, c.vocab_size)) : isTokenId(eos, c.vocab_size))
+  ) {
+    throw new Error(
+      `${source}: "eos_token_id" must be null, or an integer or list of integers in [0, ${c.vocab_size}), got ${JSON.stringify(eos)}`,
+    );
   }
   c.rope_scaling = validateRopeScaling(r.rope_scaling, source);
   if (r.rope_parameters !== undefined && r.rope_parameters !== null) {
@@ -198,10 +227,14 @@ export function validateLlamaConfig(raw: Partial<LlamaConfig> | Record<string, u
     const rp = r.rope_parameters as Record<string, unknown>;
     if (typeof rp !== 'object' || Array.isArray(rp)) throw new Error(`${source}: "rope_parameters" must be an object`);
     if (rp.rope_theta !== undefined) {
-      if (typeof rp.rope_theta !== 'number' || !(rp.rope_theta > 0)) throw new Error(`${source}: "rope_parameters.rope_theta" must be a positive number`);
+      if (typeof rp.rope_theta !== 'number' || !(rp.rope_theta > 0))
+        throw new Error(`${source}: "rope_parameters.rope_theta" must be a positive number`);
       c.rope_theta = rp.rope_theta;
     }
-    c.rope_scaling = validateRopeScaling(rp.rope_type === undefined && rp.type === undefined ? { ...rp, rope_type: 'default' } : rp, `${source}: rope_parameters`);
+    c.rope_scaling = validateRopeScaling(
+      rp.rope_type === undefined && rp.type === undefined ? { ...rp, rope_type: 'default' } : rp,
+      `${source}: rope_parameters`,
+    );
   }
   if (r.mlp_bias === true) throw new Error(`${source}: "mlp_bias": true is not supported (only MLPs without biases)`);
   if (r.use_sliding_window === true) {
@@ -213,7 +246,8 @@ export function validateLlamaConfig(raw: Partial<LlamaConfig> | Record<string, u
 /** Checks an HF `rope_scaling` value; null / `{rope_type: "default"}` mean no scaling. */
 export function validateRopeScaling(raw: unknown, source = 'LlamaConfig'): RopeScaling | null {
   if (raw === undefined || raw === null) return null;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${source}: "rope_scaling" must be null or an object, got ${JSON.stringify(raw)}`);
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`${source}: "rope_scaling" must be null or an object, got ${JSON.stringify(raw)}`);
   const r = raw as Record<string, unknown>;
   const type = r.rope_type ?? r.type;
   if (type === 'default') return null;
@@ -225,7 +259,9 @@ export function validateRopeScaling(raw: unknown, source = 'LlamaConfig'): RopeS
   const num = (key: string, min: number): number => {
     const v = r[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || !(v >= min)) {
-      throw new Error(`${source}: "rope_scaling.${key}" must be a number >= ${min} for rope_type ${type}, got ${JSON.stringify(v)}`);
+      throw new Error(
+        `${source}: "rope_scaling.${key}" must be a number >= ${min} for rope_type ${type}, got ${JSON.stringify(v)}`,
+      );
     }
     return v;
   };
@@ -233,9 +269,18 @@ export function validateRopeScaling(raw: unknown, source = 'LlamaConfig'): RopeS
   if (type === 'linear') return { rope_type: 'linear', factor };
   const low = num('low_freq_factor', 0);
   const high = num('high_freq_factor', 0);
-  if (!(high > low)) throw new Error(`${source}: "rope_scaling.high_freq_factor" (${high}) must be greater than low_freq_factor (${low})`);
+  if (!(high > low))
+    throw new Error(
+      `${source}: "rope_scaling.high_freq_factor" (${high}) must be greater than low_freq_factor (${low})`,
+    );
   const original = num('original_max_position_embeddings', 1);
-  return { rope_type: 'llama3', factor, low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: original };
+  return {
+    rope_type: 'llama3',
+    factor,
+    low_freq_factor: low,
+    high_freq_factor: high,
+    original_max_position_embeddings: original,
+  };
 }
 
 /** The `config.json` object HF writes for a `LlamaForCausalLM` / `Qwen2ForCausalLM` with this configuration. */

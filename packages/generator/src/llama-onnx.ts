@@ -66,16 +66,37 @@ export function llamaOnnxModel(config: LlamaConfig, weights: Map<string, HostTen
   const sin = g.op('Sin', [emb]);
   const bias = decoderAttentionBias(g, inputIds, mask); // [b, 1, s, total]
 
-  let h = g.op('Gather', [L.weightInitializer(g, weights, 'model.embed_tokens.weight'), inputIds], { axis: { int: 0 } }); // [b, s, hidden]
+  let h = g.op('Gather', [L.weightInitializer(g, weights, 'model.embed_tokens.weight'), inputIds], {
+    axis: { int: 0 },
+  }); // [b, s, hidden]
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const p = `model.layers.${i}`;
     const x = L.rmsNorm(g, h, weights, `${p}.input_layernorm`, c.rms_norm_eps);
-    const q = rotary(g, L.splitHeads(g, L.linear(g, x, weights, `${p}.self_attn.q_proj`), heads, headDim), cos, sin, headDim); // [b, heads, s, d]
-    const kNew = rotary(g, L.splitHeads(g, L.linear(g, x, weights, `${p}.self_attn.k_proj`), kvHeads, headDim), cos, sin, headDim); // [b, kv, s, d]
+    const q = rotary(
+      g,
+      L.splitHeads(g, L.linear(g, x, weights, `${p}.self_attn.q_proj`), heads, headDim),
+      cos,
+      sin,
+      headDim,
+    ); // [b, heads, s, d]
+    const kNew = rotary(
+      g,
+      L.splitHeads(g, L.linear(g, x, weights, `${p}.self_attn.k_proj`), kvHeads, headDim),
+      cos,
+      sin,
+      headDim,
+    ); // [b, kv, s, d]
     const vNew = L.splitHeads(g, L.linear(g, x, weights, `${p}.self_attn.v_proj`), kvHeads, headDim);
     const { k, v } = appendKv(g, past[i]!, kNew, vNew, i); // [b, kv, total, d]
     const groups = heads / kvHeads;
-    const ctx = L.attention(g, q, L.repeatKv(g, k, kvHeads, groups, headDim), L.repeatKv(g, v, kvHeads, groups, headDim), bias, 1 / Math.sqrt(headDim));
+    const ctx = L.attention(
+      g,
+      q,
+      L.repeatKv(g, k, kvHeads, groups, headDim),
+      L.repeatKv(g, v, kvHeads, groups, headDim),
+      bias,
+      1 / Math.sqrt(headDim),
+    );
     h = g.op('Add', [h, L.linear(g, L.mergeHeads(g, ctx, c.hidden_size), weights, `${p}.self_attn.o_proj`)]);
     const y = L.rmsNorm(g, h, weights, `${p}.post_attention_layernorm`, c.rms_norm_eps);
     const gate = L.activation(g, L.linear(g, y, weights, `${p}.mlp.gate_proj`), c.hidden_act);
@@ -83,9 +104,10 @@ export function llamaOnnxModel(config: LlamaConfig, weights: Map<string, HostTen
     h = g.op('Add', [h, L.linear(g, g.op('Mul', [gate, up]), weights, `${p}.mlp.down_proj`)]);
   }
   h = L.rmsNorm(g, h, weights, 'model.norm', c.rms_norm_eps);
-  const logits = c.tie_word_embeddings || !weights.has('lm_head.weight')
-    ? tiedLmHead(g, h, weights, 'model.embed_tokens.weight')
-    : g.op('Identity', [L.linear(g, h, weights, 'lm_head')], {}, 'logits');
+  const logits =
+    c.tie_word_embeddings || !weights.has('lm_head.weight')
+      ? tiedLmHead(g, h, weights, 'model.embed_tokens.weight')
+      : g.op('Identity', [L.linear(g, h, weights, 'lm_head')], {}, 'logits');
   decoderGraphOutputs(g, logits, shape);
   return g.toModel({ metadata: { exporter: LLAMA_ONNX_EXPORTER } });
 }

@@ -62,7 +62,14 @@ class LlamaAttention {
   }
 
   /** x: [batch, seq, hidden] -> [batch, seq, hidden]. */
-  apply(x: tf.Tensor, rot: RotaryTables, bias: tf.Tensor, layer: number, cache: KVCache | undefined, training: boolean): tf.Tensor {
+  apply(
+    x: tf.Tensor,
+    rot: RotaryTables,
+    bias: tf.Tensor,
+    layer: number,
+    cache: KVCache | undefined,
+    training: boolean,
+  ): tf.Tensor {
     return tf.tidy(() => {
       const q = applyRotary(splitHeads(this.q.apply(x, training), this.heads), rot); // [b, heads, seq, dim]
       let k = applyRotary(splitHeads(this.k.apply(x, training), this.kvHeads), rot); // [b, kvHeads, seq, dim]
@@ -88,7 +95,14 @@ class LlamaBlock {
     this.mlp = new GatedMlp(store, `${prefix}.mlp`, c.hidden_size, c.intermediate_size, c.hidden_act, { init });
   }
 
-  apply(x: tf.Tensor, rot: RotaryTables, bias: tf.Tensor, layer: number, cache: KVCache | undefined, training: boolean): tf.Tensor {
+  apply(
+    x: tf.Tensor,
+    rot: RotaryTables,
+    bias: tf.Tensor,
+    layer: number,
+    cache: KVCache | undefined,
+    training: boolean,
+  ): tf.Tensor {
     return tf.tidy(() => {
       const h = tf.add(x, this.attn.apply(this.inputNorm.apply(x), rot, bias, layer, cache, training)); // [b, seq, hidden]
       return tf.add(h, this.mlp.apply(this.postNorm.apply(h), training)); // [b, seq, hidden]
@@ -126,9 +140,12 @@ export class LlamaForCausalLM implements CausalLM {
     this.embed = new Embedding(this.params, 'model.embed_tokens', c.vocab_size, c.hidden_size, init);
     if (c.pad_token_id !== null) zeroRow(this.embed.weight, c.pad_token_id);
     this.layers = [];
-    for (let i = 0; i < c.num_hidden_layers; i++) this.layers.push(new LlamaBlock(this.params, `model.layers.${i}`, c, init));
+    for (let i = 0; i < c.num_hidden_layers; i++)
+      this.layers.push(new LlamaBlock(this.params, `model.layers.${i}`, c, init));
     this.norm = new RMSNorm(this.params, 'model.norm', c.hidden_size, c.rms_norm_eps);
-    this.lmHead = c.tie_word_embeddings ? null : new Linear(this.params, 'lm_head', c.hidden_size, c.vocab_size, { bias: false, init });
+    this.lmHead = c.tie_word_embeddings
+      ? null
+      : new Linear(this.params, 'lm_head', c.hidden_size, c.vocab_size, { bias: false, init });
   }
 
   get modelType(): 'llama' | 'qwen2' {
@@ -163,11 +180,14 @@ export class LlamaForCausalLM implements CausalLM {
       let h = this.embed.apply(inputIds); // [b, seq, hidden]
       this.layers.forEach((layer, i) => {
         // While training (no cache): seeded dropout, and checkpointed with setGradientCheckpointing(true).
-        h = training && !cache
-          ? trainingBlock((x, cos, sin, b) => layer.apply(x, { cos: cos!, sin: sin! }, b!, i, undefined, true), [h, rot.cos, rot.sin, bias], () =>
-              this.params.trainableUnder(`model.layers.${i}`),
-            )
-          : layer.apply(h, rot, bias, i, cache, training);
+        h =
+          training && !cache
+            ? trainingBlock(
+                (x, cos, sin, b) => layer.apply(x, { cos: cos!, sin: sin! }, b!, i, undefined, true),
+                [h, rot.cos, rot.sin, bias],
+                () => this.params.trainableUnder(`model.layers.${i}`),
+              )
+            : layer.apply(h, rot, bias, i, cache, training);
       });
       h = this.norm.apply(h);
       h = selectOutputStates(h, opts); // [b, seq|1, hidden] or [1, n, hidden]
@@ -183,7 +203,15 @@ export class LlamaForCausalLM implements CausalLM {
   linears(): Map<string, Linear> {
     const out = new Map<string, Linear>();
     for (const layer of this.layers) {
-      for (const lin of [layer.attn.q, layer.attn.k, layer.attn.v, layer.attn.o, layer.mlp.gate, layer.mlp.up, layer.mlp.down]) {
+      for (const lin of [
+        layer.attn.q,
+        layer.attn.k,
+        layer.attn.v,
+        layer.attn.o,
+        layer.mlp.gate,
+        layer.mlp.up,
+        layer.mlp.down,
+      ]) {
         out.set(lin.name, lin);
       }
     }

@@ -19,7 +19,11 @@ interface Architecture {
   /** `config.json` keys without which the model cannot be built (refused naming the key, not defaulted). */
   readonly requiredFields: readonly string[];
   /** A randomly initialised model for `config`, and the parameter each checkpoint tensor fills (null: skipped, e.g. a tied head). */
-  build(config: Record<string, unknown>, seed: number, source: string): { model: CausalLM; paramFor: (checkpointTensor: string) => string | null };
+  build(
+    config: Record<string, unknown>,
+    seed: number,
+    source: string,
+  ): { model: CausalLM; paramFor: (checkpointTensor: string) => string | null };
 }
 
 const LLAMA_FAMILY: Architecture = {
@@ -36,7 +40,10 @@ const ARCHITECTURES: Readonly<Record<CausalLMType, Architecture>> = Object.freez
   qwen2: LLAMA_FAMILY,
   gpt2: {
     requiredFields: ['vocab_size', 'n_embd', 'n_layer', 'n_head'],
-    build: (config, seed, source) => ({ model: new Gpt2LMHeadModel(validateGpt2Config(config, source), seed), paramFor: gpt2ParamName }),
+    build: (config, seed, source) => ({
+      model: new Gpt2LMHeadModel(validateGpt2Config(config, source), seed),
+      paramFor: gpt2ParamName,
+    }),
   },
 });
 
@@ -59,7 +66,11 @@ function architectureOf(config: Record<string, unknown>, source: string): Archit
  * @example
  * const model = createCausalLM({ ...SMALL_LLAMA_CONFIG, vocab_size: tok.vocabSize, bos_token_id: 1, eos_token_id: 2 }, 42);
  */
-export function createCausalLM(config: Record<string, unknown> | { model_type: CausalLMType }, seed = 0, source = 'config'): CausalLM {
+export function createCausalLM(
+  config: Record<string, unknown> | { model_type: CausalLMType },
+  seed = 0,
+  source = 'config',
+): CausalLM {
   const raw: Record<string, unknown> = { ...config };
   return architectureOf(raw, source).build(raw, seed, source).model;
 }

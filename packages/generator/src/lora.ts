@@ -26,7 +26,12 @@ export interface LoraConfig {
   targetModules: string[];
 }
 
-export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({ r: 8, alpha: 16, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] });
+export const DEFAULT_LORA_CONFIG: Readonly<LoraConfig> = Object.freeze({
+  r: 8,
+  alpha: 16,
+  dropout: 0.05,
+  targetModules: ['q_proj', 'v_proj'],
+});
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -37,7 +42,8 @@ export function validateLoraConfig(partial: Partial<LoraConfig> = {}): LoraConfi
   if (!Number.isInteger(c.r) || c.r < 1) throw new Error(`lora: r must be an integer >= 1, got ${c.r}`);
   if (!(c.alpha > 0)) throw new Error(`lora: alpha must be > 0, got ${c.alpha}`);
   if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`lora: dropout must be in [0, 1), got ${c.dropout}`);
-  if (!c.targetModules.length) throw new Error('lora: targetModules must name at least one module (e.g. q_proj,v_proj)');
+  if (!c.targetModules.length)
+    throw new Error('lora: targetModules must name at least one module (e.g. q_proj,v_proj)');
   return c;
 }
 
@@ -53,7 +59,9 @@ export function applyLora(model: CausalLM, partial: Partial<LoraConfig> = {}): s
   const targets = [...linears.keys()].filter((n) => matches(n, c.targetModules));
   if (targets.length === 0) {
     const kinds = [...new Set([...linears.keys()].map((n) => n.split('.').at(-1)))];
-    throw new Error(`lora: no module matches target_modules [${c.targetModules.join(', ')}]; this model has: ${kinds.join(', ')}`);
+    throw new Error(
+      `lora: no module matches target_modules [${c.targetModules.join(', ')}]; this model has: ${kinds.join(', ')}`,
+    );
   }
   model.params.setTrainable(false);
   for (const name of targets) linears.get(name)!.enableLora({ rank: c.r, alpha: c.alpha, dropout: c.dropout });
@@ -63,7 +71,12 @@ export function applyLora(model: CausalLM, partial: Partial<LoraConfig> = {}): s
 const isLoraParam = (name: string) => /\.lora_[AB]\.weight$/.test(name);
 
 /** Writes the adapter (PEFT layout) atomically. `baseModel` is recorded as base_model_name_or_path. */
-export async function saveLoraAdapter(dir: string, model: CausalLM, config: LoraConfig, baseModel: string): Promise<void> {
+export async function saveLoraAdapter(
+  dir: string,
+  model: CausalLM,
+  config: LoraConfig,
+  baseModel: string,
+): Promise<void> {
   const host = await model.params.toHostAsync(isLoraParam);
   if (host.size === 0) throw new Error('saveLoraAdapter: the model has no LoRA parameters (call applyLora first)');
   const tensors = new Map([...host].map(([name, t]) => [PEFT_PREFIX + name, t]));
@@ -98,7 +111,8 @@ export async function readLoraConfig(dir: string): Promise<LoraConfig & { baseMo
   } catch (e) {
     throw new Error(`${file}: cannot read the adapter config (${(e as Error).message})`);
   }
-  if (raw.peft_type !== 'LORA') throw new Error(`${file}: peft_type is ${JSON.stringify(raw.peft_type)}, only "LORA" is supported`);
+  if (raw.peft_type !== 'LORA')
+    throw new Error(`${file}: peft_type is ${JSON.stringify(raw.peft_type)}, only "LORA" is supported`);
   const targets = raw.target_modules;
   const config = validateLoraConfig({
     r: Number(raw.r),

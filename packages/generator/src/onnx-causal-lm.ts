@@ -6,7 +6,21 @@
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE, atomicWriteDir, createOnnxSession, ensureOnnxExport, weightsHash, resolveInferenceRuntime, type HostTensor, type InferenceRuntimeChoice, type OnnxRuntime, type OnnxSession, type OnnxTensor, type Tokenizer } from '@dalm/core';
+import {
+  ONNX_EXPORT_DIR,
+  ONNX_EXPORT_MODEL_FILE,
+  atomicWriteDir,
+  createOnnxSession,
+  ensureOnnxExport,
+  weightsHash,
+  resolveInferenceRuntime,
+  type HostTensor,
+  type InferenceRuntimeChoice,
+  type OnnxRuntime,
+  type OnnxSession,
+  type OnnxTensor,
+  type Tokenizer,
+} from '@dalm/core';
 import type { CausalLM, CausalLMType, SpecialTokens } from './causal-lm';
 import type { LlamaConfig } from './llama-config';
 import { loadGenerator, type LoadedGenerator } from './generator-dir';
@@ -69,13 +83,17 @@ class OrtStepper implements TokenStepper {
       ...past,
       input_ids: new this.ort.Tensor('int64', feedIds, [batch, seq]),
       attention_mask: new this.ort.Tensor('int64', BigInt64Array.from(mask.flat().map(BigInt)), [batch, total]),
-      position_ids: new this.ort.Tensor('int64', BigInt64Array.from(mask.flatMap((m) => positionIds(m, seq))), [batch, seq]),
+      position_ids: new this.ort.Tensor('int64', BigInt64Array.from(mask.flatMap((m) => positionIds(m, seq))), [
+        batch,
+        seq,
+      ]),
     };
     const out = await this.session.run(feeds);
     const vocab = this.shape.vocabSize;
     const all = out.logits!.data as Float32Array; // [b, seq, vocab]
     const last = new Float32Array(batch * vocab);
-    for (let b = 0; b < batch; b++) last.set(all.subarray((b * seq + seq - 1) * vocab, (b * seq + seq) * vocab), b * vocab);
+    for (let b = 0; b < batch; b++)
+      last.set(all.subarray((b * seq + seq - 1) * vocab, (b * seq + seq) * vocab), b * vocab);
     if (this.useCache) {
       const next: Record<string, OnnxTensor> = {};
       for (let i = 0; i < this.shape.numLayers; i++) {
@@ -147,9 +165,16 @@ interface DecoderExport {
  */
 export function onnxExportUnsupported(model: CausalLM): string | null {
   const c = (model as unknown as { config?: Record<string, unknown> }).config ?? {};
-  if (!['llama', 'qwen2', 'gpt2'].includes(model.modelType)) return `model_type "${model.modelType}" has no ONNX exporter (supported: llama, qwen2, gpt2)`;
-  if (c.rope_scaling !== undefined && c.rope_scaling !== null) return `"rope_scaling" ${JSON.stringify(c.rope_scaling)} is not implemented by the ONNX exporter`;
-  if (typeof c.head_dim === 'number' && typeof c.hidden_size === 'number' && typeof c.num_attention_heads === 'number' && c.head_dim !== c.hidden_size / c.num_attention_heads) {
+  if (!['llama', 'qwen2', 'gpt2'].includes(model.modelType))
+    return `model_type "${model.modelType}" has no ONNX exporter (supported: llama, qwen2, gpt2)`;
+  if (c.rope_scaling !== undefined && c.rope_scaling !== null)
+    return `"rope_scaling" ${JSON.stringify(c.rope_scaling)} is not implemented by the ONNX exporter`;
+  if (
+    typeof c.head_dim === 'number' &&
+    typeof c.hidden_size === 'number' &&
+    typeof c.num_attention_heads === 'number' &&
+    c.head_dim !== c.hidden_size / c.num_attention_heads
+  ) {
     return `"head_dim" ${c.head_dim} other than hidden_size/num_attention_heads is not implemented by the ONNX exporter`;
   }
   return null;
@@ -160,21 +185,37 @@ function decoderExport(model: CausalLM): DecoderExport {
   if (unsupported) throw new Error(`ONNX export: ${unsupported}; use --runtime tfjs`);
   if (model.modelType === 'gpt2') {
     const c = (model as unknown as { config: Gpt2Config }).config;
-    return { exporter: GPT2_ONNX_EXPORTER, build: (w) => gpt2OnnxModel(c, w), kvHeads: c.n_head, headDim: c.n_embd / c.n_head };
+    return {
+      exporter: GPT2_ONNX_EXPORTER,
+      build: (w) => gpt2OnnxModel(c, w),
+      kvHeads: c.n_head,
+      headDim: c.n_embd / c.n_head,
+    };
   }
   const c = (model as unknown as { config: LlamaConfig }).config;
-  return { exporter: LLAMA_ONNX_EXPORTER, build: (w) => llamaOnnxModel(c, w), kvHeads: c.num_key_value_heads, headDim: c.hidden_size / c.num_attention_heads };
+  return {
+    exporter: LLAMA_ONNX_EXPORTER,
+    build: (w) => llamaOnnxModel(c, w),
+    kvHeads: c.num_key_value_heads,
+    headDim: c.hidden_size / c.num_attention_heads,
+  };
 }
 
 /** The ONNX model bytes of a CausalLM (Llama, Qwen2, GPT-2; LoRA merged into `model` first). */
-export async function causalLMOnnxBytes(model: CausalLM): Promise<{ bytes: Uint8Array; weights: Map<string, HostTensor>; exporter: string }> {
+export async function causalLMOnnxBytes(
+  model: CausalLM,
+): Promise<{ bytes: Uint8Array; weights: Map<string, HostTensor>; exporter: string }> {
   const ex = decoderExport(model);
   const weights = await mergedDecoderWeights(model);
   return { bytes: ex.build(weights), weights, exporter: ex.exporter };
 }
 
 /** An OnnxCausalLM running `modelFile` (an export of `model`). */
-export async function onnxCausalLMFor(model: CausalLM, modelFile: string | Uint8Array, threads?: number): Promise<OnnxCausalLM> {
+export async function onnxCausalLMFor(
+  model: CausalLM,
+  modelFile: string | Uint8Array,
+  threads?: number,
+): Promise<OnnxCausalLM> {
   const ex = decoderExport(model);
   const { session, threads: n, ort } = await createOnnxSession(modelFile, { threads });
   const shape: DecoderShape = {
@@ -193,10 +234,18 @@ export async function onnxCausalLMFor(model: CausalLM, modelFile: string | Uint8
  * LoRA included) and reused while the merged weights are unchanged; see core's ensureOnnxExport
  * for where it goes when the directory is read-only or holds someone else's model.onnx.
  */
-export async function ensureCausalLMOnnx(dir: string, model: CausalLM): Promise<{ modelFile: string; exported: boolean }> {
+export async function ensureCausalLMOnnx(
+  dir: string,
+  model: CausalLM,
+): Promise<{ modelFile: string; exported: boolean }> {
   const ex = decoderExport(model);
   const weights = await mergedDecoderWeights(model);
-  return ensureOnnxExport({ modelDir: dir, exporter: ex.exporter, weightsSha256: weightsHash(weights), build: () => ex.build(weights) });
+  return ensureOnnxExport({
+    modelDir: dir,
+    exporter: ex.exporter,
+    weightsSha256: weightsHash(weights),
+    build: () => ex.build(weights),
+  });
 }
 
 /** A generator for inference on either runtime. */
@@ -207,10 +256,18 @@ export interface InferenceGenerator {
 }
 
 /** Exports an already loaded generator and opens it on ONNX Runtime; the tfjs model is disposed. */
-async function onnxFromLoaded(dir: string, gen: LoadedGenerator, threads?: number): Promise<InferenceGenerator & { model: OnnxCausalLM }> {
+async function onnxFromLoaded(
+  dir: string,
+  gen: LoadedGenerator,
+  threads?: number,
+): Promise<InferenceGenerator & { model: OnnxCausalLM }> {
   try {
     const { modelFile } = await ensureCausalLMOnnx(dir, gen.model);
-    return { model: await onnxCausalLMFor(gen.model, modelFile, threads), tokenizer: gen.tokenizer, format: gen.format };
+    return {
+      model: await onnxCausalLMFor(gen.model, modelFile, threads),
+      tokenizer: gen.tokenizer,
+      format: gen.format,
+    };
   } finally {
     gen.model.dispose();
   }
@@ -224,7 +281,10 @@ async function onnxFromLoaded(dir: string, gen: LoadedGenerator, threads?: numbe
  * @example
  * const gen = await loadOnnxGenerator('runs/generator', { threads: 4 });
  */
-export async function loadOnnxGenerator(dir: string, opts: { threads?: number } = {}): Promise<InferenceGenerator & { model: OnnxCausalLM }> {
+export async function loadOnnxGenerator(
+  dir: string,
+  opts: { threads?: number } = {},
+): Promise<InferenceGenerator & { model: OnnxCausalLM }> {
   return onnxFromLoaded(dir, await loadGenerator(dir), opts.threads);
 }
 
@@ -233,7 +293,10 @@ export async function loadOnnxGenerator(dir: string, opts: { threads?: number } 
  * onnxruntime-node is installed and the model exports (onnxExportUnsupported); else on tfjs
  * (`loadGenerator`).
  */
-export async function loadInferenceGenerator(dir: string, opts: { runtime?: InferenceRuntimeChoice; threads?: number } = {}): Promise<InferenceGenerator> {
+export async function loadInferenceGenerator(
+  dir: string,
+  opts: { runtime?: InferenceRuntimeChoice; threads?: number } = {},
+): Promise<InferenceGenerator> {
   const choice = opts.runtime ?? 'auto';
   if ((await resolveInferenceRuntime(choice)) === 'tfjs') return loadGenerator(dir);
   const gen = await loadGenerator(dir);
@@ -249,7 +312,11 @@ export async function loadInferenceGenerator(dir: string, opts: { runtime?: Infe
  * const gen = await loadGenerator('runs/generator');
  * await exportCausalLMOnnx(gen.model, gen.tokenizer, 'runs/generator-onnx');
  */
-export async function exportCausalLMOnnx(model: CausalLM, tokenizer: Tokenizer, outDir: string): Promise<{ dir: string; modelFile: string; bytes: number }> {
+export async function exportCausalLMOnnx(
+  model: CausalLM,
+  tokenizer: Tokenizer,
+  outDir: string,
+): Promise<{ dir: string; modelFile: string; bytes: number }> {
   const { bytes } = await causalLMOnnxBytes(model);
   const files: Record<string, string> = {
     'config.json': JSON.stringify(model.configJson(), null, 2) + '\n',
@@ -261,5 +328,9 @@ export async function exportCausalLMOnnx(model: CausalLM, tokenizer: Tokenizer, 
     await fsp.mkdir(path.join(tmp, ONNX_EXPORT_DIR));
     await fsp.writeFile(path.join(tmp, ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE), bytes);
   });
-  return { dir: outDir, modelFile: path.join(outDir, ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE), bytes: bytes.byteLength };
+  return {
+    dir: outDir,
+    modelFile: path.join(outDir, ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE),
+    bytes: bytes.byteLength,
+  };
 }

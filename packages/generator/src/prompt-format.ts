@@ -72,17 +72,21 @@ export function validatePromptFormat(partial: Partial<PromptFormat> = {}): Promp
   const f = { ...DEFAULT_PROMPT_FORMAT, ...partial };
   for (const [k, v] of Object.entries(f)) {
     if (k === 'contextTokens') {
-      if (v !== undefined && (!Number.isInteger(v) || (v as number) < 8)) throw new Error(`prompt format: contextTokens must be an integer >= 8, got ${v}`);
+      if (v !== undefined && (!Number.isInteger(v) || (v as number) < 8))
+        throw new Error(`prompt format: contextTokens must be an integer >= 8, got ${v}`);
     } else if (k === 'chat') {
       if (v === undefined) continue;
       const c = v as ChatTemplateSpec;
-      if (!c || typeof c !== 'object' || typeof c.template !== 'string') throw new Error('prompt format: chat must be {template, specialTokens?, system?}');
-      if (c.system !== undefined && typeof c.system !== 'string') throw new Error('prompt format: chat.system must be a string');
+      if (!c || typeof c !== 'object' || typeof c.template !== 'string')
+        throw new Error('prompt format: chat must be {template, specialTokens?, system?}');
+      if (c.system !== undefined && typeof c.system !== 'string')
+        throw new Error('prompt format: chat.system must be a string');
       new ChatTemplate(c, 'prompt format: chat.template').wrap(); // fails early on a template that cannot frame a prompt
     } else if (typeof v !== 'string') throw new Error(`prompt format: ${k} must be a string, got ${typeof v}`);
   }
   if (!f.passageTemplate.includes('{text}')) throw new Error('prompt format: passageTemplate must contain {text}');
-  if (!f.questionTemplate.includes('{question}')) throw new Error('prompt format: questionTemplate must contain {question}');
+  if (!f.questionTemplate.includes('{question}'))
+    throw new Error('prompt format: questionTemplate must contain {question}');
   return f;
 }
 
@@ -128,7 +132,9 @@ export function buildPrompt(
     throw new Error(`prompt: the question alone needs ${fixed} tokens, more than the budget of ${maxTokens}`);
   }
   const blocks = passages.map((p) => {
-    const [before, after] = fill(format.passageTemplate, { id: p.id, title: p.title ?? '', text: '\u0000' }).split('\u0000');
+    const [before, after] = fill(format.passageTemplate, { id: p.id, title: p.title ?? '', text: '\u0000' }).split(
+      '\u0000',
+    );
     if (format.chat && before.endsWith(' ') && p.text) {
       // An instruct model saw "title: text" tokenized as one string, where the space joins the text's first word.
       return { id: p.id, before: enc(before.slice(0, -1)), body: enc(` ${p.text}`), after: enc(after) };

@@ -67,12 +67,16 @@ export class RagPipeline {
 
   /** Retrieves passages and builds the prompt ids for `question`. */
   async prepare(question: string, opts: RagOptions): Promise<{ ids: number[]; citations: Citation[] }> {
-    if (typeof question !== 'string' || question.trim() === '') throw new Error('the question is empty: give a question to answer');
-    if (!Number.isInteger(opts.k) || opts.k < 1) throw new Error(`k (passages per prompt) must be a whole number of at least 1, got ${opts.k}`);
+    if (typeof question !== 'string' || question.trim() === '')
+      throw new Error('the question is empty: give a question to answer');
+    if (!Number.isInteger(opts.k) || opts.k < 1)
+      throw new Error(`k (passages per prompt) must be a whole number of at least 1, got ${opts.k}`);
     const maxNew = opts.generate?.maxNewTokens ?? 32;
     const context = opts.contextTokens ?? this.format.contextTokens ?? this.model.maxPositions ?? 1024;
     if (!Number.isInteger(maxNew) || maxNew < 1 || maxNew >= context) {
-      throw new Error(`maxNewTokens (--max-new-tokens) must be between 1 and ${context - 1} (the model's context is ${context} tokens and the prompt needs room), got ${maxNew}`);
+      throw new Error(
+        `maxNewTokens (--max-new-tokens) must be between 1 and ${context - 1} (the model's context is ${context} tokens and the prompt needs room), got ${maxNew}`,
+      );
     }
     const hits = opts.closedBook || !this.retrieval ? [] : await this.retrieval.search(question, { k: opts.k });
     const passages: PromptPassage[] = hits.map((h) => ({ id: h.id, text: h.passage.text, title: h.passage.title }));
@@ -133,7 +137,12 @@ export class RagPipeline {
         { maxNewTokens: 32, ...opts.generate, tokenizer: this.tokenizer },
       );
       part.forEach((q, j) =>
-        out.push({ question: q, answer: (res.texts?.[j] ?? '').trim(), citations: prepared[j].citations, finishReason: res.finishReasons[j] }),
+        out.push({
+          question: q,
+          answer: (res.texts?.[j] ?? '').trim(),
+          citations: prepared[j].citations,
+          finishReason: res.finishReasons[j],
+        }),
       );
     }
     return out;

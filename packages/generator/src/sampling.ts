@@ -32,7 +32,11 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
  * `previous`, a positive logit is divided by `penalty` and a negative one multiplied by it, so
  * penalty > 1 always makes a seen token less likely. penalty = 1 is a no-op.
  */
-export function applyRepetitionPenalty(logits: ArrayLike<number>, previous: Iterable<number>, penalty: number): Float32Array {
+export function applyRepetitionPenalty(
+  logits: ArrayLike<number>,
+  previous: Iterable<number>,
+  penalty: number,
+): Float32Array {
   if (!(penalty > 0)) throw new Error(`repetitionPenalty must be > 0, got ${penalty}`);
   const out = Float32Array.from(logits);
   if (penalty === 1) return out;
@@ -120,7 +124,12 @@ export interface SamplingOptions {
  * const rng = new Rng(7);
  * nextToken(new Float32Array([1, 3, 2]), [1], { temperature: 0.7, topK: 2 }, rng); // 1 or 2
  */
-export function nextToken(logits: ArrayLike<number>, history: Iterable<number>, opts: SamplingOptions, rng: Rng): number {
+export function nextToken(
+  logits: ArrayLike<number>,
+  history: Iterable<number>,
+  opts: SamplingOptions,
+  rng: Rng,
+): number {
   let scores = applyRepetitionPenalty(logits, history, opts.repetitionPenalty ?? 1);
   const temperature = opts.temperature ?? 0;
   if (temperature < 0) throw new Error(`temperature must be >= 0, got ${temperature}`);

@@ -43,7 +43,10 @@ class TfjsStepper implements TokenStepper {
   private readonly cache: KVCache | null;
   private started = false;
 
-  constructor(private readonly model: CausalLM, useCache: boolean) {
+  constructor(
+    private readonly model: CausalLM,
+    useCache: boolean,
+  ) {
     this.cache = useCache ? model.createCache() : null;
   }
 
@@ -52,7 +55,11 @@ class TfjsStepper implements TokenStepper {
     const logits = tf.tidy(() => {
       const feed = this.cache && this.started ? ids.map((r) => r.slice(-1)) : ids.map((r) => r.slice()); // [b, 1] after the prefill
       const inputIds = tf.tensor2d(feed, [batch, feed[0]!.length], 'int32');
-      const attentionMask = tf.tensor2d(mask.map((r) => r.slice()), [batch, mask[0]!.length], 'int32'); // [b, past + new]
+      const attentionMask = tf.tensor2d(
+        mask.map((r) => r.slice()),
+        [batch, mask[0]!.length],
+        'int32',
+      ); // [b, past + new]
       return this.model.forward(inputIds, { attentionMask, cache: this.cache ?? undefined, lastOnly: true }).logits; // [b, 1, vocab]
     });
     this.started = true;

@@ -31,15 +31,19 @@ export async function weightFiles(dir: string): Promise<WeightFiles> {
   const single = path.join(dir, WEIGHTS_FILE);
   if (await exists(single)) return { files: [single], source: single, weightMap: null };
   const indexPath = path.join(dir, WEIGHTS_INDEX_FILE);
-  if (!(await exists(indexPath))) throw new Error(`${dir}: no ${WEIGHTS_FILE} (nor ${WEIGHTS_INDEX_FILE}) in the model directory`);
+  if (!(await exists(indexPath)))
+    throw new Error(`${dir}: no ${WEIGHTS_FILE} (nor ${WEIGHTS_INDEX_FILE}) in the model directory`);
   const index = await readJsonObject(indexPath);
   const map = index.weight_map;
-  if (!map || typeof map !== 'object' || Array.isArray(map)) throw new Error(`${indexPath}: "weight_map" must be an object of tensor name -> shard file`);
+  if (!map || typeof map !== 'object' || Array.isArray(map))
+    throw new Error(`${indexPath}: "weight_map" must be an object of tensor name -> shard file`);
   const weightMap = new Map<string, string>();
   const files: string[] = [];
   for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
     if (typeof file !== 'string' || file === '' || path.basename(file) !== file) {
-      throw new Error(`${indexPath}: weight_map["${name}"] must be a file name in the model directory, got ${JSON.stringify(file)}`);
+      throw new Error(
+        `${indexPath}: weight_map["${name}"] must be a file name in the model directory, got ${JSON.stringify(file)}`,
+      );
     }
     const shard = path.join(dir, file);
     if (!files.includes(shard)) {
@@ -60,7 +64,11 @@ export async function weightFiles(dir: string): Promise<WeightFiles> {
  * @example
  * await streamWeights(model.params, 'checkpoints/llama', (n) => n);
  */
-export async function streamWeights(store: ParamStore, dir: string, rename: (name: string) => string | null): Promise<void> {
+export async function streamWeights(
+  store: ParamStore,
+  dir: string,
+  rename: (name: string) => string | null,
+): Promise<void> {
   const { files, source, weightMap } = await weightFiles(dir);
   const loaded = new Set<string>();
   for (const file of files) {
@@ -70,7 +78,8 @@ export async function streamWeights(store: ParamStore, dir: string, rename: (nam
       }
       const target = rename(name);
       if (target === null) return;
-      if (!(t.data instanceof Float32Array)) throw new Error(`${file}: tensor "${name}" has integer dtype ${t.dtype}; weights must be floating point`);
+      if (!(t.data instanceof Float32Array))
+        throw new Error(`${file}: tensor "${name}" has integer dtype ${t.dtype}; weights must be floating point`);
       if (loaded.has(target)) throw new Error(`${file}: tensor "${name}" fills parameter "${target}" a second time`);
       store.loadHost(new Map([[target, { shape: t.shape, data: t.data }]]), { strict: false, source: file });
       loaded.add(target);
@@ -78,6 +87,8 @@ export async function streamWeights(store: ParamStore, dir: string, rename: (nam
   }
   const missing = store.names().filter((n) => !loaded.has(n));
   if (missing.length) {
-    throw new Error(`${source}: missing tensors ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5} more)` : ''}`);
+    throw new Error(
+      `${source}: missing tensors ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5} more)` : ''}`,
+    );
   }
 }

@@ -31,7 +31,13 @@ describe('AnswerEvaluator', () => {
   it('asks through the pipeline in question order', async () => {
     // A stub pipeline whose answers are known makes the expected scores exact.
     const rag = {
-      askMany: async (qs: readonly string[]): Promise<RagAnswer[]> => qs.map((q) => ({ question: q, answer: q.includes('Gouda') ? 'cheese' : 'no', citations: [], finishReason: 'stop' })),
+      askMany: async (qs: readonly string[]): Promise<RagAnswer[]> =>
+        qs.map((q) => ({
+          question: q,
+          answer: q.includes('Gouda') ? 'cheese' : 'no',
+          citations: [],
+          finishReason: 'stop',
+        })),
     } as unknown as RagPipeline;
     const r = await new AnswerEvaluator(items).evaluate(rag, { k: 1 });
     expect(r.perQuestion.exact_match).toEqual([0, 1, 0, 0]);
@@ -39,7 +45,9 @@ describe('AnswerEvaluator', () => {
   });
   it('errors name the problem', () => {
     expect(() => new AnswerEvaluator([])).toThrow('AnswerEvaluator: no questions');
-    expect(() => new AnswerEvaluator([{ question: 'q?', answers: [] }])).toThrow('AnswerEvaluator: question 1 ("q?") has no reference answer');
+    expect(() => new AnswerEvaluator([{ question: 'q?', answers: [] }])).toThrow(
+      'AnswerEvaluator: question 1 ("q?") has no reference answer',
+    );
     expect(() => new AnswerEvaluator(items).score(['x'])).toThrow('AnswerEvaluator: 1 predictions for 4 questions');
   });
 });

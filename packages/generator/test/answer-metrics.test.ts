@@ -17,9 +17,11 @@ describe('SQuAD answer metrics', () => {
     expect(tokenF1('virus virus', ['virus'])).toBeCloseTo(2 / 3, 10);
   });
   it('averages over examples', () => {
-    expect(scoreAnswers([
-      { prediction: '5 days', references: ['5 days'] },
-      { prediction: 'x', references: ['y'] },
-    ])).toEqual({ exact_match: 0.5, f1: 0.5, count: 2 });
+    expect(
+      scoreAnswers([
+        { prediction: '5 days', references: ['5 days'] },
+        { prediction: 'x', references: ['y'] },
+      ]),
+    ).toEqual({ exact_match: 0.5, f1: 0.5, count: 2 });
   });
 });

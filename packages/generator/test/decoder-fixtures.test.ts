@@ -12,11 +12,16 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadCausalLM, ropeInvFreq, type LlamaForCausalLM } from '../src/index';
 
-const root = path.join(process.env.DALM_REFERENCE_DIR ?? path.join(os.homedir(), '.cache/dalm/reference'), 'decoder-fixtures');
+const root = path.join(
+  process.env.DALM_REFERENCE_DIR ?? path.join(os.homedir(), '.cache/dalm/reference'),
+  'decoder-fixtures',
+);
 const CASES = ['rope-llama3', 'rope-linear', 'sharded-bf16'];
 const absent = CASES.filter((c) => !existsSync(path.join(root, c, 'reference.json')));
 if (absent.length) {
-  console.warn(`[skip] decoder fixtures ${absent.join(', ')} missing under ${root}: run bash scripts/reference/setup-venv.sh, then ~/.cache/dalm/pyref/bin/python scripts/reference/make_decoder_fixtures.py (needs PyPI torch + transformers)`);
+  console.warn(
+    `[skip] decoder fixtures ${absent.join(', ')} missing under ${root}: run bash scripts/reference/setup-venv.sh, then ~/.cache/dalm/pyref/bin/python scripts/reference/make_decoder_fixtures.py (needs PyPI torch + transformers)`,
+  );
 }
 
 interface Ref {
@@ -34,7 +39,13 @@ describe('rope scaling frequencies (by hand)', () => {
     expect(plain[1]).toBeCloseTo(10000 ** (-2 / 16), 7);
     const lin = ropeInvFreq(16, 10000, { rope_type: 'linear', factor: 4 });
     lin.forEach((f, i) => expect(f).toBeCloseTo(plain[i] / 4, 9));
-    const l3 = ropeInvFreq(16, 10000, { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 256 });
+    const l3 = ropeInvFreq(16, 10000, {
+      rope_type: 'llama3',
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 256,
+    });
     // wavelengths 2π/f: i=2 is 62.8 < 256/4 (kept), i=3 is 198.7 (blended), i>=4 > 256 (divided by 8)
     expect(l3[2]).toBe(plain[2]);
     const s = (256 / ((2 * Math.PI) / plain[3]) - 1) / (4 - 1);
@@ -84,8 +95,11 @@ describe.skipIf(absent.length > 0)('current Llama checkpoints vs transformers', 
     const { mkdtempSync, cpSync, rmSync, readdirSync } = await import('node:fs');
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'shards-'));
     const src = path.join(root, 'sharded-bf16');
-    for (const f of readdirSync(src)) if (f !== 'model-00003-of-00012.safetensors') cpSync(path.join(src, f), path.join(tmp, f));
-    await expect(loadCausalLM(tmp)).rejects.toThrow(/model.safetensors.index.json: shard model-00003-of-00012.safetensors .* does not exist/);
+    for (const f of readdirSync(src))
+      if (f !== 'model-00003-of-00012.safetensors') cpSync(path.join(src, f), path.join(tmp, f));
+    await expect(loadCausalLM(tmp)).rejects.toThrow(
+      /model.safetensors.index.json: shard model-00003-of-00012.safetensors .* does not exist/,
+    );
     rmSync(tmp, { recursive: true, force: true });
   });
 });

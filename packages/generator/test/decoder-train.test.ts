@@ -9,13 +9,45 @@ const NEXT = [5, 6, 7, 8, 9, 10, 11, 12];
 
 function loss(model: CausalLM): tf.Scalar {
   const { logits } = model.forward(tf.tensor2d(IDS, undefined, 'int32'), { training: true }); // [1, 8, V]
-  return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(NEXT, 'int32'), V), tf.reshape(logits, [NEXT.length, V])) as tf.Scalar;
+  return tf.losses.softmaxCrossEntropy(
+    tf.oneHot(tf.tensor1d(NEXT, 'int32'), V),
+    tf.reshape(logits, [NEXT.length, V]),
+  ) as tf.Scalar;
 }
 
 const configs: [string, Record<string, unknown>][] = [
-  ['llama (GQA 4q/2kv, tied)', { ...SMALL_LLAMA_CONFIG, vocab_size: V, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2 }],
-  ['qwen2 (q/k/v biases)', { model_type: 'qwen2', vocab_size: V, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1 }],
-  ['gpt2', { model_type: 'gpt2', vocab_size: V, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 32, bos_token_id: 1, eos_token_id: 2, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0 }],
+  [
+    'llama (GQA 4q/2kv, tied)',
+    { ...SMALL_LLAMA_CONFIG, vocab_size: V, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2 },
+  ],
+  [
+    'qwen2 (q/k/v biases)',
+    {
+      model_type: 'qwen2',
+      vocab_size: V,
+      hidden_size: 32,
+      intermediate_size: 48,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 1,
+    },
+  ],
+  [
+    'gpt2',
+    {
+      model_type: 'gpt2',
+      vocab_size: V,
+      n_embd: 32,
+      n_layer: 2,
+      n_head: 4,
+      n_positions: 32,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      resid_pdrop: 0,
+      embd_pdrop: 0,
+      attn_pdrop: 0,
+    },
+  ],
 ];
 
 describe('training through forward()', () => {
@@ -31,7 +63,10 @@ describe('training through forward()', () => {
       for (const name of model.params.names()) {
         const g = grads[model.params.get(name).name];
         expect(g, name).toBeDefined();
-        expect(tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]), name).toBeGreaterThan(0);
+        expect(
+          tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]),
+          name,
+        ).toBeGreaterThan(0);
       }
       tf.dispose([value, ...Object.values(grads)]);
       const opt = tf.train.adam(1e-2);

@@ -49,7 +49,16 @@ function scriptedModel(scripts: number[][], promptLen: number): CausalLM {
 
 describe('leftPad', () => {
   it('left-pads ragged prompts and rejects right padding', () => {
-    expect(leftPad([[5, 6, 7], [8]], 0)).toEqual({ ids: [[5, 6, 7], [0, 0, 8]], mask: [[1, 1, 1], [0, 0, 1]] });
+    expect(leftPad([[5, 6, 7], [8]], 0)).toEqual({
+      ids: [
+        [5, 6, 7],
+        [0, 0, 8],
+      ],
+      mask: [
+        [1, 1, 1],
+        [0, 0, 1],
+      ],
+    });
     expect(leftPad([4, 5], 0)).toEqual({ ids: [[4, 5]], mask: [[1, 1]] });
     expect(() => leftPad({ inputIds: [[5, 0]], attentionMask: [[1, 0]] }, 0)).toThrow(/left padding only/);
     expect(() => leftPad([], 0)).toThrow(/empty/);
@@ -100,22 +109,33 @@ describe.skipIf(!existsSync(fixtures))('generation with the hf-tiny tokenizer', 
     expect(out.finishReasons[0]).toBe('stop');
     expect(out.newTokens[0]).toEqual(script.slice(0, script.indexOf(116) + 1)); // up to 'Ġis'
     const pieces: string[] = [];
-    for await (const p of stream(model, [1], { tokenizer: tok, maxNewTokens: 64, stopStrings: ['s is'] })) pieces.push(p);
+    for await (const p of stream(model, [1], { tokenizer: tok, maxNewTokens: 64, stopStrings: ['s is'] }))
+      pieces.push(p);
     expect(pieces.join('')).toBe('Hello world! Thi');
     // A prefix of a stop string that never completes is emitted in the end.
     const never = [];
-    for await (const p of stream(model, [1], { tokenizer: tok, maxNewTokens: 64, stopStrings: ['test!'] })) never.push(p);
+    for await (const p of stream(model, [1], { tokenizer: tok, maxNewTokens: 64, stopStrings: ['test!'] }))
+      never.push(p);
     expect(never.join('')).toBe(text);
   });
 
   it('a batch row that ends early is filled with pad, the other keeps going', async () => {
-    const model = scriptedModel([[10, 11, EOS, 99], [20, 21, 22, 23]], 2);
+    const model = scriptedModel(
+      [
+        [10, 11, EOS, 99],
+        [20, 21, 22, 23],
+      ],
+      2,
+    );
     const out = await generate(model, [[1, 5], [1]], { maxNewTokens: 4 });
     expect(out.sequences).toEqual([
       [1, 5, 10, 11, EOS, 0],
       [0, 1, 20, 21, 22, 23],
     ]);
-    expect(out.newTokens).toEqual([[10, 11], [20, 21, 22, 23]]);
+    expect(out.newTokens).toEqual([
+      [10, 11],
+      [20, 21, 22, 23],
+    ]);
     expect(out.finishReasons).toEqual(['eos', 'length']);
     // eosTokenId null never stops on a token.
     const noEos = await generate(model, [[1, 5], [1]], { maxNewTokens: 4, eosTokenId: null });

@@ -16,7 +16,14 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '@dalm/core';
-import { buildPrompt, ChatTemplate, generate, loadGenerator, type ChatMessage, type LoadedGenerator } from '../src/index';
+import {
+  buildPrompt,
+  ChatTemplate,
+  generate,
+  loadGenerator,
+  type ChatMessage,
+  type LoadedGenerator,
+} from '../src/index';
 
 const refDir = path.join(process.env.DALM_REFERENCE_DIR ?? path.join(os.homedir(), '.cache/dalm/reference'), 'gguf');
 const refFile = path.join(refDir, 'smollm2-135m-instruct-q4_1.json');
@@ -90,7 +97,9 @@ describe.skipIf(missing !== null)('SmolLM2-135M-Instruct Q4_1 GGUF vs transforme
         });
       }
       tf.dispose([ids, logits]);
-      console.log(`${c.name}: ${T} tokens, max |Δlogit| last position ${worstLast.toExponential(2)}, probes ${worstProbe.toExponential(2)}`);
+      console.log(
+        `${c.name}: ${T} tokens, max |Δlogit| last position ${worstLast.toExponential(2)}, probes ${worstProbe.toExponential(2)}`,
+      );
       expect(worstLast).toBeLessThan(1e-3);
       expect(worstProbe).toBeLessThan(1e-3);
       if (!greedy) return;
@@ -100,7 +109,7 @@ describe.skipIf(missing !== null)('SmolLM2-135M-Instruct Q4_1 GGUF vs transforme
     }, 300_000);
   }
 
-  it('the RAG prompt in chat format equals transformers\' ids for the same user message', () => {
+  it("the RAG prompt in chat format equals transformers' ids for the same user message", () => {
     const c = ref!.cases.find((x) => x.name === 'chat-rag')!;
     const prompt = buildPrompt(
       gen.tokenizer,

@@ -16,7 +16,10 @@ const dir = path.join(process.env.DALM_REFERENCE_DIR ?? path.join(os.homedir(), 
 const refFile = path.join(dir, 'llama-tiny-mixed.json');
 const gguf = path.join(dir, 'llama-tiny-mixed.gguf');
 const missing = !existsSync(refFile) || !existsSync(gguf);
-if (missing) console.warn(`[skip] tiny GGUF parity: ${gguf} or its reference is missing: run bash scripts/reference/setup-venv.sh, then ~/.cache/dalm/pyref/bin/python scripts/reference/make_gguf_fixture.py (PyPI torch, transformers, accelerate, gguf)`);
+if (missing)
+  console.warn(
+    `[skip] tiny GGUF parity: ${gguf} or its reference is missing: run bash scripts/reference/setup-venv.sh, then ~/.cache/dalm/pyref/bin/python scripts/reference/make_gguf_fixture.py (PyPI torch, transformers, accelerate, gguf)`,
+  );
 
 interface Ref {
   input_ids: number[][];
@@ -72,7 +75,10 @@ describe.skipIf(missing)('tiny llama GGUF (Q8_0/Q4_1/Q4_0/F16/F32) vs transforme
     for (const name of gen.model.params.names().filter((n) => n.includes('.lora_B.'))) {
       const v = gen.model.params.get(name); // [r, out] in memory, [out, r] on disk
       const [r, out] = v.shape;
-      updates.set(name, { shape: [out, r], data: Float32Array.from({ length: out * r }, (_, i) => 0.05 * Math.sin(i + 1)) });
+      updates.set(name, {
+        shape: [out, r],
+        data: Float32Array.from({ length: out * r }, (_, i) => 0.05 * Math.sin(i + 1)),
+      });
     }
     gen.model.params.loadHost(updates, { strict: false });
     const withLora = logitsOf(gen);
@@ -82,7 +88,7 @@ describe.skipIf(missing)('tiny llama GGUF (Q8_0/Q4_1/Q4_0/F16/F32) vs transforme
     const back = await loadGenerator(adapterDir);
     try {
       expect(back.lora).toMatchObject(lora);
-      expect(path.resolve(adapterDir, (back.lora as { baseModel?: string }).baseModel ?? "")).toBe(gguf); // recorded relative to the adapter
+      expect(path.resolve(adapterDir, (back.lora as { baseModel?: string }).baseModel ?? '')).toBe(gguf); // recorded relative to the adapter
       expect(maxDiff(logitsOf(back), withLora)).toBeLessThan(1e-6);
       expect(back.tokenizer.encode(ref.text, { addSpecialTokens: false })).toEqual(ref.text_ids);
       expect(back.format.chat?.template).toBe(gen.format.chat?.template);

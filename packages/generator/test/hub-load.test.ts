@@ -52,7 +52,9 @@ describe('loadGenerator by Hub id', () => {
     let maxDiff = 0;
     for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - want[i]));
     expect(maxDiff).toBeLessThan(1e-4);
-    expect(byName.tokenizer.encode('The quick brown', { addSpecialTokens: false })).toEqual(byDir.tokenizer.encode('The quick brown', { addSpecialTokens: false }));
+    expect(byName.tokenizer.encode('The quick brown', { addSpecialTokens: false })).toEqual(
+      byDir.tokenizer.encode('The quick brown', { addSpecialTokens: false }),
+    );
     byName.model.dispose();
     byDir.model.dispose();
   });
@@ -69,7 +71,9 @@ describe('loadGenerator by Hub id', () => {
     const adapted = logitsOf(gen.model, ids);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-hub-adapter-'));
     await saveGeneratorAdapter(dir, gen.model, gen.tokenizer, gen.format, lora, 'test-org/llama-tiny');
-    expect(JSON.parse(readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')).base_model_name_or_path).toBe('test-org/llama-tiny');
+    expect(JSON.parse(readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')).base_model_name_or_path).toBe(
+      'test-org/llama-tiny',
+    );
     const again = await loadGenerator(dir);
     expect(again.lora).not.toBeNull();
     expect(Array.from(logitsOf(again.model, ids))).toEqual(Array.from(adapted));

@@ -5,7 +5,14 @@ import os from 'node:os';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { initEngine, readSafetensors } from '@dalm/core';
 import { loadCausalLM } from '../src/load';
-import { applyLora, saveLoraAdapter, loadLoraAdapter, mergeLora, ADAPTER_WEIGHTS_FILE, ADAPTER_CONFIG_FILE } from '../src/lora';
+import {
+  applyLora,
+  saveLoraAdapter,
+  loadLoraAdapter,
+  mergeLora,
+  ADAPTER_WEIGHTS_FILE,
+  ADAPTER_CONFIG_FILE,
+} from '../src/lora';
 
 const fixture = path.resolve(__dirname, '../../../../shared/fixtures/hf-tiny/llama-tiny');
 const ids = tf.tensor2d([[1, 5, 9, 17, 33, 4]], undefined, 'int32');
@@ -41,7 +48,13 @@ describe.skipIf(!existsSync(fixture))('LoRA adapters in the PEFT layout', () => 
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-lora-'));
     await saveLoraAdapter(dir, model, config, fixture);
     const cfg = JSON.parse(readFileSync(path.join(dir, ADAPTER_CONFIG_FILE), 'utf8'));
-    expect(cfg).toMatchObject({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['q_proj', 'v_proj'], task_type: 'CAUSAL_LM' });
+    expect(cfg).toMatchObject({
+      peft_type: 'LORA',
+      r: 4,
+      lora_alpha: 8,
+      target_modules: ['q_proj', 'v_proj'],
+      task_type: 'CAUSAL_LM',
+    });
     const tensors = await readSafetensors(path.join(dir, ADAPTER_WEIGHTS_FILE));
     expect(tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')!.shape).toEqual([4, 32]); // [r, in]
     expect(tensors.get('base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight')!.shape).toEqual([16, 4]); // [out, r]: 2 kv heads x 8
@@ -60,7 +73,9 @@ describe.skipIf(!existsSync(fixture))('LoRA adapters in the PEFT layout', () => 
 
   it('names the valid module kinds when no target matches', async () => {
     const model = await loadCausalLM(fixture);
-    expect(() => applyLora(model, { targetModules: ['c_attn'] })).toThrow(/no module matches target_modules \[c_attn\].*q_proj/);
+    expect(() => applyLora(model, { targetModules: ['c_attn'] })).toThrow(
+      /no module matches target_modules \[c_attn\].*q_proj/,
+    );
     model.dispose();
   });
 });

@@ -20,7 +20,10 @@ import { causalLMOnnxBytes, onnxCausalLMFor, type OnnxCausalLM } from '../src/on
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const fixtures = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny');
 const ort = await loadOnnxRuntime();
-if (!ort) console.warn('onnx-causal-lm.test: skipped — onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL_CUDA=skip pnpm install)');
+if (!ort)
+  console.warn(
+    'onnx-causal-lm.test: skipped — onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL_CUDA=skip pnpm install)',
+  );
 
 interface GenCase {
   name: string;
@@ -64,14 +67,28 @@ for (const name of ['llama-tiny', 'qwen2-tiny', 'gpt2-tiny']) {
       for (const f of ref.forward) {
         const ids = f.inputs.input_ids!;
         const [b, s] = [ids.length, ids[0]!.length];
-        const t = (rows: number[][]) => new ort!.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
+        const t = (rows: number[][]) =>
+          new ort!.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0]!.length]);
         const mask = f.inputs.attention_mask!;
         const positions = f.inputs.position_ids ?? [ids[0]!.map((_, j) => j)]; // null in the reference: 0..s-1
-        const feeds: Record<string, unknown> = { input_ids: t(ids), attention_mask: t(mask), position_ids: t(positions) };
+        const feeds: Record<string, unknown> = {
+          input_ids: t(ids),
+          attention_mask: t(mask),
+          position_ids: t(positions),
+        };
         const c = (model as unknown as { config: Record<string, number> }).config;
-        const [kvHeads, headDim] = name === 'gpt2-tiny' ? [c.n_head!, c.n_embd! / c.n_head!] : [c.num_key_value_heads!, c.hidden_size! / c.num_attention_heads!];
+        const [kvHeads, headDim] =
+          name === 'gpt2-tiny'
+            ? [c.n_head!, c.n_embd! / c.n_head!]
+            : [c.num_key_value_heads!, c.hidden_size! / c.num_attention_heads!];
         for (let i = 0; i < model.numLayers; i++) {
-          for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort!.Tensor('float32', new Float32Array(0), [b, kvHeads, 0, headDim]);
+          for (const kv of ['key', 'value'])
+            feeds[`past_key_values.${i}.${kv}`] = new ort!.Tensor('float32', new Float32Array(0), [
+              b,
+              kvHeads,
+              0,
+              headDim,
+            ]);
         }
         const out = await session.run(feeds as never);
         expect(out.logits!.dims).toEqual([b, s, model.vocabSize]);
@@ -80,7 +97,9 @@ for (const name of ['llama-tiny', 'qwen2-tiny', 'gpt2-tiny']) {
         expect(got.length).toBe(want.length);
         let m = 0; // compared where attention_mask is 1 (pad positions are not meaningful)
         mask.flat().forEach((on, p) => {
-          if (on) for (let v = 0; v < model.vocabSize; v++) m = Math.max(m, Math.abs(got[p * model.vocabSize + v]! - want[p * model.vocabSize + v]!));
+          if (on)
+            for (let v = 0; v < model.vocabSize; v++)
+              m = Math.max(m, Math.abs(got[p * model.vocabSize + v]! - want[p * model.vocabSize + v]!));
         });
         expect(m).toBeLessThan(1e-4);
       }
@@ -104,7 +123,15 @@ for (const name of ['llama-tiny', 'qwen2-tiny', 'gpt2-tiny']) {
     it('samples the same tokens as tfjs for a seed, and stops on the same stop string', async () => {
       const tokenizer = await loadTokenizer(dir);
       const prompt = ref.generate[0]!.inputs.input_ids[0]!;
-      const opts = { maxNewTokens: 16, temperature: 0.9, topK: 20, topP: 0.95, repetitionPenalty: 1.1, seed: 5, tokenizer };
+      const opts = {
+        maxNewTokens: 16,
+        temperature: 0.9,
+        topK: 20,
+        topP: 0.95,
+        repetitionPenalty: 1.1,
+        seed: 5,
+        tokenizer,
+      };
       const a = await generate(onnx, prompt, opts);
       const b = await generate(model, prompt, opts);
       expect(a.newTokens).toEqual(b.newTokens);

@@ -93,7 +93,8 @@ export function paritySuite(label: string, setup: () => Promise<void>): void {
           const a = model.forward(ids2d(rows.map((r) => r.slice(0, split))), { cache }).logits;
           expect(cache.length).toBe(split);
           const parts = [a];
-          for (let j = split; j < rows[0].length; j++) parts.push(model.forward(ids2d(rows.map((r) => [r[j]])), { cache }).logits);
+          for (let j = split; j < rows[0].length; j++)
+            parts.push(model.forward(ids2d(rows.map((r) => [r[j]])), { cache }).logits);
           const inc = tf.concat(parts, 1);
           expect(cache.length).toBe(rows[0].length);
           expect(tf.max(tf.abs(tf.sub(inc, full))).dataSync()[0]).toBeLessThan(1e-5);
@@ -104,7 +105,11 @@ export function paritySuite(label: string, setup: () => Promise<void>): void {
         for (const g of ref.generate) {
           it(`greedy generation "${g.name}" reproduces HF ids exactly, with and without the KV cache`, async () => {
             const prompt = { inputIds: g.inputs.input_ids, attentionMask: g.inputs.attention_mask };
-            const opts = { maxNewTokens: g.params.max_new_tokens, eosTokenId: g.params.eos_token_id, padTokenId: g.params.pad_token_id };
+            const opts = {
+              maxNewTokens: g.params.max_new_tokens,
+              eosTokenId: g.params.eos_token_id,
+              padTokenId: g.params.pad_token_id,
+            };
             const cached = await generate(model, prompt, opts);
             expect(cached.sequences).toEqual(g.sequences);
             expect(cached.newTokens).toEqual(g.new_tokens);

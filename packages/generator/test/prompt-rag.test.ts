@@ -3,7 +3,13 @@ import path from 'node:path';
 import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import { initEngine, loadTokenizer, type Tokenizer } from '@dalm/core';
-import { buildPrompt, answerIds, DEFAULT_PROMPT_FORMAT, savePromptFormat, loadPromptFormat } from '../src/prompt-format';
+import {
+  buildPrompt,
+  answerIds,
+  DEFAULT_PROMPT_FORMAT,
+  savePromptFormat,
+  loadPromptFormat,
+} from '../src/prompt-format';
 import { RagPipeline, type PassageSearch } from '../src/rag';
 import { loadCausalLM } from '../src/load';
 import { generate } from '../src/generate';
@@ -39,7 +45,9 @@ describe.skipIf(!existsSync(fixture))('prompt format and RAG pipeline', () => {
     expect(short.passages[1].keptTokens).toBe(short.passages[1].totalTokens - 10);
     expect(tok.decode(short.ids).endsWith('Question: Hello?\nAnswer:')).toBe(true);
     // Too small for the question alone: a clear error.
-    expect(() => buildPrompt(tok, DEFAULT_PROMPT_FORMAT, 'Hello?', passages, 3, 1)).toThrow(/question alone needs \d+ tokens/);
+    expect(() => buildPrompt(tok, DEFAULT_PROMPT_FORMAT, 'Hello?', passages, 3, 1)).toThrow(
+      /question alone needs \d+ tokens/,
+    );
     expect(answerIds(tok, DEFAULT_PROMPT_FORMAT, 'world', 2)).toEqual([...enc(' world'), 2]);
   });
 

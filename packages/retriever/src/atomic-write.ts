@@ -15,6 +15,10 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): Promis
  * Replaces directory `dir` with a freshly written one: `write(tmpDir)` writes this artifact's
  * files (`owned`); the old directory's other files are carried over unchanged.
  */
-export function writeDirAtomic(dir: string, owned: readonly string[], write: (tmpDir: string) => Promise<void>): Promise<void> {
+export function writeDirAtomic(
+  dir: string,
+  owned: readonly string[],
+  write: (tmpDir: string) => Promise<void>,
+): Promise<void> {
   return atomicWriteDir(dir, write, { keepOthers: { owned } });
 }

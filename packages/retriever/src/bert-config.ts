@@ -75,7 +75,10 @@ const ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu', 'silu', 's
  * @example
  * const config = validateBertConfig({ ...SMALL_BERT_CONFIG, vocab_size: 8000 });
  */
-export function validateBertConfig(raw: Partial<BertConfig> | Record<string, unknown>, source = 'BertConfig'): BertConfig {
+export function validateBertConfig(
+  raw: Partial<BertConfig> | Record<string, unknown>,
+  source = 'BertConfig',
+): BertConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new Error(`${source}: expected a JSON object with BERT settings`);
   }
@@ -86,7 +89,15 @@ export function validateBertConfig(raw: Partial<BertConfig> | Record<string, unk
   };
   (Object.keys(DEFAULT_BERT_CONFIG) as (keyof BertConfig)[]).forEach(take);
 
-  const positiveInt = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'type_vocab_size'] as const;
+  const positiveInt = [
+    'vocab_size',
+    'hidden_size',
+    'num_hidden_layers',
+    'num_attention_heads',
+    'intermediate_size',
+    'max_position_embeddings',
+    'type_vocab_size',
+  ] as const;
   for (const key of positiveInt) {
     const v = c[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
@@ -99,13 +110,17 @@ export function validateBertConfig(raw: Partial<BertConfig> | Record<string, unk
     );
   }
   if (typeof c.hidden_act !== 'string' || !ACTIVATIONS.includes(c.hidden_act)) {
-    throw new Error(`${source}: "hidden_act" must be one of ${ACTIVATIONS.join(', ')}; got ${JSON.stringify(c.hidden_act)}`);
+    throw new Error(
+      `${source}: "hidden_act" must be one of ${ACTIVATIONS.join(', ')}; got ${JSON.stringify(c.hidden_act)}`,
+    );
   }
   if (typeof c.layer_norm_eps !== 'number' || !(c.layer_norm_eps > 0)) {
     throw new Error(`${source}: "layer_norm_eps" must be a positive number, got ${JSON.stringify(c.layer_norm_eps)}`);
   }
   if (!Number.isInteger(c.pad_token_id) || c.pad_token_id < 0 || c.pad_token_id >= c.vocab_size) {
-    throw new Error(`${source}: "pad_token_id" must be an integer in [0, ${c.vocab_size}), got ${JSON.stringify(c.pad_token_id)}`);
+    throw new Error(
+      `${source}: "pad_token_id" must be an integer in [0, ${c.vocab_size}), got ${JSON.stringify(c.pad_token_id)}`,
+    );
   }
   for (const key of ['hidden_dropout_prob', 'attention_probs_dropout_prob'] as const) {
     const v = c[key];
@@ -114,10 +129,14 @@ export function validateBertConfig(raw: Partial<BertConfig> | Record<string, unk
     }
   }
   if (typeof c.initializer_range !== 'number' || !(c.initializer_range > 0)) {
-    throw new Error(`${source}: "initializer_range" must be a positive number, got ${JSON.stringify(c.initializer_range)}`);
+    throw new Error(
+      `${source}: "initializer_range" must be a positive number, got ${JSON.stringify(c.initializer_range)}`,
+    );
   }
   if (c.position_embedding_type !== 'absolute') {
-    throw new Error(`${source}: "position_embedding_type" must be "absolute" (the only one supported), got ${JSON.stringify(c.position_embedding_type)}`);
+    throw new Error(
+      `${source}: "position_embedding_type" must be "absolute" (the only one supported), got ${JSON.stringify(c.position_embedding_type)}`,
+    );
   }
   return c;
 }

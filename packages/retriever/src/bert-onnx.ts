@@ -51,12 +51,24 @@ export function bertOnnxModel(config: BertConfig, weights: Map<string, HostTenso
   const mask = g.input('attention_mask', OnnxDataType.INT64, dims);
   const types = g.input('token_type_ids', OnnxDataType.INT64, dims);
 
-  const word = g.op('Gather', [L.weightInitializer(g, weights, 'embeddings.word_embeddings.weight'), inputIds], { axis: { int: 0 } }); // [b, s, h]
-  const type = g.op('Gather', [L.weightInitializer(g, weights, 'embeddings.token_type_embeddings.weight'), types], { axis: { int: 0 } }); // [b, s, h]
+  const word = g.op('Gather', [L.weightInitializer(g, weights, 'embeddings.word_embeddings.weight'), inputIds], {
+    axis: { int: 0 },
+  }); // [b, s, h]
+  const type = g.op('Gather', [L.weightInitializer(g, weights, 'embeddings.token_type_embeddings.weight'), types], {
+    axis: { int: 0 },
+  }); // [b, s, h]
   const seqLen = g.op('Gather', [g.op('Shape', [inputIds]), g.int64(1)], { axis: { int: 0 } }); // scalar
   const positions = g.op('Range', [g.int64(0), seqLen, g.int64(1)]); // [s]
-  const pos = g.op('Gather', [L.weightInitializer(g, weights, 'embeddings.position_embeddings.weight'), positions], { axis: { int: 0 } }); // [s, h]
-  let x = L.layerNorm(g, g.op('Add', [g.op('Add', [word, type]), pos]), weights, 'embeddings.LayerNorm', c.layer_norm_eps); // [b, s, h]
+  const pos = g.op('Gather', [L.weightInitializer(g, weights, 'embeddings.position_embeddings.weight'), positions], {
+    axis: { int: 0 },
+  }); // [s, h]
+  let x = L.layerNorm(
+    g,
+    g.op('Add', [g.op('Add', [word, type]), pos]),
+    weights,
+    'embeddings.LayerNorm',
+    c.layer_norm_eps,
+  ); // [b, s, h]
 
   const bias = L.paddingBias(g, mask); // [b, 1, 1, s]
   const heads = c.num_attention_heads;
@@ -90,7 +102,10 @@ async function encoderOnnxBytes(encoder: Encoder): Promise<Uint8Array> {
  * await exportEncoderOnnx(await loadEncoder('runs/retriever'), 'runs/retriever-onnx');
  * // transformers.js: await pipeline('feature-extraction', 'retriever-onnx') with env.localModelPath = 'runs'
  */
-export async function exportEncoderOnnx(encoder: Encoder, outDir: string): Promise<{ dir: string; modelFile: string; bytes: number }> {
+export async function exportEncoderOnnx(
+  encoder: Encoder,
+  outDir: string,
+): Promise<{ dir: string; modelFile: string; bytes: number }> {
   const bytes = await encoderOnnxBytes(encoder);
   const files: Record<string, string> = {
     'config.json': JSON.stringify(bertConfigToJson(encoder.config), null, 2) + '\n',
@@ -127,6 +142,11 @@ export interface EnsuredOnnx {
 export async function ensureEncoderOnnx(modelDir: string, encoder: Encoder): Promise<EnsuredOnnx> {
   const weights = await encoder.params.toHostAsync();
   const weightsSha256 = weightsHash(weights);
-  const r = await ensureOnnxExport({ modelDir, exporter: BERT_ONNX_EXPORTER, weightsSha256, build: () => bertOnnxModel(encoder.config, weights) });
+  const r = await ensureOnnxExport({
+    modelDir,
+    exporter: BERT_ONNX_EXPORTER,
+    weightsSha256,
+    build: () => bertOnnxModel(encoder.config, weights),
+  });
   return { ...r, weightsSha256 };
 }

@@ -58,7 +58,11 @@ class BertLayer {
   private readonly ffn: Mlp;
   private readonly outNorm: LayerNorm;
 
-  constructor(store: ParamStore, prefix: string, private readonly config: BertConfig) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    private readonly config: BertConfig,
+  ) {
     const h = config.hidden_size;
     const init = { kind: 'normal' as const, std: config.initializer_range };
     this.query = new Linear(store, `${prefix}.attention.self.query`, h, h, { init });
@@ -84,9 +88,7 @@ class BertLayer {
       const q = splitHeads(this.query.apply(x, training), heads); // [b, heads, seq, dim]
       const k = splitHeads(this.key.apply(x, training), heads); // [b, heads, seq, dim]
       const v = splitHeads(this.value.apply(x, training), heads); // [b, heads, seq, dim]
-      const ctx = mergeHeads(
-        attention(q, k, v, { bias, dropout: this.config.attention_probs_dropout_prob, training }),
-      ); // [b, seq, hidden]
+      const ctx = mergeHeads(attention(q, k, v, { bias, dropout: this.config.attention_probs_dropout_prob, training })); // [b, seq, hidden]
       const attnOut = dropout(this.attnOut.apply(ctx, training), this.config.hidden_dropout_prob, training);
       const h = this.attnNorm.apply(tf.add(x, attnOut)); // [b, seq, hidden]
       const ffnOut = dropout(this.ffn.apply(h, training), this.config.hidden_dropout_prob, training);
@@ -122,15 +124,32 @@ export class BertModel {
     this.hasPooler = opts.pooler ?? true;
     const init = { kind: 'normal' as const, std: c.initializer_range };
     this.wordEmbeddings = new Embedding(this.params, 'embeddings.word_embeddings', c.vocab_size, c.hidden_size, init);
-    this.positionEmbeddings = new Embedding(this.params, 'embeddings.position_embeddings', c.max_position_embeddings, c.hidden_size, init);
-    this.tokenTypeEmbeddings = new Embedding(this.params, 'embeddings.token_type_embeddings', c.type_vocab_size, c.hidden_size, init);
+    this.positionEmbeddings = new Embedding(
+      this.params,
+      'embeddings.position_embeddings',
+      c.max_position_embeddings,
+      c.hidden_size,
+      init,
+    );
+    this.tokenTypeEmbeddings = new Embedding(
+      this.params,
+      'embeddings.token_type_embeddings',
+      c.type_vocab_size,
+      c.hidden_size,
+      init,
+    );
     this.embeddingNorm = new LayerNorm(this.params, 'embeddings.LayerNorm', c.hidden_size, c.layer_norm_eps);
     for (let i = 0; i < c.num_hidden_layers; i++) this.layers.push(new BertLayer(this.params, `encoder.layer.${i}`, c));
-    this.pooler = this.hasPooler ? new Linear(this.params, 'pooler.dense', c.hidden_size, c.hidden_size, { init }) : null;
+    this.pooler = this.hasPooler
+      ? new Linear(this.params, 'pooler.dense', c.hidden_size, c.hidden_size, { init })
+      : null;
     // HF zeroes the padding row of the word embeddings at init.
     tf.tidy(() => {
       const w = this.wordEmbeddings.weight;
-      const keep = tf.reshape(tf.cast(tf.notEqual(tf.range(0, c.vocab_size, 1, 'int32'), c.pad_token_id), 'float32'), [c.vocab_size, 1]);
+      const keep = tf.reshape(tf.cast(tf.notEqual(tf.range(0, c.vocab_size, 1, 'int32'), c.pad_token_id), 'float32'), [
+        c.vocab_size,
+        1,
+      ]);
       w.assign(tf.mul(w, keep));
     });
   }
@@ -140,15 +159,26 @@ export class BertModel {
    * token types default to 0). Returns the last hidden states and, with a pooler (unless
    * `opts.pooler` is false), the pooled [CLS].
    */
-  forward(inputIds: tf.Tensor, attentionMask: tf.Tensor, tokenTypeIds?: tf.Tensor | null, opts: BertForwardOptions = {}): BertOutput {
+  forward(
+    inputIds: tf.Tensor,
+    attentionMask: tf.Tensor,
+    tokenTypeIds?: tf.Tensor | null,
+    opts: BertForwardOptions = {},
+  ): BertOutput {
     const training = opts.training ?? false;
     const c = this.config;
-    if (inputIds.rank !== 2) throw new Error(`BertModel.forward: inputIds must be [batch, seq], got shape [${inputIds.shape}]`);
+    if (inputIds.rank !== 2)
+      throw new Error(`BertModel.forward: inputIds must be [batch, seq], got shape [${inputIds.shape}]`);
     const [batch, seq] = inputIds.shape as [number, number];
     if (seq > c.max_position_embeddings) {
-      throw new Error(`BertModel.forward: sequence length ${seq} exceeds max_position_embeddings (${c.max_position_embeddings})`);
+      throw new Error(
+        `BertModel.forward: sequence length ${seq} exceeds max_position_embeddings (${c.max_position_embeddings})`,
+      );
     }
-    for (const [name, t] of [['attentionMask', attentionMask], ['tokenTypeIds', tokenTypeIds]] as const) {
+    for (const [name, t] of [
+      ['attentionMask', attentionMask],
+      ['tokenTypeIds', tokenTypeIds],
+    ] as const) {
       if (t && (t.rank !== 2 || t.shape[0] !== batch || t.shape[1] !== seq)) {
         throw new Error(`BertModel.forward: ${name} has shape [${t.shape}], expected [${batch}, ${seq}]`);
       }
@@ -165,7 +195,11 @@ export class BertModel {
       this.layers.forEach((layer, i) => {
         // While training: seeded dropout, and checkpointed with setGradientCheckpointing(true).
         x = training
-          ? trainingBlock((h, b) => layer.apply(h, b!, true), [x, bias], () => this.params.trainableUnder(`encoder.layer.${i}`))
+          ? trainingBlock(
+              (h, b) => layer.apply(h, b!, true),
+              [x, bias],
+              () => this.params.trainableUnder(`encoder.layer.${i}`),
+            )
           : layer.apply(x, bias, false); // [b, seq, hidden]
       });
       if (!this.pooler || opts.pooler === false) return [x];

@@ -36,7 +36,8 @@ export function validateBm25Config(config: Partial<Bm25Config> = {}): Bm25Config
   const c: Bm25Config = { ...DEFAULT_BM25_CONFIG, ...config };
   if (!(Number.isFinite(c.k1) && c.k1 >= 0)) throw new Error(`bm25 config: k1 must be a number ≥ 0, got ${c.k1}`);
   if (!(c.b >= 0 && c.b <= 1)) throw new Error(`bm25 config: b must be a number in [0, 1], got ${c.b}`);
-  if (typeof c.includeTitle !== 'boolean') throw new Error(`bm25 config: includeTitle must be true or false, got ${c.includeTitle}`);
+  if (typeof c.includeTitle !== 'boolean')
+    throw new Error(`bm25 config: includeTitle must be true or false, got ${c.includeTitle}`);
   return c;
 }
 
@@ -235,13 +236,16 @@ export class Bm25Index implements Retrieval {
       throw new Error(`${file}: corrupt BM25 index file (${(e as Error).message})`);
     }
     if (meta.format !== BM25_FORMAT || meta.version !== BM25_VERSION || !Array.isArray(meta.ids)) {
-      throw new Error(`${file}: not a ${BM25_FORMAT} v${BM25_VERSION} file (format ${meta.format}, version ${meta.version})`);
+      throw new Error(
+        `${file}: not a ${BM25_FORMAT} v${BM25_VERSION} file (format ${meta.format}, version ${meta.version})`,
+      );
     }
     const all = await readPassages(path.join(dir, PASSAGES_FILE));
     const byId = new Map(all.map((p) => [p.id, p]));
     const passages = meta.ids.map((id) => {
       const p = byId.get(id);
-      if (!p) throw new Error(`${file}: passage "${id}" is not in ${PASSAGES_FILE} (the directory was changed after saving)`);
+      if (!p)
+        throw new Error(`${file}: passage "${id}" is not in ${PASSAGES_FILE} (the directory was changed after saving)`);
       return p;
     });
     return Bm25Index.build(passages, { k1: meta.k1, b: meta.b, includeTitle: meta.includeTitle });

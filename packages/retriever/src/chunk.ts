@@ -23,7 +23,11 @@ export interface ChunkConfig {
   boundaryWindow: number;
 }
 
-export const DEFAULT_CHUNK_CONFIG: Readonly<ChunkConfig> = Object.freeze({ maxTokens: 200, overlap: 20, boundaryWindow: 0.25 });
+export const DEFAULT_CHUNK_CONFIG: Readonly<ChunkConfig> = Object.freeze({
+  maxTokens: 200,
+  overlap: 20,
+  boundaryWindow: 0.25,
+});
 
 /** Fills defaults and checks ranges; errors name the bad field and its valid values. */
 export function validateChunkConfig(config: Partial<ChunkConfig> = {}): ChunkConfig {
@@ -32,7 +36,9 @@ export function validateChunkConfig(config: Partial<ChunkConfig> = {}): ChunkCon
     throw new Error(`chunk config: maxTokens must be an integer ≥ 1, got ${c.maxTokens}`);
   }
   if (!Number.isInteger(c.overlap) || c.overlap < 0 || c.overlap >= c.maxTokens) {
-    throw new Error(`chunk config: overlap must be an integer with 0 ≤ overlap < maxTokens (${c.maxTokens}), got ${c.overlap}`);
+    throw new Error(
+      `chunk config: overlap must be an integer with 0 ≤ overlap < maxTokens (${c.maxTokens}), got ${c.overlap}`,
+    );
   }
   if (!(c.boundaryWindow >= 0 && c.boundaryWindow <= 1)) {
     throw new Error(`chunk config: boundaryWindow must be a number in [0, 1], got ${c.boundaryWindow}`);
@@ -78,10 +84,17 @@ export function chunkDocument(
   while (i < n) {
     const hardEnd = Math.min(i + c.maxTokens, n); // exclusive token index
     let end = hardEnd;
-    if (hardEnd < n && window > 0) end = boundaryCut(text, spans, Math.max(i + 1, hardEnd - window), hardEnd) ?? hardEnd;
+    if (hardEnd < n && window > 0)
+      end = boundaryCut(text, spans, Math.max(i + 1, hardEnd - window), hardEnd) ?? hardEnd;
     const start = spans[i]![0];
     const stop = spans[end - 1]![1];
-    const p: Passage = { id: `${doc.id}#${passages.length}`, text: text.slice(start, stop), source: doc.id, start, end: stop };
+    const p: Passage = {
+      id: `${doc.id}#${passages.length}`,
+      text: text.slice(start, stop),
+      source: doc.id,
+      start,
+      end: stop,
+    };
     if (doc.title !== undefined) p.title = doc.title;
     passages.push(p);
     if (end >= n) break;

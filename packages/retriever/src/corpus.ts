@@ -17,10 +17,16 @@ export function tokenizerCounter(tokenizer: Tokenizer | null): TokenCounter {
 
 export async function loadPassages(
   source: string,
-  opts: { fields?: Partial<RecordFields>; chunk: Partial<ChunkConfig> | null; tokenizer?: Tokenizer | null; ingest?: Partial<IngestOptions> },
+  opts: {
+    fields?: Partial<RecordFields>;
+    chunk: Partial<ChunkConfig> | null;
+    tokenizer?: Tokenizer | null;
+    ingest?: Partial<IngestOptions>;
+  },
 ): Promise<Passage[]> {
   const docs = await loadDocuments(source, opts.fields ?? {}, opts.ingest ?? {});
-  if (docs.length === 0) throw new Error(`no documents found in ${source} (expected .txt/.md files, or a .jsonl/.csv file)`);
+  if (docs.length === 0)
+    throw new Error(`no documents found in ${source} (expected .txt/.md files, or a .jsonl/.csv file)`);
   if (opts.chunk === null) {
     return docs.map((d) => ({ id: d.id, text: d.text, title: d.title, source: d.id, start: 0, end: d.text.length }));
   }

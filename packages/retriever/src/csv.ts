@@ -60,9 +60,16 @@ export function parseCsv(content: string, file: string): CsvRecord[] {
         }
       } else {
         const startField = i;
-        while (i < n && content[i] !== ',' && content[i] !== '\n' && !(content[i] === '\r' && content[i + 1] === '\n')) {
+        while (
+          i < n &&
+          content[i] !== ',' &&
+          content[i] !== '\n' &&
+          !(content[i] === '\r' && content[i + 1] === '\n')
+        ) {
           if (content[i] === '"') {
-            throw new Error(`${file}:${line}: a quote inside an unquoted field (wrap the field in quotes and double the quote)`);
+            throw new Error(
+              `${file}:${line}: a quote inside an unquoted field (wrap the field in quotes and double the quote)`,
+            );
           }
           i++;
         }

@@ -112,7 +112,9 @@ export async function openIndexDir(
   if (!st?.isDirectory()) throw new Error(`no index directory at ${dir}`);
   const manifest = await readManifest(dir);
   if (manifest.kind !== kind) {
-    throw new Error(`${path.join(dir, MANIFEST_FILE)}: index kind is "${manifest.kind}", expected "${kind}" (use loadDenseIndex to load either)`);
+    throw new Error(
+      `${path.join(dir, MANIFEST_FILE)}: index kind is "${manifest.kind}", expected "${kind}" (use loadDenseIndex to load either)`,
+    );
   }
   if (manifest.encoderFingerprint !== embedder.fingerprint) {
     throw new Error(
@@ -127,7 +129,9 @@ export async function openIndexDir(
   const dst = await stat(dataPath).catch(() => undefined);
   if (!dst?.isFile()) throw new Error(`corrupt index at ${dir}: data file ${manifest.dataFile} is missing`);
   if (dst.size !== manifest.dataBytes) {
-    throw new Error(`corrupt index at ${dir}: ${manifest.dataFile} has ${dst.size} bytes, the manifest records ${manifest.dataBytes}`);
+    throw new Error(
+      `corrupt index at ${dir}: ${manifest.dataFile} has ${dst.size} bytes, the manifest records ${manifest.dataBytes}`,
+    );
   }
   if ((await sha256File(dataPath)) !== manifest.dataSha256) {
     throw new Error(`corrupt index at ${dir}: ${manifest.dataFile} does not match the checksum in ${MANIFEST_FILE}`);
@@ -158,7 +162,9 @@ export async function readManifest(dir: string): Promise<DenseManifest> {
     throw new Error(`corrupt index manifest ${file}: ${(e as Error).message}`);
   }
   const bad = (field: string, want: string): never => {
-    throw new Error(`corrupt index manifest ${file}: field "${field}" must be ${want}, got ${JSON.stringify((m as unknown as Record<string, unknown>)?.[field])}`);
+    throw new Error(
+      `corrupt index manifest ${file}: field "${field}" must be ${want}, got ${JSON.stringify((m as unknown as Record<string, unknown>)?.[field])}`,
+    );
   };
   if (typeof m !== 'object' || m === null) throw new Error(`corrupt index manifest ${file}: not a JSON object`);
   if (m.format !== MANIFEST_FORMAT) bad('format', `"${MANIFEST_FORMAT}"`);
@@ -167,13 +173,18 @@ export async function readManifest(dir: string): Promise<DenseManifest> {
   if (!METRICS.includes(m.metric)) bad('metric', METRICS.map((x) => `"${x}"`).join(' or '));
   if (!Number.isInteger(m.dim) || m.dim < 1) bad('dim', 'a positive integer');
   if (typeof m.encoderFingerprint !== 'string') bad('encoderFingerprint', 'a string');
-  if (typeof m.dataFile !== 'string' || m.dataFile.includes('/') || m.dataFile.includes('\\')) bad('dataFile', 'a file name');
+  if (typeof m.dataFile !== 'string' || m.dataFile.includes('/') || m.dataFile.includes('\\'))
+    bad('dataFile', 'a file name');
   if (!Number.isInteger(m.dataBytes)) bad('dataBytes', 'an integer');
   if (typeof m.dataSha256 !== 'string') bad('dataSha256', 'a hex string');
   if (!Array.isArray(m.ids) || !m.ids.every((x) => typeof x === 'string')) bad('ids', 'an array of passage ids');
   if (m.count !== m.ids.length) bad('count', `the number of ids (${m.ids.length})`);
   if (m.kind === 'hnsw') {
-    if (!Array.isArray(m.labels) || m.labels.length !== m.ids.length || !m.labels.every((x) => Number.isInteger(x) && x >= 0)) {
+    if (
+      !Array.isArray(m.labels) ||
+      m.labels.length !== m.ids.length ||
+      !m.labels.every((x) => Number.isInteger(x) && x >= 0)
+    ) {
       bad('labels', 'an array of non-negative integers, one per id');
     }
     if (!Number.isInteger(m.nextLabel)) bad('nextLabel', 'an integer');
@@ -188,7 +199,9 @@ export function checkVectors(vectors: readonly Float32Array[], count: number, di
   if (vectors.length !== count) throw new Error(`${where}: got ${vectors.length} vectors for ${count} passages`);
   vectors.forEach((v, i) => {
     if (!(v instanceof Float32Array) || v.length !== dim) {
-      throw new Error(`${where}: vector ${i} must be a Float32Array of length ${dim}, got length ${(v as { length?: number })?.length}`);
+      throw new Error(
+        `${where}: vector ${i} must be a Float32Array of length ${dim}, got length ${(v as { length?: number })?.length}`,
+      );
     }
     for (let j = 0; j < dim; j++) {
       if (!Number.isFinite(v[j]!)) throw new Error(`${where}: vector ${i} has a non-finite value at ${j}`);
@@ -236,7 +249,11 @@ export async function embedPassagesBatched(
 }
 
 /** Embeds query texts, after checking the encoder is the index's, and checks the vectors. */
-export async function embedQueryChecked(embedder: Embedder, texts: string[], indexFingerprint: string): Promise<Float32Array[]> {
+export async function embedQueryChecked(
+  embedder: Embedder,
+  texts: string[],
+  indexFingerprint: string,
+): Promise<Float32Array[]> {
   assertSameEncoder(embedder, indexFingerprint, 'embedQueries');
   const vecs = await embedder.embedQueries(texts);
   checkVectors(vecs, texts.length, embedder.dim, 'embedder.embedQueries');

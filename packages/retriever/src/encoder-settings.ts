@@ -56,21 +56,32 @@ export function validateEncoderSettings(
     if (raw[key] !== undefined) (s as unknown as Record<string, unknown>)[key] = raw[key];
   }
   const modes = typeof s.pooling === 'string' ? [s.pooling] : s.pooling;
-  if (!Array.isArray(modes) || modes.length === 0 || modes.some((m) => !POOLING_MODES.includes(m)) || new Set(modes).size !== modes.length) {
-    throw new Error(`${source}: "pooling" must be one of ${POOLING_MODES.join(', ')} (or a list of distinct ones); got ${JSON.stringify(s.pooling)}`);
+  if (
+    !Array.isArray(modes) ||
+    modes.length === 0 ||
+    modes.some((m) => !POOLING_MODES.includes(m)) ||
+    new Set(modes).size !== modes.length
+  ) {
+    throw new Error(
+      `${source}: "pooling" must be one of ${POOLING_MODES.join(', ')} (or a list of distinct ones); got ${JSON.stringify(s.pooling)}`,
+    );
   }
   if (Array.isArray(s.pooling)) s.pooling = s.pooling.length === 1 ? s.pooling[0]! : Object.freeze([...s.pooling]);
   for (const key of ['normalize', 'lowercase', 'includePrompt'] as const) {
-    if (typeof s[key] !== 'boolean') throw new Error(`${source}: "${key}" must be true or false, got ${JSON.stringify(s[key])}`);
+    if (typeof s[key] !== 'boolean')
+      throw new Error(`${source}: "${key}" must be true or false, got ${JSON.stringify(s[key])}`);
   }
   for (const key of ['queryPrefix', 'passagePrefix', 'defaultPrefix'] as const) {
-    if (typeof s[key] !== 'string') throw new Error(`${source}: "${key}" must be a string, got ${JSON.stringify(s[key])}`);
+    if (typeof s[key] !== 'string')
+      throw new Error(`${source}: "${key}" must be a string, got ${JSON.stringify(s[key])}`);
   }
   if (!Number.isInteger(s.maxLength) || s.maxLength < 2) {
     throw new Error(`${source}: "maxLength" must be an integer >= 2, got ${JSON.stringify(s.maxLength)}`);
   }
   if (s.maxLength > maxPositions) {
-    throw new Error(`${source}: "maxLength" (${s.maxLength}) exceeds the model's max_position_embeddings (${maxPositions})`);
+    throw new Error(
+      `${source}: "maxLength" (${s.maxLength}) exceeds the model's max_position_embeddings (${maxPositions})`,
+    );
   }
   return s;
 }

@@ -93,7 +93,9 @@ export class Encoder implements Embedder {
     readonly dense: readonly DenseLayer[] = [],
   ) {
     if (tokenizer.vocabSize > model.config.vocab_size) {
-      throw new Error(`Encoder: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocab_size is ${model.config.vocab_size}`);
+      throw new Error(
+        `Encoder: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocab_size is ${model.config.vocab_size}`,
+      );
     }
     this.settings = validateEncoderSettings(
       { maxLength: Math.min(DEFAULT_ENCODER_SETTINGS.maxLength, model.config.max_position_embeddings), ...settings },
@@ -103,7 +105,9 @@ export class Encoder implements Embedder {
     let width = this.pooledDim;
     for (const d of dense) {
       if (d.config.in_features !== width) {
-        throw new Error(`Encoder: Dense module "${d.path}" takes ${d.config.in_features}-wide vectors but the module before it gives ${width}`);
+        throw new Error(
+          `Encoder: Dense module "${d.path}" takes ${d.config.in_features}-wide vectors but the module before it gives ${width}`,
+        );
       }
       width = d.config.out_features;
     }
@@ -138,7 +142,8 @@ export class Encoder implements Embedder {
    * first (`loadEncoder` does, and so does everything in this framework that builds an index).
    */
   get fingerprint(): string {
-    if (this.fingerprintHex !== null && this.fingerprintVersion === this.model.params.version) return this.fingerprintHex;
+    if (this.fingerprintHex !== null && this.fingerprintVersion === this.model.params.version)
+      return this.fingerprintHex;
     if (canReadSync()) return this.setFingerprint(this.model.params.toHost());
     throw new Error(
       `Encoder.fingerprint: ${this.fingerprintHex === null ? 'not computed yet' : 'the weights changed since it was computed'} ` +
@@ -161,7 +166,8 @@ export class Encoder implements Embedder {
    * await enc.ensureFingerprint(); // before building an index on webgpu
    */
   async ensureFingerprint(): Promise<string> {
-    if (this.fingerprintHex !== null && this.fingerprintVersion === this.model.params.version) return this.fingerprintHex;
+    if (this.fingerprintHex !== null && this.fingerprintVersion === this.model.params.version)
+      return this.fingerprintHex;
     return this.refreshFingerprint();
   }
 
@@ -217,7 +223,9 @@ export class Encoder implements Embedder {
     if (rows.length === 0) throw new Error('Encoder: cannot encode an empty batch');
     const seq = Math.max(1, ...rows.map((r) => r.length));
     if (seq > this.model.config.max_position_embeddings) {
-      throw new Error(`Encoder: a row has ${seq} tokens, more than max_position_embeddings (${this.model.config.max_position_embeddings})`);
+      throw new Error(
+        `Encoder: a row has ${seq} tokens, more than max_position_embeddings (${this.model.config.max_position_embeddings})`,
+      );
     }
     const ids = new Int32Array(rows.length * seq).fill(this.model.config.pad_token_id);
     const mask = new Int32Array(rows.length * seq);
@@ -244,11 +252,18 @@ export class Encoder implements Embedder {
     const promptLength = this.promptLength(kind);
     return tf.tidy(() => {
       const { inputIds, attentionMask } = this.pad(rows);
-      const { lastHiddenState } = this.model.forward(inputIds, attentionMask, null, { training: opts.training, pooler: false });
+      const { lastHiddenState } = this.model.forward(inputIds, attentionMask, null, {
+        training: opts.training,
+        pooler: false,
+      });
       // Pooling mask: the attention mask, minus the prompt's positions when they are not pooled.
-      const poolMask = promptLength > 0
-        ? tf.mul(attentionMask, tf.cast(tf.greaterEqual(tf.range(0, attentionMask.shape[1], 1, 'int32'), promptLength), 'int32'))
-        : attentionMask;
+      const poolMask =
+        promptLength > 0
+          ? tf.mul(
+              attentionMask,
+              tf.cast(tf.greaterEqual(tf.range(0, attentionMask.shape[1], 1, 'int32'), promptLength), 'int32'),
+            )
+          : attentionMask;
       let v = pool(this.settings.pooling, lastHiddenState, poolMask); // [batch, hidden · modes]
       for (const d of this.dense) v = d.apply(v, opts.training); // [batch, out_features]
       return (this.settings.normalize ? l2Normalize(v) : v) as tf.Tensor2D;
@@ -334,7 +349,12 @@ export function encodeEncoderRow(tokenizer: Tokenizer, settings: EncoderSettings
 }
 
 /** Texts → token id rows with their prefix and special tokens, truncated (shared by the tfjs and ONNX encoders). */
-export function tokenizeForEncoder(tokenizer: Tokenizer, settings: EncoderSettings, texts: readonly string[], kind: TextKind = 'none'): number[][] {
+export function tokenizeForEncoder(
+  tokenizer: Tokenizer,
+  settings: EncoderSettings,
+  texts: readonly string[],
+  kind: TextKind = 'none',
+): number[][] {
   const prefix = encoderPrefix(settings, kind);
   return texts.map((text) => encodeEncoderRow(tokenizer, settings, prefix + text));
 }
@@ -350,7 +370,8 @@ export async function embedInLengthOrder(
   dim: number,
   run: (batch: number[][]) => Promise<Float32Array>,
 ): Promise<Float32Array[]> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`Encoder.embed: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new Error(`Encoder.embed: batchSize must be a positive integer, got ${batchSize}`);
   const order = rows.map((_, i) => i).sort((a, b) => rows[b]!.length - rows[a]!.length || a - b);
   const out = new Array<Float32Array>(rows.length);
   for (let start = 0; start < order.length; start += batchSize) {
@@ -423,23 +444,33 @@ export async function loadEncoder(nameOrDir: string, overrides: Partial<EncoderS
   const configFile = path.join(modelDir, 'config.json');
   const rawConfig = await readConfigJson(modelDir);
   if (rawConfig.model_type !== undefined && rawConfig.model_type !== 'bert') {
-    throw new Error(`${configFile}: "model_type" is ${JSON.stringify(rawConfig.model_type)}; this encoder loads "bert" models`);
+    throw new Error(
+      `${configFile}: "model_type" is ${JSON.stringify(rawConfig.model_type)}; this encoder loads "bert" models`,
+    );
   }
-  requireConfigFields(rawConfig, ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'], configFile);
+  requireConfigFields(
+    rawConfig,
+    ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size'],
+    configFile,
+  );
   const config = validateBertConfig(rawConfig, configFile);
   const weightsFile = path.join(modelDir, 'model.safetensors');
   const raw = new Map<string, HostTensor>();
   for (const [name, t] of await readSafetensors(weightsFile)) {
     if (isIgnoredBertTensor(name)) continue; // buffers such as an I64 embeddings.position_ids
-    if (!(t.data instanceof Float32Array)) throw new Error(`${weightsFile}: tensor "${name}" has integer dtype ${t.dtype}; expected floats`);
+    if (!(t.data instanceof Float32Array))
+      throw new Error(`${weightsFile}: tensor "${name}" has integer dtype ${t.dtype}; expected floats`);
     raw.set(name, { shape: t.shape, data: t.data });
   }
   const { tensors, hasPooler } = bertStateDict(raw);
   const { settings: read, dense: denseSpecs, tokenizerMaxLength, poolingWidth, poolingRule } = st;
   if (poolingWidth !== undefined && poolingWidth !== config.hidden_size) {
-    throw new Error(`${poolingRule}: the pooling width (${poolingWidth}) differs from the transformer's hidden_size (${config.hidden_size}, ${configFile})`);
+    throw new Error(
+      `${poolingRule}: the pooling width (${poolingWidth}) differs from the transformer's hidden_size (${config.hidden_size}, ${configFile})`,
+    );
   }
-  const maxLength = read.maxLength ?? Math.min(tokenizerMaxLength ?? config.max_position_embeddings, config.max_position_embeddings);
+  const maxLength =
+    read.maxLength ?? Math.min(tokenizerMaxLength ?? config.max_position_embeddings, config.max_position_embeddings);
   const settings = { ...read, maxLength, ...overrides };
   const tokenizer = await loadTokenizer(modelDir);
   const model = new BertModel(config, { pooler: hasPooler });
@@ -447,8 +478,12 @@ export async function loadEncoder(nameOrDir: string, overrides: Partial<EncoderS
     const dense = denseSpecs.map((d) => new DenseLayer(model.params, d.path, d.config));
     for (const [i, d] of denseSpecs.entries()) {
       for (const [name, t] of await readSafetensors(d.weightsFile)) {
-        if (!(t.data instanceof Float32Array)) throw new Error(`${d.weightsFile}: tensor "${name}" has integer dtype ${t.dtype}; expected floats`);
-        if (name !== 'linear.weight' && name !== 'linear.bias') throw new Error(`${d.weightsFile}: unexpected tensor "${name}" (a Dense module has linear.weight and linear.bias)`);
+        if (!(t.data instanceof Float32Array))
+          throw new Error(`${d.weightsFile}: tensor "${name}" has integer dtype ${t.dtype}; expected floats`);
+        if (name !== 'linear.weight' && name !== 'linear.bias')
+          throw new Error(
+            `${d.weightsFile}: unexpected tensor "${name}" (a Dense module has linear.weight and linear.bias)`,
+          );
         tensors.set(`${dense[i]!.prefix}${name}`, { shape: t.shape, data: t.data });
       }
     }

@@ -38,7 +38,8 @@ export const DEFAULT_EXACT_INDEX_CONFIG: Readonly<ExactIndexConfig> = Object.fre
 
 export function validateExactIndexConfig(config: Partial<ExactIndexConfig> = {}): ExactIndexConfig {
   const c = { ...DEFAULT_EXACT_INDEX_CONFIG, ...config };
-  if (!METRICS.includes(c.metric)) throw new Error(`exact index config: metric must be one of ${METRICS.join(', ')}, got ${String(c.metric)}`);
+  if (!METRICS.includes(c.metric))
+    throw new Error(`exact index config: metric must be one of ${METRICS.join(', ')}, got ${String(c.metric)}`);
   return c;
 }
 
@@ -161,7 +162,8 @@ export class ExactIndex implements DenseIndex {
   }
 
   async search(query: string | Float32Array, opts: SearchOptions): Promise<Hit[]> {
-    const vec = typeof query === 'string' ? (await embedQueryChecked(this.embedder, [query], this.fingerprint))[0]! : query;
+    const vec =
+      typeof query === 'string' ? (await embedQueryChecked(this.embedder, [query], this.fingerprint))[0]! : query;
     return this.searchVector(vec, opts);
   }
 
@@ -185,12 +187,17 @@ export class ExactIndex implements DenseIndex {
     let size = 0;
     const worse = (a: number, b: number): boolean => hs[a]! < hs[b]! || (hs[a] === hs[b] && hr[a]! > hr[b]!);
     const swap = (a: number, b: number): void => {
-      const s = hs[a]!, r = hr[a]!;
-      hs[a] = hs[b]!; hr[a] = hr[b]!; hs[b] = s; hr[b] = r;
+      const s = hs[a]!,
+        r = hr[a]!;
+      hs[a] = hs[b]!;
+      hr[a] = hr[b]!;
+      hs[b] = s;
+      hr[b] = r;
     };
     const siftDown = (i: number): void => {
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let m = i;
         if (l < size && worse(l, m)) m = l;
         if (r < size && worse(r, m)) m = r;
@@ -205,7 +212,8 @@ export class ExactIndex implements DenseIndex {
       for (let j = 0; j < dim; j++) s += this.data[off + j]! * q[j]!;
       s = Math.fround(s);
       if (size < k) {
-        hs[size] = s; hr[size] = row;
+        hs[size] = s;
+        hr[size] = row;
         for (let i = size++; i > 0; ) {
           const p = (i - 1) >> 1;
           if (!worse(i, p)) break;
@@ -213,7 +221,8 @@ export class ExactIndex implements DenseIndex {
           i = p;
         }
       } else if (s > hs[0]!) {
-        hs[0] = s; hr[0] = row;
+        hs[0] = s;
+        hr[0] = row;
         siftDown(0);
       }
     }
@@ -259,7 +268,9 @@ export class ExactIndex implements DenseIndex {
   static async load(dir: string, embedder: Embedder): Promise<ExactIndex> {
     const { manifest, dataPath, passages } = await openIndexDir(dir, 'exact', embedder);
     if (manifest.dataBytes !== manifest.count * manifest.dim * 4) {
-      throw new Error(`corrupt index at ${dir}: ${manifest.dataFile} must hold ${manifest.count}×${manifest.dim} float32 values`);
+      throw new Error(
+        `corrupt index at ${dir}: ${manifest.dataFile} must hold ${manifest.count}×${manifest.dim} float32 values`,
+      );
     }
     const buf = await readFile(dataPath);
     const index = new ExactIndex(embedder, { metric: manifest.metric });

@@ -11,7 +11,14 @@
 import { IrEvaluator, PRIMARY_IR_METRIC, type IrMetricName } from './ir-evaluator';
 import type { IrQuery, Qrels } from './qrels';
 import { searchAll, type Hit, type Retrieval, type RetrievalOptions } from './retrieval';
-import { FUSION_METHODS, DEFAULT_HYBRID_CONFIG, validateHybridConfig, HybridRetrieval, type FusionMethod, type HybridConfig } from './hybrid';
+import {
+  FUSION_METHODS,
+  DEFAULT_HYBRID_CONFIG,
+  validateHybridConfig,
+  HybridRetrieval,
+  type FusionMethod,
+  type HybridConfig,
+} from './hybrid';
 
 export interface FusionTuneConfig {
   /** Methods tried. */
@@ -34,9 +41,14 @@ export const DEFAULT_FUSION_TUNE_CONFIG: Readonly<FusionTuneConfig> = Object.fre
 /** Fills defaults, adds the endpoints 0 and 1, sorts the weights; errors name the bad value. */
 export function validateFusionTuneConfig(config: Partial<FusionTuneConfig> = {}): FusionTuneConfig {
   const c = { ...DEFAULT_FUSION_TUNE_CONFIG, ...config };
-  if (c.methods.length === 0) throw new Error(`fusion tuning: methods must name at least one of ${FUSION_METHODS.join(', ')}`);
-  for (const m of c.methods) if (!(FUSION_METHODS as readonly string[]).includes(m)) throw new Error(`fusion tuning: unknown method "${m}" (valid: ${FUSION_METHODS.join(', ')})`);
-  for (const w of c.denseWeights) if (!(Number.isFinite(w) && w >= 0 && w <= 1)) throw new Error(`fusion tuning: dense weights must be numbers in [0, 1], got ${w}`);
+  if (c.methods.length === 0)
+    throw new Error(`fusion tuning: methods must name at least one of ${FUSION_METHODS.join(', ')}`);
+  for (const m of c.methods)
+    if (!(FUSION_METHODS as readonly string[]).includes(m))
+      throw new Error(`fusion tuning: unknown method "${m}" (valid: ${FUSION_METHODS.join(', ')})`);
+  for (const w of c.denseWeights)
+    if (!(Number.isFinite(w) && w >= 0 && w <= 1))
+      throw new Error(`fusion tuning: dense weights must be numbers in [0, 1], got ${w}`);
   const weights = [...new Set([0, ...c.denseWeights, 1])].sort((a, b) => a - b);
   validateHybridConfig({ k: c.rrfK, candidates: c.candidates });
   return { methods: [...new Set(c.methods)], denseWeights: weights, rrfK: c.rrfK, candidates: c.candidates };
@@ -127,7 +139,12 @@ export async function tuneFusion(
   let best: { point: FusionGridPoint; hybrid: HybridConfig } | null = null;
   for (const method of c.methods) {
     for (const w of c.denseWeights) {
-      const hybrid = validateHybridConfig({ method, k: c.rrfK, candidates: c.candidates, weights: { dense: w, bm25: 1 - w } });
+      const hybrid = validateHybridConfig({
+        method,
+        k: c.rrfK,
+        candidates: c.candidates,
+        weights: { dense: w, bm25: 1 - w },
+      });
       const score = (await evaluator.evaluate(new HybridRetrieval(d, b, hybrid)))[metric]!;
       const point = { method, weights: { ...hybrid.weights }, score };
       grid.push(point);

@@ -47,17 +47,25 @@ export interface HnswIndexConfig {
   seed: number;
 }
 
-export const DEFAULT_HNSW_INDEX_CONFIG: Readonly<HnswIndexConfig> = Object.freeze({ metric: 'cosine', M: 16, efConstruction: 200, seed: 100 });
+export const DEFAULT_HNSW_INDEX_CONFIG: Readonly<HnswIndexConfig> = Object.freeze({
+  metric: 'cosine',
+  M: 16,
+  efConstruction: 200,
+  seed: 100,
+});
 
 /** Fills defaults and checks ranges; errors name the bad field and its valid values. */
 export function validateHnswIndexConfig(config: Partial<HnswIndexConfig> = {}): HnswIndexConfig {
   const c: HnswIndexConfig = { ...DEFAULT_HNSW_INDEX_CONFIG, ...config };
-  if (!METRICS.includes(c.metric)) throw new Error(`index config: metric must be one of ${METRICS.join(', ')}, got ${String(c.metric)}`);
-  if (!Number.isInteger(c.M) || c.M < 2 || c.M > 1024) throw new Error(`index config: M must be an integer in [2, 1024], got ${c.M}`);
+  if (!METRICS.includes(c.metric))
+    throw new Error(`index config: metric must be one of ${METRICS.join(', ')}, got ${String(c.metric)}`);
+  if (!Number.isInteger(c.M) || c.M < 2 || c.M > 1024)
+    throw new Error(`index config: M must be an integer in [2, 1024], got ${c.M}`);
   if (!Number.isInteger(c.efConstruction) || c.efConstruction < 1) {
     throw new Error(`index config: efConstruction must be an integer ≥ 1, got ${c.efConstruction}`);
   }
-  if (!Number.isInteger(c.seed) || c.seed < 0) throw new Error(`index config: seed must be a non-negative integer, got ${c.seed}`);
+  if (!Number.isInteger(c.seed) || c.seed < 0)
+    throw new Error(`index config: seed must be a non-negative integer, got ${c.seed}`);
   return c;
 }
 
@@ -186,7 +194,8 @@ export class HnswIndex implements DenseIndex {
   }
 
   async search(query: string | Float32Array, opts: SearchOptions): Promise<Hit[]> {
-    const vec = typeof query === 'string' ? (await embedQueryChecked(this.embedder, [query], this.fingerprint))[0]! : query;
+    const vec =
+      typeof query === 'string' ? (await embedQueryChecked(this.embedder, [query], this.fingerprint))[0]! : query;
     return this.searchVector(vec, opts);
   }
 
@@ -203,7 +212,8 @@ export class HnswIndex implements DenseIndex {
     const k = Math.min(opts.k, this.passages.size);
     if (k === 0) return [];
     const ef = opts.efSearch ?? DEFAULT_EF_SEARCH;
-    if (!Number.isInteger(ef) || ef < 1) throw new Error(`HnswIndex.search: efSearch must be an integer ≥ 1, got ${ef}`);
+    if (!Number.isInteger(ef) || ef < 1)
+      throw new Error(`HnswIndex.search: efSearch must be an integer ≥ 1, got ${ef}`);
     hnsw.setEf(Math.max(ef, k));
     const { neighbors, distances } = hnsw.searchKnn(Array.from(vec), k);
     return neighbors.map((label, i) => {
@@ -252,12 +262,16 @@ export class HnswIndex implements DenseIndex {
    */
   static async load(dir: string, embedder: Embedder): Promise<HnswIndex> {
     const { manifest, dataPath, passages } = await openIndexDir(dir, 'hnsw', embedder);
-    const index = new HnswIndex(embedder, {
-      metric: manifest.metric,
-      M: manifest.M!,
-      efConstruction: manifest.efConstruction!,
-      seed: manifest.seed ?? DEFAULT_HNSW_INDEX_CONFIG.seed,
-    }, 1);
+    const index = new HnswIndex(
+      embedder,
+      {
+        metric: manifest.metric,
+        M: manifest.M!,
+        efConstruction: manifest.efConstruction!,
+        seed: manifest.seed ?? DEFAULT_HNSW_INDEX_CONFIG.seed,
+      },
+      1,
+    );
     const hnsw = new hnswlib.HierarchicalNSW(manifest.metric, manifest.dim);
     try {
       await hnsw.readIndex(dataPath, true);
@@ -265,7 +279,9 @@ export class HnswIndex implements DenseIndex {
       throw new Error(`corrupt index at ${dir}: hnswlib could not read ${manifest.dataFile} (${(e as Error).message})`);
     }
     if (hnsw.getCurrentCount() < manifest.count) {
-      throw new Error(`corrupt index at ${dir}: ${manifest.dataFile} holds ${hnsw.getCurrentCount()} elements, the manifest lists ${manifest.count}`);
+      throw new Error(
+        `corrupt index at ${dir}: ${manifest.dataFile} holds ${hnsw.getCurrentCount()} elements, the manifest lists ${manifest.count}`,
+      );
     }
     index.hnsw = hnsw;
     manifest.ids.forEach((id, i) => {

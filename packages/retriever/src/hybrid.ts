@@ -34,7 +34,12 @@ export interface HybridConfig {
   candidates: number;
 }
 
-export const DEFAULT_HYBRID_CONFIG: Readonly<HybridConfig> = Object.freeze({ method: 'rrf', k: 60, weights: Object.freeze({ dense: 1, bm25: 1 }), candidates: 100 });
+export const DEFAULT_HYBRID_CONFIG: Readonly<HybridConfig> = Object.freeze({
+  method: 'rrf',
+  k: 60,
+  weights: Object.freeze({ dense: 1, bm25: 1 }),
+  candidates: 100,
+});
 
 /** Fills defaults and checks ranges; errors name the bad field and its valid values. */
 export function validateHybridConfig(config: Partial<HybridConfig> = {}): HybridConfig {
@@ -43,13 +48,17 @@ export function validateHybridConfig(config: Partial<HybridConfig> = {}): Hybrid
     ...config,
     weights: { ...DEFAULT_HYBRID_CONFIG.weights, ...config.weights },
   };
-  if (!(FUSION_METHODS as readonly string[]).includes(c.method)) throw new Error(`hybrid config: method must be one of ${FUSION_METHODS.join(', ')}, got ${String(c.method)}`);
+  if (!(FUSION_METHODS as readonly string[]).includes(c.method))
+    throw new Error(`hybrid config: method must be one of ${FUSION_METHODS.join(', ')}, got ${String(c.method)}`);
   if (!(Number.isFinite(c.k) && c.k >= 0)) throw new Error(`hybrid config: k must be a number ≥ 0, got ${c.k}`);
   for (const w of ['dense', 'bm25'] as const) {
-    if (!(Number.isFinite(c.weights[w]) && c.weights[w] >= 0)) throw new Error(`hybrid config: weights.${w} must be a number ≥ 0, got ${c.weights[w]}`);
+    if (!(Number.isFinite(c.weights[w]) && c.weights[w] >= 0))
+      throw new Error(`hybrid config: weights.${w} must be a number ≥ 0, got ${c.weights[w]}`);
   }
-  if (c.weights.dense + c.weights.bm25 === 0) throw new Error('hybrid config: weights.dense and weights.bm25 cannot both be 0');
-  if (!Number.isInteger(c.candidates) || c.candidates < 1) throw new Error(`hybrid config: candidates must be an integer ≥ 1, got ${c.candidates}`);
+  if (c.weights.dense + c.weights.bm25 === 0)
+    throw new Error('hybrid config: weights.dense and weights.bm25 cannot both be 0');
+  if (!Number.isInteger(c.candidates) || c.candidates < 1)
+    throw new Error(`hybrid config: candidates must be an integer ≥ 1, got ${c.candidates}`);
   return c;
 }
 
@@ -59,7 +68,8 @@ interface Fused {
   best: number;
 }
 
-const byFusedScore = (x: Fused, y: Fused) => y.score - x.score || x.best - y.best || (x.hit.id < y.hit.id ? -1 : x.hit.id > y.hit.id ? 1 : 0);
+const byFusedScore = (x: Fused, y: Fused) =>
+  y.score - x.score || x.best - y.best || (x.hit.id < y.hit.id ? -1 : x.hit.id > y.hit.id ? 1 : 0);
 
 /**
  * Fuses ranked hit lists by weighted RRF; each hit's `score` becomes its fused score. Lists of
@@ -109,9 +119,18 @@ export function normalizeScores(scores: readonly number[], method: 'minmax' | 'z
  * @example
  * fuseScores([denseHits, bm25Hits], [0.3, 0.7], 'minmax')
  */
-export function fuseScores(lists: readonly (readonly Hit[])[], weights: readonly number[], method: 'minmax' | 'zscore'): Hit[] {
+export function fuseScores(
+  lists: readonly (readonly Hit[])[],
+  weights: readonly number[],
+  method: 'minmax' | 'zscore',
+): Hit[] {
   const used = lists.map((hits, li) => ({ hits, w: weights[li] ?? 1 })).filter((l) => l.w !== 0);
-  const norms = used.map((l) => normalizeScores(l.hits.map((h) => h.score), method));
+  const norms = used.map((l) =>
+    normalizeScores(
+      l.hits.map((h) => h.score),
+      method,
+    ),
+  );
   const floor = norms.map((n) => (n.length ? Math.min(...n) : 0));
   const fused = new Map<string, Fused>();
   used.forEach((l) => {
@@ -157,8 +176,15 @@ export class HybridRetrieval implements Retrieval {
     checkK(opts.k, 'HybridRetrieval.search');
     const depth = { k: Math.max(opts.k, this.config.candidates) };
     const run = async (r: Retrieval, w: number): Promise<Hit[][]> =>
-      w === 0 ? queries.map(() => []) : r.searchMany ? r.searchMany(queries, depth) : Promise.all(queries.map((q) => r.search(q, depth)));
-    const [dense, bm25] = await Promise.all([run(this.dense, this.config.weights.dense), run(this.bm25, this.config.weights.bm25)]);
+      w === 0
+        ? queries.map(() => [])
+        : r.searchMany
+          ? r.searchMany(queries, depth)
+          : Promise.all(queries.map((q) => r.search(q, depth)));
+    const [dense, bm25] = await Promise.all([
+      run(this.dense, this.config.weights.dense),
+      run(this.bm25, this.config.weights.bm25),
+    ]);
     return queries.map((_, i) => fuseHybrid(dense[i]!, bm25[i]!, this.config).slice(0, opts.k));
   }
 }

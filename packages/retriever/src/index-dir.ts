@@ -42,13 +42,19 @@ export interface IndexDirConfig {
   bm25: Partial<Bm25Config>;
 }
 
-export const DEFAULT_INDEX_DIR_CONFIG: Readonly<IndexDirConfig> = Object.freeze({ denseKind: 'hnsw', dense: {}, bm25: {} });
+export const DEFAULT_INDEX_DIR_CONFIG: Readonly<IndexDirConfig> = Object.freeze({
+  denseKind: 'hnsw',
+  dense: {},
+  bm25: {},
+});
 
 /**
  * Every file an index directory's writers own; anything else in the directory (a user's notes) is kept
  * by a rebuild. fusion.json is among them: a fusion tuned on the previous contents no longer applies.
  */
-export const INDEX_DIR_FILES: readonly string[] = [...new Set([...DENSE_INDEX_FILES, ...BM25_INDEX_FILES, RETRIEVER_REF_FILE, FUSION_FILE])];
+export const INDEX_DIR_FILES: readonly string[] = [
+  ...new Set([...DENSE_INDEX_FILES, ...BM25_INDEX_FILES, RETRIEVER_REF_FILE, FUSION_FILE]),
+];
 
 /**
  * Builds BM25 (and dense, with an embedder) over `passages` and writes them into `dir` in one atomic
@@ -79,7 +85,9 @@ export async function buildIndexDir(
       await bm25.writeFiles(tmp);
       if (encoderDir) {
         const hubId = isModelId(encoderDir) && !(await pathExists(encoderDir));
-        const ref = hubId ? { model: encoderDir } : { path: path.relative(path.resolve(dir), path.resolve(encoderDir)) };
+        const ref = hubId
+          ? { model: encoderDir }
+          : { path: path.relative(path.resolve(dir), path.resolve(encoderDir)) };
         await writeFile(path.join(tmp, RETRIEVER_REF_FILE), JSON.stringify(ref, null, 2) + '\n');
       }
     },
@@ -97,7 +105,10 @@ const pathExists = (p: string) =>
 /** The encoder recorded in an index directory: its directory (absolute), or the Hub id it was loaded by, or null. */
 export async function recordedRetriever(dir: string): Promise<string | null> {
   try {
-    const ref = JSON.parse(await fsp.readFile(path.join(dir, RETRIEVER_REF_FILE), 'utf8')) as { path?: string; model?: string };
+    const ref = JSON.parse(await fsp.readFile(path.join(dir, RETRIEVER_REF_FILE), 'utf8')) as {
+      path?: string;
+      model?: string;
+    };
     if (typeof ref.model === 'string') return ref.model;
     return typeof ref.path === 'string' ? path.resolve(dir, ref.path) : null;
   } catch {
@@ -159,7 +170,9 @@ export class IndexDir {
   retrieval(mode: RetrievalMode, hybrid: Partial<HybridConfig> = {}): Retrieval {
     if (mode === 'bm25') return this.bm25;
     if (!this.dense) {
-      throw new Error(`index ${this.dir}: mode "${mode}" needs a dense index and its retriever (build with --retriever, search with --retriever)`);
+      throw new Error(
+        `index ${this.dir}: mode "${mode}" needs a dense index and its retriever (build with --retriever, search with --retriever)`,
+      );
     }
     return mode === 'dense' ? this.dense : new HybridRetrieval(this.dense, this.bm25, this.hybridConfig(hybrid).config);
   }
@@ -171,7 +184,9 @@ export class IndexDir {
   /** Refuses to change an index whose dense part was not opened (it would go stale). */
   private checkWritable(what: string): void {
     if (!this.dense && hasDenseFilesSync(this.dir)) {
-      throw new Error(`index ${this.dir}: ${what} needs its retriever too, because the index has a dense part (pass --retriever, or open it with the encoder)`);
+      throw new Error(
+        `index ${this.dir}: ${what} needs its retriever too, because the index has a dense part (pass --retriever, or open it with the encoder)`,
+      );
     }
   }
 
@@ -198,7 +213,8 @@ export class IndexDir {
 
   /** Writes BM25 and the dense index back in one atomic swap (other files, like retriever.json, are kept). */
   async save(): Promise<void> {
-    if (this.bm25.allPassages().length === 0) throw new Error(`index ${this.dir}: refusing to save an index with no passages left`);
+    if (this.bm25.allPassages().length === 0)
+      throw new Error(`index ${this.dir}: refusing to save an index with no passages left`);
     await atomicWriteDir(
       this.dir,
       async (tmp) => {

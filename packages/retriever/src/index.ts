@@ -28,7 +28,16 @@ export { loadDenseIndex } from './load-index';
 export type { Bm25Config } from './bm25';
 export { DEFAULT_BM25_CONFIG, validateBm25Config, bm25Tokenize, BM25_FILE, Bm25Index } from './bm25';
 export type { HybridConfig, FusionMethod } from './hybrid';
-export { FUSION_METHODS, DEFAULT_HYBRID_CONFIG, validateHybridConfig, fuseRrf, fuseScores, fuseHybrid, normalizeScores, HybridRetrieval } from './hybrid';
+export {
+  FUSION_METHODS,
+  DEFAULT_HYBRID_CONFIG,
+  validateHybridConfig,
+  fuseRrf,
+  fuseScores,
+  fuseHybrid,
+  normalizeScores,
+  HybridRetrieval,
+} from './hybrid';
 export type { FusionTuneConfig, FusionGridPoint, FusionChoice } from './fusion-tuning';
 export { DEFAULT_FUSION_TUNE_CONFIG, validateFusionTuneConfig, tuneFusion } from './fusion-tuning';
 export { FUSION_FILE, readFusionFile, writeFusionFile } from './fusion-file';
@@ -51,24 +60,57 @@ export { DEFAULT_BERT_CONFIG, SMALL_BERT_CONFIG, validateBertConfig, bertConfigT
 export type { BertForwardOptions, BertOutput, BertModelOptions } from './bert';
 export { BertModel, bertStateDict, isIgnoredBertTensor } from './bert';
 export type { PoolingMode, Pooling } from './pooling';
-export { POOLING_MODES, poolingModes, meanPool, clsPool, maxPool, meanSqrtLenPool, weightedMeanPool, lastTokenPool, pool, l2Normalize } from './pooling';
+export {
+  POOLING_MODES,
+  poolingModes,
+  meanPool,
+  clsPool,
+  maxPool,
+  meanSqrtLenPool,
+  weightedMeanPool,
+  lastTokenPool,
+  pool,
+  l2Normalize,
+} from './pooling';
 export type { DenseConfig } from './dense';
 export { DENSE_ACTIVATIONS, DEFAULT_DENSE_ACTIVATION, DenseLayer } from './dense';
 export type { EncoderSettings } from './encoder-settings';
 export { DEFAULT_ENCODER_SETTINGS, validateEncoderSettings } from './encoder-settings';
 export type { SentenceTransformersDir, DenseModuleSpec } from './sentence-transformers';
-export { SUPPORTED_MODULES, sentenceTransformersFiles, readSentenceTransformersDir, readSentenceTransformersSettings, poolingFromModelName } from './sentence-transformers';
+export {
+  SUPPORTED_MODULES,
+  sentenceTransformersFiles,
+  readSentenceTransformersDir,
+  readSentenceTransformersSettings,
+  poolingFromModelName,
+} from './sentence-transformers';
 export type { TextKind, TokenBatch, EncodeTensorOptions, EmbedOptions, CreateEncoderOptions } from './encoder';
 export { Encoder, createEncoder, loadEncoder, tokenizeForEncoder, embedInLengthOrder } from './encoder';
 
 // --- ONNX export and ONNX Runtime inference ---
-export { ONNX_DIR, ONNX_MODEL_FILE, ONNX_EXPORT_RECORD, BERT_ONNX_EXPORTER, bertOnnxModel, exportEncoderOnnx, ensureEncoderOnnx } from './bert-onnx';
+export {
+  ONNX_DIR,
+  ONNX_MODEL_FILE,
+  ONNX_EXPORT_RECORD,
+  BERT_ONNX_EXPORTER,
+  bertOnnxModel,
+  exportEncoderOnnx,
+  ensureEncoderOnnx,
+} from './bert-onnx';
 export type { EnsuredOnnx } from './bert-onnx';
 export { OnnxEncoder, loadOnnxEncoder, onnxEncoderFor, loadRetriever, embedderRuntime } from './onnx-encoder';
 export type { OnnxEncoderSource, LoadRetrieverOptions, RetrieverEmbedder } from './onnx-encoder';
 
 // --- index directories ---
-export { RETRIEVER_REF_FILE, RETRIEVAL_MODES, DEFAULT_INDEX_DIR_CONFIG, buildIndexDir, recordedRetriever, hasDenseIndex, IndexDir } from './index-dir';
+export {
+  RETRIEVER_REF_FILE,
+  RETRIEVAL_MODES,
+  DEFAULT_INDEX_DIR_CONFIG,
+  buildIndexDir,
+  recordedRetriever,
+  hasDenseIndex,
+  IndexDir,
+} from './index-dir';
 export type { RetrievalMode, IndexDirConfig, HybridSource } from './index-dir';
 export { loadPassages, tokenizerCounter } from './corpus';
 export { openIndexWithRetriever } from './open-index';

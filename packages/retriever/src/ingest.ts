@@ -29,7 +29,11 @@ export interface RecordFields {
   titleField: string | null;
 }
 
-export const DEFAULT_RECORD_FIELDS: Readonly<RecordFields> = Object.freeze({ idField: 'id', textField: 'text', titleField: 'title' });
+export const DEFAULT_RECORD_FIELDS: Readonly<RecordFields> = Object.freeze({
+  idField: 'id',
+  textField: 'text',
+  titleField: 'title',
+});
 
 /** File extensions read when loading a directory. */
 export const DOCUMENT_EXTENSIONS = ['.txt', '.md'] as const;
@@ -41,7 +45,11 @@ export const DOCUMENT_EXTENSIONS = ['.txt', '.md'] as const;
  * const docs = await loadDocuments('corpus/');                       // files
  * const rows = await loadDocuments('faq.csv', { textField: 'answer', titleField: 'question' });
  */
-export async function loadDocuments(source: string, fields: Partial<RecordFields> = {}, ingest: Partial<IngestOptions> = {}): Promise<Document[]> {
+export async function loadDocuments(
+  source: string,
+  fields: Partial<RecordFields> = {},
+  ingest: Partial<IngestOptions> = {},
+): Promise<Document[]> {
   let st: Stats;
   try {
     st = await stat(source);
@@ -118,7 +126,8 @@ function recordToDocument(
           (hasColumn(fields.idField) ? '' : ' (set idField to the right column, or to null to use file:line ids)'),
       );
     }
-    if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`${where}: column "${fields.idField}" must be a string or number`);
+    if (typeof v !== 'string' && typeof v !== 'number')
+      throw new Error(`${where}: column "${fields.idField}" must be a string or number`);
     id = String(v);
   }
   const doc: Document = { id, text };
@@ -136,13 +145,18 @@ function checkUnique(docs: Document[], lines: number[], file: string): void {
   const first = new Map<string, number>();
   docs.forEach((d, i) => {
     const prev = first.get(d.id);
-    if (prev !== undefined) throw new Error(`${file}:${lines[i]}: duplicate document id "${d.id}" (first seen on line ${prev})`);
+    if (prev !== undefined)
+      throw new Error(`${file}:${lines[i]}: duplicate document id "${d.id}" (first seen on line ${prev})`);
     first.set(d.id, lines[i]!);
   });
 }
 
 /** One JSON object per line; blank lines skipped; errors name `file:line` and the missing key. */
-export async function loadJsonl(file: string, fields: Partial<RecordFields> = {}, ingest: Partial<IngestOptions> = {}): Promise<Document[]> {
+export async function loadJsonl(
+  file: string,
+  fields: Partial<RecordFields> = {},
+  ingest: Partial<IngestOptions> = {},
+): Promise<Document[]> {
   const f: RecordFields = { ...DEFAULT_RECORD_FIELDS, ...fields };
   const content = await readTextFile(file, ingest);
   if (content === null) return [];
@@ -151,9 +165,18 @@ export async function loadJsonl(file: string, fields: Partial<RecordFields> = {}
   const base = path.basename(file);
   const rows = parseJsonl(content, file);
   // BEIR corpora key documents by "_id": use it when the id field was left at its default and is absent.
-  if (fields.idField === undefined && rows.length > 0 && !('id' in rows[0]!.value) && '_id' in rows[0]!.value) f.idField = '_id';
+  if (fields.idField === undefined && rows.length > 0 && !('id' in rows[0]!.value) && '_id' in rows[0]!.value)
+    f.idField = '_id';
   for (const { value, line } of rows) {
-    docs.push(recordToDocument((c) => value[c], f, `${file}:${line}`, `${base}:${line}`, (c) => c in value));
+    docs.push(
+      recordToDocument(
+        (c) => value[c],
+        f,
+        `${file}:${line}`,
+        `${base}:${line}`,
+        (c) => c in value,
+      ),
+    );
     lines.push(line);
   }
   checkUnique(docs, lines, file);
@@ -165,7 +188,11 @@ export async function loadJsonl(file: string, fields: Partial<RecordFields> = {}
  * fields). A header without the text/id column is an error naming the column and the
  * columns that exist; a row with the wrong number of fields names its line.
  */
-export async function loadCsv(file: string, fields: Partial<RecordFields> = {}, ingest: Partial<IngestOptions> = {}): Promise<Document[]> {
+export async function loadCsv(
+  file: string,
+  fields: Partial<RecordFields> = {},
+  ingest: Partial<IngestOptions> = {},
+): Promise<Document[]> {
   const f: RecordFields = { ...DEFAULT_RECORD_FIELDS, ...fields };
   const content = await readTextFile(file, ingest);
   if (content === null) return [];
@@ -173,7 +200,10 @@ export async function loadCsv(file: string, fields: Partial<RecordFields> = {}, 
   if (records.length === 0) throw new Error(`${file}: empty CSV file (expected a header row)`);
   const header = records[0]!.fields.map((h) => h.trim());
   const col = new Map(header.map((h, i) => [h, i]));
-  for (const [what, name] of [['text', f.textField], ['id', f.idField]] as const) {
+  for (const [what, name] of [
+    ['text', f.textField],
+    ['id', f.idField],
+  ] as const) {
     if (name !== null && !col.has(name)) {
       throw new Error(`${file}:1: header has no ${what} column "${name}" (columns: ${header.join(', ')})`);
     }

@@ -129,7 +129,9 @@ export class IrEvaluator {
         }
       }
       if (this.queries.length === 0) {
-        throw new Error(`IrEvaluator: none of the ${judged.length} queries has a relevant id among the ${ids.size} indexed passages (e.g. "${firstMissing}"): do the judgements name this corpus' ids?`);
+        throw new Error(
+          `IrEvaluator: none of the ${judged.length} queries has a relevant id among the ${ids.size} indexed passages (e.g. "${firstMissing}"): do the judgements name this corpus' ids?`,
+        );
       }
     } else this.queries = judged;
     this.batchSize = opts.batchSize ?? 64;
@@ -156,7 +158,10 @@ export class IrEvaluator {
 
   /** Means and per-query values of every metric. */
   async evaluateDetailed(retrieval: Retrieval): Promise<IrEvaluation> {
-    const perQuery = Object.fromEntries(IR_METRIC_NAMES.map((m) => [m, [] as number[]])) as Record<IrMetricName, number[]>;
+    const perQuery = Object.fromEntries(IR_METRIC_NAMES.map((m) => [m, [] as number[]])) as Record<
+      IrMetricName,
+      number[]
+    >;
     for (let i = 0; i < this.queries.length; i += this.batchSize) {
       const batch = this.queries.slice(i, i + this.batchSize);
       const results = await searchAll(
@@ -173,7 +178,9 @@ export class IrEvaluator {
       });
     }
     const n = this.queries.length;
-    const metrics = Object.fromEntries(IR_METRIC_NAMES.map((m) => [m, perQuery[m].reduce((s, x) => s + x, 0) / n])) as Record<IrMetricName, number>;
+    const metrics = Object.fromEntries(
+      IR_METRIC_NAMES.map((m) => [m, perQuery[m].reduce((s, x) => s + x, 0) / n]),
+    ) as Record<IrMetricName, number>;
     return { metrics, perQuery, queryIds: this.queries.map((q) => q.id) };
   }
 

@@ -24,7 +24,9 @@ export function parseJsonl(content: string, file: string): JsonlRow[] {
       throw new Error(`${file}:${i + 1}: malformed JSON (${(e as Error).message})`);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new Error(`${file}:${i + 1}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
+      throw new Error(
+        `${file}:${i + 1}: expected a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`,
+      );
     }
     rows.push({ value: value as Record<string, unknown>, line: i + 1 });
   }

@@ -6,11 +6,26 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { resolveModel } from '@dalm/core';
-import { createOnnxSession, resolveInferenceRuntime, type InferenceRuntime, type InferenceRuntimeChoice, type OnnxRuntime, type OnnxSession, type Tokenizer } from '@dalm/core';
+import {
+  createOnnxSession,
+  resolveInferenceRuntime,
+  type InferenceRuntime,
+  type InferenceRuntimeChoice,
+  type OnnxRuntime,
+  type OnnxSession,
+  type Tokenizer,
+} from '@dalm/core';
 import { ensureEncoderOnnx } from './bert-onnx';
 import type { Embedder } from './embedder';
 import type { EncoderSettings } from './encoder-settings';
-import { embedInLengthOrder, loadEncoder, tokenizeForEncoder, type EmbedOptions, type Encoder, type TextKind } from './encoder';
+import {
+  embedInLengthOrder,
+  loadEncoder,
+  tokenizeForEncoder,
+  type EmbedOptions,
+  type Encoder,
+  type TextKind,
+} from './encoder';
 import { l2Normalize, pool } from './pooling';
 
 /** What the ONNX encoder keeps from the source encoder. */
@@ -100,7 +115,9 @@ export class OnnxEncoder implements Embedder {
 
   /** Embeds texts in length-sorted batches (as `Encoder.embed`). */
   embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Float32Array[]> {
-    return embedInLengthOrder(this.tokenize(texts, opts.kind ?? 'none'), opts.batchSize ?? 32, this.dim, (batch) => this.encodeRows(batch));
+    return embedInLengthOrder(this.tokenize(texts, opts.kind ?? 'none'), opts.batchSize ?? 32, this.dim, (batch) =>
+      this.encodeRows(batch),
+    );
   }
 
   embedQueries(texts: string[]): Promise<Float32Array[]> {
@@ -163,14 +180,21 @@ async function onnxFromEncoder(dir: string, encoder: Encoder, threads?: number):
  */
 export function onnxUnsupported(encoder: Encoder): string | null {
   if (encoder.dense.length > 0) return `the encoder has ${encoder.dense.length} sentence-transformers Dense module(s)`;
-  if (!encoder.settings.includePrompt && (['query', 'passage', 'none'] as const).some((k) => encoder.promptLength(k) > 0)) {
+  if (
+    !encoder.settings.includePrompt &&
+    (['query', 'passage', 'none'] as const).some((k) => encoder.promptLength(k) > 0)
+  ) {
     return 'the encoder pools without its prompt tokens (include_prompt: false)';
   }
   return null;
 }
 
 /** An OnnxEncoder running `modelFile` (an export of `encoder`) with the encoder's tokenizer, settings and fingerprint. */
-export async function onnxEncoderFor(encoder: Encoder, modelFile: string | Uint8Array, threads?: number): Promise<OnnxEncoder> {
+export async function onnxEncoderFor(
+  encoder: Encoder,
+  modelFile: string | Uint8Array,
+  threads?: number,
+): Promise<OnnxEncoder> {
   const { session, threads: n, ort } = await createOnnxSession(modelFile, { threads });
   const source: OnnxEncoderSource = {
     tokenizer: encoder.tokenizer,

@@ -27,7 +27,10 @@ export function redactUrl(url: string): string {
 export function tableFromUrl(url: string): { connectionString: string; table: string } {
   const u = new URL(url);
   const table = u.searchParams.get('table') ?? 'dalm_passages';
-  if (!/^[a-z_][a-z0-9_]{0,50}$/.test(table)) throw new Error(`postgres store ${redactUrl(url)}: ?table= must match [a-z_][a-z0-9_]* (at most 51 characters), got "${table}"`);
+  if (!/^[a-z_][a-z0-9_]{0,50}$/.test(table))
+    throw new Error(
+      `postgres store ${redactUrl(url)}: ?table= must match [a-z_][a-z0-9_]* (at most 51 characters), got "${table}"`,
+    );
   u.searchParams.delete('table');
   return { connectionString: u.toString(), table };
 }

@@ -9,7 +9,15 @@ import type { Embedder } from './embedder';
 import type { Passage } from './passage';
 import type { Hit } from './retrieval';
 import { checkK } from './retrieval';
-import { assertSameEncoder, DEFAULT_EF_SEARCH, embedPassagesBatched, embedQueryChecked, EMBED_BATCH_SIZE, type Metric, type SearchOptions } from './dense-index';
+import {
+  assertSameEncoder,
+  DEFAULT_EF_SEARCH,
+  embedPassagesBatched,
+  embedQueryChecked,
+  EMBED_BATCH_SIZE,
+  type Metric,
+  type SearchOptions,
+} from './dense-index';
 import { DEFAULT_HNSW_INDEX_CONFIG, type HnswIndexConfig } from './hnsw-index';
 import { createPool, inTransaction, redactUrl, tableFromUrl, type Pool } from './pg-adapter';
 
@@ -34,7 +42,12 @@ export class PgDenseIndex {
   ) {}
 
   /** Writes `passages` and their vectors to the table (replacing it) in one transaction. */
-  static async build(url: string, passages: readonly Passage[], embedder: Embedder, config: Partial<HnswIndexConfig> = {}): Promise<PgDenseIndex> {
+  static async build(
+    url: string,
+    passages: readonly Passage[],
+    embedder: Embedder,
+    config: Partial<HnswIndexConfig> = {},
+  ): Promise<PgDenseIndex> {
     const c = { ...DEFAULT_HNSW_INDEX_CONFIG, ...config };
     const { connectionString, table } = tableFromUrl(url);
     const vecs = await embedPassagesBatched(embedder, passages, EMBED_BATCH_SIZE);
@@ -46,7 +59,9 @@ export class PgDenseIndex {
         await q.query(`DROP TABLE IF EXISTS ${table}, ${table}_meta`);
         await q.query(`CREATE TABLE ${table} (id text PRIMARY KEY, text text NOT NULL, title text, source text NOT NULL, start_offset int NOT NULL, end_offset int NOT NULL,
           embedding vector(${embedder.dim}) NOT NULL, tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', coalesce(title,'') || ' ' || text)) STORED)`);
-        await q.query(`CREATE TABLE ${table}_meta (metric text, dim int, encoder_fingerprint text, m int, ef_construction int, count int, created timestamptz DEFAULT now())`);
+        await q.query(
+          `CREATE TABLE ${table}_meta (metric text, dim int, encoder_fingerprint text, m int, ef_construction int, count int, created timestamptz DEFAULT now())`,
+        );
         for (let i = 0; i < passages.length; i += 500) {
           const rows = passages.slice(i, i + 500);
           const vals: unknown[] = [];
@@ -56,11 +71,19 @@ export class PgDenseIndex {
             const b = j * 7;
             return `($${b + 1},$${b + 2},$${b + 3},$${b + 4},$${b + 5},$${b + 6},$${b + 7}::vector)`;
           });
-          await q.query(`INSERT INTO ${table} (id,text,title,source,start_offset,end_offset,embedding) VALUES ${tuples.join(',')}`, vals);
+          await q.query(
+            `INSERT INTO ${table} (id,text,title,source,start_offset,end_offset,embedding) VALUES ${tuples.join(',')}`,
+            vals,
+          );
         }
-        await q.query(`CREATE INDEX ON ${table} USING hnsw (embedding ${ops}) WITH (m = ${c.M}, ef_construction = ${c.efConstruction})`);
+        await q.query(
+          `CREATE INDEX ON ${table} USING hnsw (embedding ${ops}) WITH (m = ${c.M}, ef_construction = ${c.efConstruction})`,
+        );
         await q.query(`CREATE INDEX ON ${table} USING gin (tsv)`);
-        await q.query(`INSERT INTO ${table}_meta (metric, dim, encoder_fingerprint, m, ef_construction, count) VALUES ($1,$2,$3,$4,$5,$6)`, [c.metric, embedder.dim, embedder.fingerprint, c.M, c.efConstruction, passages.length]);
+        await q.query(
+          `INSERT INTO ${table}_meta (metric, dim, encoder_fingerprint, m, ef_construction, count) VALUES ($1,$2,$3,$4,$5,$6)`,
+          [c.metric, embedder.dim, embedder.fingerprint, c.M, c.efConstruction, passages.length],
+        );
       });
     } catch (e) {
       await pool.end();
@@ -88,13 +111,19 @@ export class PgDenseIndex {
   /** Best `k` passages by pgvector's HNSW search (hnsw.ef_search = max(efSearch, k)). */
   async search(query: string | Float32Array, opts: SearchOptions): Promise<Hit[]> {
     checkK(opts.k, 'PgDenseIndex.search');
-    const raw = typeof query === 'string' ? (await embedQueryChecked(this.embedder, [query], this.fingerprint))[0]! : query;
+    const raw =
+      typeof query === 'string' ? (await embedQueryChecked(this.embedder, [query], this.fingerprint))[0]! : query;
     const v = vecLiteral(this.metric === 'cosine' ? normalized(raw) : raw);
     const op = this.metric === 'cosine' ? '<=>' : '<#>';
     const ef = Math.max(opts.efSearch ?? DEFAULT_EF_SEARCH, opts.k);
     const rows = await inTransaction(this.pool, async (q) => {
       await q.query(`SET LOCAL hnsw.ef_search = ${ef}`);
-      return (await q.query(`SELECT id, text, title, source, start_offset, end_offset, embedding ${op} $1::vector AS d FROM ${this.table} ORDER BY embedding ${op} $1::vector LIMIT $2`, [v, opts.k])).rows;
+      return (
+        await q.query(
+          `SELECT id, text, title, source, start_offset, end_offset, embedding ${op} $1::vector AS d FROM ${this.table} ORDER BY embedding ${op} $1::vector LIMIT $2`,
+          [v, opts.k],
+        )
+      ).rows;
     });
     return rows.map((r) => {
       const passage: Passage = { id: r.id, text: r.text, source: r.source, start: r.start_offset, end: r.end_offset };

@@ -15,7 +15,14 @@ import * as tf from '@tensorflow/tfjs';
 export type PoolingMode = 'cls' | 'mean' | 'max' | 'mean_sqrt_len_tokens' | 'weightedmean' | 'lasttoken';
 
 /** Every mode, in the order sentence-transformers' legacy `pooling_mode_*` flags concatenate them. */
-export const POOLING_MODES: readonly PoolingMode[] = Object.freeze(['cls', 'max', 'mean', 'mean_sqrt_len_tokens', 'weightedmean', 'lasttoken']);
+export const POOLING_MODES: readonly PoolingMode[] = Object.freeze([
+  'cls',
+  'max',
+  'mean',
+  'mean_sqrt_len_tokens',
+  'weightedmean',
+  'lasttoken',
+]);
 
 /** One mode, or several whose vectors are concatenated in the order given (as sentence-transformers 6.x `pooling_mode`). */
 export type Pooling = PoolingMode | readonly PoolingMode[];
@@ -126,11 +133,17 @@ function poolOne(mode: PoolingMode, hidden: tf.Tensor, mask: tf.Tensor): tf.Tens
 export function pool(pooling: Pooling, hidden: tf.Tensor, mask: tf.Tensor): tf.Tensor {
   const given = typeof pooling === 'string' ? [pooling] : pooling;
   const unknown = given.find((m) => !POOLING_MODES.includes(m));
-  if (unknown !== undefined) throw new Error(`unknown pooling mode "${unknown as string}" (valid: ${POOLING_MODES.join(', ')})`);
+  if (unknown !== undefined)
+    throw new Error(`unknown pooling mode "${unknown as string}" (valid: ${POOLING_MODES.join(', ')})`);
   const modes = poolingModes(pooling);
   if (modes.length === 0) throw new Error(`pool: no pooling mode given (valid: ${POOLING_MODES.join(', ')})`);
   if (modes.length === 1) return poolOne(modes[0]!, hidden, mask);
-  return tf.tidy(() => tf.concat(modes.map((m) => poolOne(m, hidden, mask)), 1));
+  return tf.tidy(() =>
+    tf.concat(
+      modes.map((m) => poolOne(m, hidden, mask)),
+      1,
+    ),
+  );
 }
 
 /** Row-wise L2 normalisation x / max(‖x‖₂, eps) (PyTorch's F.normalize). x [b, h] -> [b, h]. */

@@ -78,7 +78,13 @@ export async function loadBeirDataset(dir: string, split = 'test'): Promise<IrDa
   const corpusFile = path.join(dir, 'corpus.jsonl');
   const corpus: Passage[] = parseJsonl(await readText(corpusFile, 'BEIR corpus'), corpusFile).map((row) => {
     const text = str(row, 'text', corpusFile);
-    const p: Passage = { id: str(row, '_id', corpusFile), text, source: str(row, '_id', corpusFile), start: 0, end: text.length };
+    const p: Passage = {
+      id: str(row, '_id', corpusFile),
+      text,
+      source: str(row, '_id', corpusFile),
+      start: 0,
+      end: text.length,
+    };
     const title = row.value.title;
     if (typeof title === 'string' && title !== '') p.title = title;
     return p;

@@ -110,7 +110,8 @@ export function sentenceTransformersFiles(
   dense: readonly { path: string; config: DenseConfig }[] = [],
 ): Record<string, string> {
   const modules: { idx: number; name: string; path: string; type: string }[] = [];
-  const add = (kind: ModuleKind, p: string) => modules.push({ idx: modules.length, name: String(modules.length), path: p, type: WRITTEN_TYPE[kind] });
+  const add = (kind: ModuleKind, p: string) =>
+    modules.push({ idx: modules.length, name: String(modules.length), path: p, type: WRITTEN_TYPE[kind] });
   add('Transformer', '');
   add('Pooling', POOLING_DIR);
   const files: Record<string, string> = {};
@@ -188,57 +189,102 @@ function isEmpty(v: unknown): boolean {
 
 function refuseUnknownKeys(file: string, cfg: Record<string, unknown>, known: readonly string[], what: string): void {
   const unknown = Object.keys(cfg).filter((k) => !known.includes(k));
-  if (unknown.length) throw new Error(`${file}: ${what} key "${unknown[0]}" is not supported (known: ${known.join(', ')})`);
+  if (unknown.length)
+    throw new Error(`${file}: ${what} key "${unknown[0]}" is not supported (known: ${known.join(', ')})`);
 }
 
 /** A Pooling module's config (legacy flags or 6.x `pooling_mode`) → modes and include_prompt. */
-async function readPoolingConfig(file: string, hiddenSize?: number): Promise<{ pooling: Pooling; includePrompt: boolean; width?: number }> {
+async function readPoolingConfig(
+  file: string,
+  hiddenSize?: number,
+): Promise<{ pooling: Pooling; includePrompt: boolean; width?: number }> {
   const cfg = await readJsonObjectIfPresent(file);
   if (cfg === undefined) throw new Error(`${file}: file not found (modules.json lists a Pooling module there)`);
-  const known = ['word_embedding_dimension', 'embedding_dimension', 'pooling_mode', 'include_prompt', ...Object.values(POOLING_FLAGS)];
+  const known = [
+    'word_embedding_dimension',
+    'embedding_dimension',
+    'pooling_mode',
+    'include_prompt',
+    ...Object.values(POOLING_FLAGS),
+  ];
   refuseUnknownKeys(file, cfg, known, 'Pooling');
   let modes: PoolingMode[];
   if (cfg.pooling_mode !== undefined && cfg.pooling_mode !== null) {
     const raw = typeof cfg.pooling_mode === 'string' ? [cfg.pooling_mode] : cfg.pooling_mode;
-    if (!Array.isArray(raw) || raw.length === 0) throw new Error(`${file}: "pooling_mode" must be a mode name or a non-empty list of them (valid: ${POOLING_MODES.join(', ')})`);
+    if (!Array.isArray(raw) || raw.length === 0)
+      throw new Error(
+        `${file}: "pooling_mode" must be a mode name or a non-empty list of them (valid: ${POOLING_MODES.join(', ')})`,
+      );
     for (const m of raw) {
       if (!POOLING_MODES.includes(m as PoolingMode)) {
-        throw new Error(`${file}: pooling mode ${JSON.stringify(m)} is not supported (valid: ${POOLING_MODES.join(', ')})`);
+        throw new Error(
+          `${file}: pooling mode ${JSON.stringify(m)} is not supported (valid: ${POOLING_MODES.join(', ')})`,
+        );
       }
     }
     modes = raw as PoolingMode[];
   } else {
     for (const flag of Object.values(POOLING_FLAGS)) {
-      if (cfg[flag] !== undefined && typeof cfg[flag] !== 'boolean') throw new Error(`${file}: "${flag}" must be true or false`);
+      if (cfg[flag] !== undefined && typeof cfg[flag] !== 'boolean')
+        throw new Error(`${file}: "${flag}" must be true or false`);
     }
     // sentence-transformers 6.x: the flags that are true, in its order; none true means mean.
     modes = POOLING_MODES.filter((m) => cfg[POOLING_FLAGS[m]] === true);
     if (modes.length === 0) modes = ['mean'];
   }
   const width = cfg.embedding_dimension ?? cfg.word_embedding_dimension;
-  if (width !== undefined && (!Number.isInteger(width) || (width as number) < 1)) throw new Error(`${file}: the pooling width must be a positive integer, got ${JSON.stringify(width)}`);
+  if (width !== undefined && (!Number.isInteger(width) || (width as number) < 1))
+    throw new Error(`${file}: the pooling width must be a positive integer, got ${JSON.stringify(width)}`);
   if (hiddenSize !== undefined && width !== undefined && width !== hiddenSize) {
-    throw new Error(`${file}: the pooling width (${JSON.stringify(width)}) differs from the transformer's hidden_size (${hiddenSize})`);
+    throw new Error(
+      `${file}: the pooling width (${JSON.stringify(width)}) differs from the transformer's hidden_size (${hiddenSize})`,
+    );
   }
-  if (cfg.include_prompt !== undefined && typeof cfg.include_prompt !== 'boolean') throw new Error(`${file}: "include_prompt" must be true or false`);
-  if (new Set(modes).size !== modes.length) throw new Error(`${file}: a pooling mode is listed twice in ${JSON.stringify(modes)}`);
-  return { pooling: modes.length === 1 ? modes[0]! : modes, includePrompt: cfg.include_prompt !== false, ...(width !== undefined ? { width: width as number } : {}) };
+  if (cfg.include_prompt !== undefined && typeof cfg.include_prompt !== 'boolean')
+    throw new Error(`${file}: "include_prompt" must be true or false`);
+  if (new Set(modes).size !== modes.length)
+    throw new Error(`${file}: a pooling mode is listed twice in ${JSON.stringify(modes)}`);
+  return {
+    pooling: modes.length === 1 ? modes[0]! : modes,
+    includePrompt: cfg.include_prompt !== false,
+    ...(width !== undefined ? { width: width as number } : {}),
+  };
 }
 
 /** A Dense module's config.json, checked; its weights must be safetensors. */
-async function readDenseModule(dir: string, modulePath: string, inFeatures: number | undefined): Promise<DenseModuleSpec> {
+async function readDenseModule(
+  dir: string,
+  modulePath: string,
+  inFeatures: number | undefined,
+): Promise<DenseModuleSpec> {
   const moduleDir = path.join(dir, modulePath);
   const file = path.join(moduleDir, 'config.json');
   const cfg = await readJsonObjectIfPresent(file);
   if (cfg === undefined) throw new Error(`${file}: file not found (modules.json lists a Dense module there)`);
-  refuseUnknownKeys(file, cfg, ['in_features', 'out_features', 'bias', 'activation_function', 'module_input_name', 'module_output_name', 'use_residual'], 'Dense');
+  refuseUnknownKeys(
+    file,
+    cfg,
+    [
+      'in_features',
+      'out_features',
+      'bias',
+      'activation_function',
+      'module_input_name',
+      'module_output_name',
+      'use_residual',
+    ],
+    'Dense',
+  );
   for (const key of ['in_features', 'out_features'] as const) {
-    if (!Number.isInteger(cfg[key]) || (cfg[key] as number) < 1) throw new Error(`${file}: "${key}" must be a positive integer, got ${JSON.stringify(cfg[key])}`);
+    if (!Number.isInteger(cfg[key]) || (cfg[key] as number) < 1)
+      throw new Error(`${file}: "${key}" must be a positive integer, got ${JSON.stringify(cfg[key])}`);
   }
   if (cfg.bias !== undefined && typeof cfg.bias !== 'boolean') throw new Error(`${file}: "bias" must be true or false`);
   const activation = cfg.activation_function ?? DEFAULT_DENSE_ACTIVATION;
   if (typeof activation !== 'string' || !(activation in DENSE_ACTIVATIONS)) {
-    throw new Error(`${file}: activation_function ${JSON.stringify(activation)} is not supported (supported: ${Object.keys(DENSE_ACTIVATIONS).join(', ')})`);
+    throw new Error(
+      `${file}: activation_function ${JSON.stringify(activation)} is not supported (supported: ${Object.keys(DENSE_ACTIVATIONS).join(', ')})`,
+    );
   }
   for (const key of ['module_input_name', 'module_output_name'] as const) {
     if (cfg[key] !== undefined && cfg[key] !== null && cfg[key] !== 'sentence_embedding') {
@@ -247,13 +293,17 @@ async function readDenseModule(dir: string, modulePath: string, inFeatures: numb
   }
   if (cfg.use_residual === true) throw new Error(`${file}: "use_residual": true is not supported`);
   if (inFeatures !== undefined && cfg.in_features !== inFeatures) {
-    throw new Error(`${file}: "in_features" is ${cfg.in_features as number} but the module before it gives ${inFeatures}-wide vectors`);
+    throw new Error(
+      `${file}: "in_features" is ${cfg.in_features as number} but the module before it gives ${inFeatures}-wide vectors`,
+    );
   }
   const weightsFile = path.join(moduleDir, 'model.safetensors');
   if (!(await exists(weightsFile))) {
     const bin = path.join(moduleDir, 'pytorch_model.bin');
     if (await exists(bin)) {
-      throw new Error(`${bin}: PyTorch pickle weights are not read (only model.safetensors); convert them, e.g. with sentence-transformers: model.save(dir, safe_serialization=True)`);
+      throw new Error(
+        `${bin}: PyTorch pickle weights are not read (only model.safetensors); convert them, e.g. with sentence-transformers: model.save(dir, safe_serialization=True)`,
+      );
     }
     throw new Error(`${weightsFile}: file not found (the Dense module's weights)`);
   }
@@ -294,14 +344,27 @@ async function readTransformerConfig(transformerDir: string): Promise<{ maxLengt
     file,
     cfg,
     [
-      'max_seq_length', 'do_lower_case', 'transformer_task', 'modality_config', 'module_output_name', 'processing_kwargs', 'unpad_inputs',
-      'model_args', 'model_kwargs', 'tokenizer_args', 'processor_kwargs', 'config_args', 'config_kwargs', 'backend',
+      'max_seq_length',
+      'do_lower_case',
+      'transformer_task',
+      'modality_config',
+      'module_output_name',
+      'processing_kwargs',
+      'unpad_inputs',
+      'model_args',
+      'model_kwargs',
+      'tokenizer_args',
+      'processor_kwargs',
+      'config_args',
+      'config_kwargs',
+      'backend',
     ],
     'Transformer',
   );
   const out: { maxLength?: number; lowercase?: boolean } = {};
   if (cfg.max_seq_length !== undefined && cfg.max_seq_length !== null) {
-    if (!Number.isInteger(cfg.max_seq_length)) throw new Error(`${file}: "max_seq_length" must be an integer, got ${JSON.stringify(cfg.max_seq_length)}`);
+    if (!Number.isInteger(cfg.max_seq_length))
+      throw new Error(`${file}: "max_seq_length" must be an integer, got ${JSON.stringify(cfg.max_seq_length)}`);
     out.maxLength = cfg.max_seq_length as number;
   }
   if (cfg.do_lower_case !== undefined) {
@@ -309,19 +372,37 @@ async function readTransformerConfig(transformerDir: string): Promise<{ maxLengt
     out.lowercase = cfg.do_lower_case;
   }
   if (cfg.transformer_task !== undefined && cfg.transformer_task !== 'feature-extraction') {
-    throw new Error(`${file}: "transformer_task" ${JSON.stringify(cfg.transformer_task)} is not supported (only "feature-extraction")`);
+    throw new Error(
+      `${file}: "transformer_task" ${JSON.stringify(cfg.transformer_task)} is not supported (only "feature-extraction")`,
+    );
   }
-  if (cfg.module_output_name !== undefined && cfg.module_output_name !== null && cfg.module_output_name !== 'token_embeddings') {
-    throw new Error(`${file}: "module_output_name" ${JSON.stringify(cfg.module_output_name)} is not supported (only "token_embeddings")`);
+  if (
+    cfg.module_output_name !== undefined &&
+    cfg.module_output_name !== null &&
+    cfg.module_output_name !== 'token_embeddings'
+  ) {
+    throw new Error(
+      `${file}: "module_output_name" ${JSON.stringify(cfg.module_output_name)} is not supported (only "token_embeddings")`,
+    );
   }
   if (cfg.modality_config !== undefined) {
     const m = cfg.modality_config;
     const text = isObject(m) ? m.text : undefined;
-    const ok = isObject(m) && Object.keys(m).length === 1 && isObject(text) && text.method === 'forward' && text.method_output_name === 'last_hidden_state';
-    if (!ok) throw new Error(`${file}: "modality_config" ${JSON.stringify(m)} is not supported (only text through forward → last_hidden_state)`);
+    const ok =
+      isObject(m) &&
+      Object.keys(m).length === 1 &&
+      isObject(text) &&
+      text.method === 'forward' &&
+      text.method_output_name === 'last_hidden_state';
+    if (!ok)
+      throw new Error(
+        `${file}: "modality_config" ${JSON.stringify(m)} is not supported (only text through forward → last_hidden_state)`,
+      );
   }
-  if (!isEmpty(cfg.processing_kwargs)) throw new Error(`${file}: "processing_kwargs" ${JSON.stringify(cfg.processing_kwargs)} is not supported`);
-  if (cfg.backend !== undefined && cfg.backend !== 'torch') throw new Error(`${file}: "backend" ${JSON.stringify(cfg.backend)} is not supported (only "torch" weights)`);
+  if (!isEmpty(cfg.processing_kwargs))
+    throw new Error(`${file}: "processing_kwargs" ${JSON.stringify(cfg.processing_kwargs)} is not supported`);
+  if (cfg.backend !== undefined && cfg.backend !== 'torch')
+    throw new Error(`${file}: "backend" ${JSON.stringify(cfg.backend)} is not supported (only "torch" weights)`);
   for (const key of ['model_args', 'model_kwargs', 'config_args', 'config_kwargs'] as const) {
     const v = cfg[key];
     if (isEmpty(v)) continue;
@@ -356,25 +437,37 @@ async function readStConfig(dir: string): Promise<Partial<EncoderSettings>> {
   const file = path.join(dir, ST_CONFIG_FILE);
   const st = await readJsonObjectIfPresent(file);
   if (st === undefined) return {};
-  refuseUnknownKeys(file, st, ['__version__', 'prompts', 'default_prompt_name', 'similarity_fn_name', 'model_type'], 'sentence-transformers');
+  refuseUnknownKeys(
+    file,
+    st,
+    ['__version__', 'prompts', 'default_prompt_name', 'similarity_fn_name', 'model_type'],
+    'sentence-transformers',
+  );
   if (st.model_type !== undefined && st.model_type !== 'SentenceTransformer') {
-    throw new Error(`${file}: "model_type" ${JSON.stringify(st.model_type)} is not supported (only "SentenceTransformer" bi-encoders)`);
+    throw new Error(
+      `${file}: "model_type" ${JSON.stringify(st.model_type)} is not supported (only "SentenceTransformer" bi-encoders)`,
+    );
   }
   const sim = st.similarity_fn_name;
   if (sim !== undefined && sim !== null && sim !== 'cosine' && sim !== 'dot') {
-    throw new Error(`${file}: "similarity_fn_name" ${JSON.stringify(sim)} is not supported (the indexes rank by cosine or dot)`);
+    throw new Error(
+      `${file}: "similarity_fn_name" ${JSON.stringify(sim)} is not supported (the indexes rank by cosine or dot)`,
+    );
   }
   const prompts = st.prompts ?? {};
   if (!isObject(prompts)) throw new Error(`${file}: "prompts" must be an object of name → prefix`);
   for (const [name, value] of Object.entries(prompts)) {
-    if (typeof value !== 'string') throw new Error(`${file}: prompts.${name} must be a string, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'string')
+      throw new Error(`${file}: prompts.${name} must be a string, got ${JSON.stringify(value)}`);
   }
   const p = prompts as Record<string, string>;
   const defaultName = st.default_prompt_name;
   let defaultPrompt: string | undefined;
   if (defaultName !== undefined && defaultName !== null) {
     if (typeof defaultName !== 'string' || !(defaultName in p)) {
-      throw new Error(`${file}: "default_prompt_name" ${JSON.stringify(defaultName)} is not one of the prompts (${Object.keys(p).join(', ') || 'none'})`);
+      throw new Error(
+        `${file}: "default_prompt_name" ${JSON.stringify(defaultName)} is not one of the prompts (${Object.keys(p).join(', ') || 'none'})`,
+      );
     }
     defaultPrompt = p[defaultName];
   }
@@ -396,19 +489,28 @@ export function poolingFromModelName(name: string): PoolingMode | undefined {
 }
 
 /** The no-modules.json rule (see the file comment). */
-async function defaultPooling(dir: string, hiddenSize?: number): Promise<{ pooling: Pooling; includePrompt?: boolean; width?: number; rule: string }> {
+async function defaultPooling(
+  dir: string,
+  hiddenSize?: number,
+): Promise<{ pooling: Pooling; includePrompt?: boolean; width?: number; rule: string }> {
   const poolingFile = path.join(dir, POOLING_DIR, 'config.json');
   if (await exists(poolingFile)) {
     const { pooling, includePrompt, width } = await readPoolingConfig(poolingFile, hiddenSize);
     return { pooling, includePrompt, width, rule: `${poolingFile} (no modules.json)` };
   }
   const config = await readJsonObjectIfPresent(path.join(dir, 'config.json'));
-  const names = [typeof config?._name_or_path === 'string' ? config._name_or_path : '', path.resolve(dir).split(path.sep).slice(-3).join('/')];
+  const names = [
+    typeof config?._name_or_path === 'string' ? config._name_or_path : '',
+    path.resolve(dir).split(path.sep).slice(-3).join('/'),
+  ];
   for (const name of names) {
     const mode = name ? poolingFromModelName(name) : undefined;
     if (mode) return { pooling: mode, rule: `no modules.json: "${name}" names the BGE family, which pools with CLS` };
   }
-  return { pooling: 'mean', rule: 'no modules.json: mean pooling, as sentence-transformers builds for a plain directory' };
+  return {
+    pooling: 'mean',
+    rule: 'no modules.json: mean pooling, as sentence-transformers builds for a plain directory',
+  };
 }
 
 /**
@@ -430,11 +532,17 @@ export async function readSentenceTransformersDir(dir: string, hiddenSize?: numb
         throw new Error(`${modulesFile}: entry ${i} must be an object with string "type" and "path"`);
       }
       const match = TYPE_PATTERN.exec(m.type);
-      if (!match) throw new Error(`${modulesFile}: module type "${m.type}" is not supported (supported: sentence_transformers ${SUPPORTED_MODULES.join(', ')})`);
+      if (!match)
+        throw new Error(
+          `${modulesFile}: module type "${m.type}" is not supported (supported: sentence_transformers ${SUPPORTED_MODULES.join(', ')})`,
+        );
       if (!isEmpty(m.kwargs) && !(Array.isArray(m.kwargs) && m.kwargs.length === 0)) {
-        throw new Error(`${modulesFile}: entry ${i} ("${m.type}") has forward kwargs ${JSON.stringify(m.kwargs)}, which are not supported`);
+        throw new Error(
+          `${modulesFile}: entry ${i} ("${m.type}") has forward kwargs ${JSON.stringify(m.kwargs)}, which are not supported`,
+        );
       }
-      if (path.isAbsolute(m.path) || m.path.split(/[\\/]/).includes('..')) throw new Error(`${modulesFile}: entry ${i} has path "${m.path}" outside the directory`);
+      if (path.isAbsolute(m.path) || m.path.split(/[\\/]/).includes('..'))
+        throw new Error(`${modulesFile}: entry ${i} has path "${m.path}" outside the directory`);
       return { kind: match[1] as ModuleKind, path: m.path };
     });
     const order = kinds.map((k) => k.kind).join(' → ');
@@ -444,8 +552,14 @@ export async function readSentenceTransformersDir(dir: string, hiddenSize?: numb
     }
     const rest = kinds.slice(2);
     const firstNormalize = rest.findIndex((k) => k.kind === 'Normalize');
-    if (rest.some((k, i) => (k.kind !== 'Dense' && k.kind !== 'Normalize') || (k.kind === 'Normalize' && i !== rest.length - 1))) {
-      throw new Error(`${modulesFile}: modules ${order} are not supported (expected ${expected}; Normalize must be last)`);
+    if (
+      rest.some(
+        (k, i) => (k.kind !== 'Dense' && k.kind !== 'Normalize') || (k.kind === 'Normalize' && i !== rest.length - 1),
+      )
+    ) {
+      throw new Error(
+        `${modulesFile}: modules ${order} are not supported (expected ${expected}; Normalize must be last)`,
+      );
     }
     transformerDir = path.join(dir, kinds[0].path);
     const poolingFile = path.join(dir, kinds[1].path, 'config.json');
@@ -475,7 +589,8 @@ export async function readSentenceTransformersDir(dir: string, hiddenSize?: numb
   if (transformer.maxLength !== undefined) settings.maxLength = transformer.maxLength;
   if (transformer.lowercase !== undefined) settings.lowercase = transformer.lowercase;
   Object.assign(settings, await readStConfig(dir));
-  const tokenizerMaxLength = transformer.maxLength === undefined ? await readTokenizerMaxLength(transformerDir) : undefined;
+  const tokenizerMaxLength =
+    transformer.maxLength === undefined ? await readTokenizerMaxLength(transformerDir) : undefined;
   return {
     transformerDir,
     settings,

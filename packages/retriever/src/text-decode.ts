@@ -63,7 +63,8 @@ export async function readTextFile(file: string, opts: Partial<IngestOptions> = 
   const o = { ...DEFAULT_INGEST_OPTIONS, ...opts };
   const decoded = decodeUtf8(await readFile(file));
   if (decoded.text === null) {
-    if (o.strict) throw new Error(`${file}: binary file, not text (remove it, or rename it so it is not a .txt/.md/.jsonl/.csv)`);
+    if (o.strict)
+      throw new Error(`${file}: binary file, not text (remove it, or rename it so it is not a .txt/.md/.jsonl/.csv)`);
     o.warn(`${file}: skipped, it is a binary file, not text`);
     return null;
   }

@@ -25,7 +25,10 @@ import { loadOnnxEncoder } from '../src/onnx-encoder';
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const bertTiny = path.join(path.resolve(repoRoot, '../shared'), 'fixtures', 'hf-tiny', 'bert-tiny');
 const ort = await loadOnnxRuntime();
-if (!ort) console.warn('bert-onnx.test: skipped — onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL_CUDA=skip pnpm install)');
+if (!ort)
+  console.warn(
+    'bert-onnx.test: skipped — onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL_CUDA=skip pnpm install)',
+  );
 if (!existsSync(bertTiny)) console.warn(`bert-onnx.test: skipped — fixture ${bertTiny} is missing`);
 
 const TEXTS = [
@@ -46,12 +49,16 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 async function copyDir(from: string, to: string): Promise<string> {
   await mkdir(to, { recursive: true });
-  for (const f of await readdir(from, { withFileTypes: true })) if (f.isFile()) await copyFile(path.join(from, f.name), path.join(to, f.name));
+  for (const f of await readdir(from, { withFileTypes: true }))
+    if (f.isFile()) await copyFile(path.join(from, f.name), path.join(to, f.name));
   return to;
 }
 
 interface Ref {
-  forward: { inputs: Record<string, number[][]>; outputs: Record<string, { data: number[] | number[][][]; shape: number[] }> }[];
+  forward: {
+    inputs: Record<string, number[][]>;
+    outputs: Record<string, { data: number[] | number[][][]; shape: number[] }>;
+  }[];
 }
 
 describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime', () => {
@@ -76,7 +83,11 @@ describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime
     const ids = ref.inputs.input_ids!;
     const shape = [ids.length, ids[0]!.length];
     const t = (rows: number[][]) => new ort!.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), shape);
-    const out = await session.run({ input_ids: t(ids), attention_mask: t(ref.inputs.attention_mask!), token_type_ids: t(ref.inputs.token_type_ids!) });
+    const out = await session.run({
+      input_ids: t(ids),
+      attention_mask: t(ref.inputs.attention_mask!),
+      token_type_ids: t(ref.inputs.token_type_ids!),
+    });
     const got = out.last_hidden_state!.data as Float32Array;
     const want = (ref.outputs.last_hidden_state!.data as number[][][]).flat(2);
     expect(out.last_hidden_state!.dims).toEqual(ref.outputs.last_hidden_state!.shape);
@@ -84,7 +95,8 @@ describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime
     const hidden = shape[1] === undefined ? 0 : ref.outputs.last_hidden_state!.shape[2]!;
     let m = 0;
     mask.forEach((on, pos) => {
-      if (on) for (let h = 0; h < hidden; h++) m = Math.max(m, Math.abs(got[pos * hidden + h]! - want[pos * hidden + h]!));
+      if (on)
+        for (let h = 0; h < hidden; h++) m = Math.max(m, Math.abs(got[pos * hidden + h]! - want[pos * hidden + h]!));
     });
     expect(m).toBeLessThan(1e-4);
     await session.release();
@@ -103,7 +115,9 @@ describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime
       for (let i = 0; i < TEXTS.length; i++) expect(maxDiff(a[i]!, b[i]!)).toBeLessThan(1e-4);
     }
     // Prefixes matter (so the comparison above covered them): query and passage vectors differ.
-    expect(maxDiff((await onnxEnc.embedQueries(['a cat']))[0]!, (await onnxEnc.embedPassages(['a cat']))[0]!)).toBeGreaterThan(1e-3);
+    expect(
+      maxDiff((await onnxEnc.embedQueries(['a cat']))[0]!, (await onnxEnc.embedPassages(['a cat']))[0]!),
+    ).toBeGreaterThan(1e-3);
     tfEnc.dispose();
     onnxEnc.dispose();
   });
@@ -135,7 +149,7 @@ describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime
     enc.dispose();
   });
 
-  it("never writes into a read-only model directory or over a model.onnx it did not write (the cache gets the export)", async () => {
+  it('never writes into a read-only model directory or over a model.onnx it did not write (the cache gets the export)', async () => {
     const cache = path.join(tmp, 'cache');
     const saved = process.env.DALM_CACHE_DIR;
     process.env.DALM_CACHE_DIR = cache;
@@ -162,11 +176,23 @@ describe.skipIf(!ort || !existsSync(bertTiny))('BERT ONNX export on ONNX Runtime
   });
 
   it('embeds as the tfjs encoder does for a from-scratch encoder (gelu_new, max pooling, unnormalised)', async () => {
-    const corpus = [...TEXTS, 'the virus binds the receptor', 'incubation period of five days', 'masks reduce transmission'];
+    const corpus = [
+      ...TEXTS,
+      'the virus binds the receptor',
+      'incubation period of five days',
+      'masks reduce transmission',
+    ];
     const tokenizer = trainWordPiece(corpus, { vocabSize: 200 });
     const scratch = createEncoder({
       tokenizer,
-      config: { hidden_size: 48, num_hidden_layers: 3, num_attention_heads: 4, intermediate_size: 96, hidden_act: 'gelu_new', max_position_embeddings: 64 },
+      config: {
+        hidden_size: 48,
+        num_hidden_layers: 3,
+        num_attention_heads: 4,
+        intermediate_size: 96,
+        hidden_act: 'gelu_new',
+        max_position_embeddings: 64,
+      },
       settings: { pooling: 'max', normalize: false, maxLength: 16, queryPrefix: 'q: ' },
       seed: 7,
     });

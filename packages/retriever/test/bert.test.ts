@@ -27,12 +27,20 @@ interface Reference {
   tokenizer: { cases: { text: string; ids: number[] }[] };
   forward: {
     inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][] };
-    outputs: Record<'last_hidden_state' | 'pooler_output' | 'cls' | 'mean_pooled' | 'mean_pooled_normalized', RefTensor>;
+    outputs: Record<
+      'last_hidden_state' | 'pooler_output' | 'cls' | 'mean_pooled' | 'mean_pooled_normalized',
+      RefTensor
+    >;
   }[];
 }
 
 /** Largest |a − b| over entries where `keep(index path)` holds. */
-function maxAbsDiff(actual: unknown, expected: unknown, keep: (idx: number[]) => boolean = () => true, idx: number[] = []): number {
+function maxAbsDiff(
+  actual: unknown,
+  expected: unknown,
+  keep: (idx: number[]) => boolean = () => true,
+  idx: number[] = [],
+): number {
   if (typeof expected === 'number') return keep(idx) ? Math.abs((actual as number) - expected) : 0;
   const e = expected as unknown[];
   const a = actual as unknown[];
@@ -43,7 +51,9 @@ function maxAbsDiff(actual: unknown, expected: unknown, keep: (idx: number[]) =>
 }
 
 describe.skipIf(!existsSync(bertTiny))('BERT parity with transformers on bert-tiny', () => {
-  const ref = existsSync(bertTiny) ? (JSON.parse(readFileSync(path.join(bertTiny, 'reference.json'), 'utf8')) as Reference) : null!;
+  const ref = existsSync(bertTiny)
+    ? (JSON.parse(readFileSync(path.join(bertTiny, 'reference.json'), 'utf8')) as Reference)
+    : null!;
   const batch = ref ? ref.forward[0]! : null!;
   const mask = batch?.inputs.attention_mask;
 
@@ -87,7 +97,11 @@ describe.skipIf(!existsSync(bertTiny))('BERT parity with transformers on bert-ti
         const expected = batch.outputs;
         expect(expected.last_hidden_state.shape).toEqual([5, 22, 32]);
         const diffs = {
-          last_hidden_state: maxAbsDiff(out.last_hidden_state, expected.last_hidden_state.data, ([b, t]) => mask[b!]![t!] === 1),
+          last_hidden_state: maxAbsDiff(
+            out.last_hidden_state,
+            expected.last_hidden_state.data,
+            ([b, t]) => mask[b!]![t!] === 1,
+          ),
           pooler_output: maxAbsDiff(out.pooler_output, expected.pooler_output.data),
           cls: maxAbsDiff(out.cls, expected.cls.data),
           mean_pooled: maxAbsDiff(out.mean_pooled, expected.mean_pooled.data),
@@ -100,9 +114,18 @@ describe.skipIf(!existsSync(bertTiny))('BERT parity with transformers on bert-ti
       it('embeds texts end to end (tokenize → bucketed batches → mean → L2) to the reference vectors', async () => {
         const normed = await loadEncoder(bertTiny); // defaults of a plain HF dir: mean pooling, normalised
         try {
-          expect(normed.settings).toMatchObject({ pooling: 'mean', normalize: true, queryPrefix: '', passagePrefix: '', maxLength: 64 });
+          expect(normed.settings).toMatchObject({
+            pooling: 'mean',
+            normalize: true,
+            queryPrefix: '',
+            passagePrefix: '',
+            maxLength: 64,
+          });
           const vectors = await normed.embedPassages(ref.tokenizer.cases.map((c) => c.text));
-          const d = maxAbsDiff(vectors.map((v) => [...v]), batch.outputs.mean_pooled_normalized.data);
+          const d = maxAbsDiff(
+            vectors.map((v) => [...v]),
+            batch.outputs.mean_pooled_normalized.data,
+          );
           expect(d).toBeLessThanOrEqual(ATOL);
         } finally {
           normed.dispose();
@@ -152,7 +175,8 @@ describe.skipIf(!existsSync(bertTiny))('BERT parity with transformers on bert-ti
     it('builds no pooler for a checkpoint without one, and a missing tensor is an error naming the source', async () => {
       const raw = await readSafetensors(path.join(bertTiny, 'model.safetensors'));
       const noPooler = new Map<string, HostTensor>();
-      for (const [name, t] of raw) if (!name.startsWith('pooler.')) noPooler.set(name, { shape: t.shape, data: t.data as Float32Array });
+      for (const [name, t] of raw)
+        if (!name.startsWith('pooler.')) noPooler.set(name, { shape: t.shape, data: t.data as Float32Array });
       const { tensors, hasPooler } = bertStateDict(noPooler);
       expect(hasPooler).toBe(false);
       const config = validateBertConfig({ ...JSON.parse(readFileSync(path.join(bertTiny, 'config.json'), 'utf8')) });
@@ -178,7 +202,13 @@ describe.skipIf(!existsSync(bertTiny))('BERT parity with transformers on bert-ti
 describe('BertConfig', () => {
   it('fills defaults and keeps given fields', () => {
     const c = validateBertConfig({ ...SMALL_BERT_CONFIG, vocab_size: 8000 });
-    expect(c).toMatchObject({ hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024, vocab_size: 8000 });
+    expect(c).toMatchObject({
+      hidden_size: 256,
+      num_hidden_layers: 4,
+      num_attention_heads: 4,
+      intermediate_size: 1024,
+      vocab_size: 8000,
+    });
     expect(c.hidden_act).toBe('gelu');
     expect(c.layer_norm_eps).toBe(1e-12);
   });
@@ -187,9 +217,15 @@ describe('BertConfig', () => {
     expect(() => validateBertConfig({ hidden_size: 30, num_attention_heads: 4 })).toThrow(
       /"hidden_size" \(30\) must be divisible by "num_attention_heads" \(4\)/,
     );
-    expect(() => validateBertConfig({ hidden_act: 'tanh' })).toThrow(/"hidden_act" must be one of gelu, gelu_new, .*; got "tanh"/);
-    expect(() => validateBertConfig({ num_hidden_layers: 0 })).toThrow(/"num_hidden_layers" must be a positive integer, got 0/);
-    expect(() => validateBertConfig({ vocab_size: 10, pad_token_id: 10 })).toThrow(/"pad_token_id" must be an integer in \[0, 10\)/);
+    expect(() => validateBertConfig({ hidden_act: 'tanh' })).toThrow(
+      /"hidden_act" must be one of gelu, gelu_new, .*; got "tanh"/,
+    );
+    expect(() => validateBertConfig({ num_hidden_layers: 0 })).toThrow(
+      /"num_hidden_layers" must be a positive integer, got 0/,
+    );
+    expect(() => validateBertConfig({ vocab_size: 10, pad_token_id: 10 })).toThrow(
+      /"pad_token_id" must be an integer in \[0, 10\)/,
+    );
     expect(() => validateBertConfig({ position_embedding_type: 'relative_key' } as never, 'x/config.json')).toThrow(
       /^x\/config\.json: "position_embedding_type" must be "absolute"/,
     );
@@ -197,9 +233,20 @@ describe('BertConfig', () => {
 
   it('rejects inputs longer than max_position_embeddings', async () => {
     await tf.setBackend('cpu');
-    const model = new BertModel(validateBertConfig({ vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 4 }));
+    const model = new BertModel(
+      validateBertConfig({
+        vocab_size: 10,
+        hidden_size: 8,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        intermediate_size: 16,
+        max_position_embeddings: 4,
+      }),
+    );
     const ids = tf.zeros([1, 5], 'int32');
-    expect(() => model.forward(ids, tf.onesLike(ids))).toThrow(/sequence length 5 exceeds max_position_embeddings \(4\)/);
+    expect(() => model.forward(ids, tf.onesLike(ids))).toThrow(
+      /sequence length 5 exceeds max_position_embeddings \(4\)/,
+    );
     tf.dispose(ids);
     model.dispose();
   });

@@ -4,7 +4,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bm25Index, bm25Tokenize, validateBm25Config, type Passage } from '../src/index';
 
-const P = (id: string, text: string, title?: string): Passage => ({ id, text, source: id, start: 0, end: text.length, ...(title ? { title } : {}) });
+const P = (id: string, text: string, title?: string): Passage => ({
+  id,
+  text,
+  source: id,
+  start: 0,
+  end: text.length,
+  ...(title ? { title } : {}),
+});
 // Lengths 3, 6, 3 → avgdl 4, N 3. k1 0.9, b 0.4.
 const toy = [P('d1', 'The cat sat.'), P('d2', 'the dog sat on the MAT'), P('d3', 'cat, cat; dog')];
 
@@ -33,7 +40,7 @@ describe('Bm25Index on a 3-document toy corpus', () => {
     const hits = await bm.search('cat', { k: 10 });
     expect(hits.map((h) => h.id)).toEqual(['d3', 'd1']);
     expect(hits[0]!.score).toBeCloseTo(0.6355921, 6);
-    expect(hits[1]!.score).toBeCloseTo(0.4933740, 6);
+    expect(hits[1]!.score).toBeCloseTo(0.493374, 6);
   });
   it('sums over query terms: "cat dog mat"', async () => {
     // idf(mat) = ln(1 + 2.5/1.5) = ln(8/3); d2 (|d| 6): norm = 1 + 0.9·(0.6 + 0.4·6/4) = 2.08
@@ -41,7 +48,7 @@ describe('Bm25Index on a 3-document toy corpus', () => {
     // d3 = 0.6355921 + ln1.6·1.9/1.81 = 1.1289661;  d1 = 0.4933740
     const hits = await bm.search('Cat dog mat?', { k: 2 });
     expect(hits.map((h) => h.id)).toEqual(['d2', 'd3']);
-    expect(hits[0]!.score).toBeCloseTo(1.3252800, 6);
+    expect(hits[0]!.score).toBeCloseTo(1.32528, 6);
     expect(hits[1]!.score).toBeCloseTo(1.1289661, 6);
     expect(await bm.search('unicorn', { k: 5 })).toEqual([]);
   });
@@ -60,7 +67,9 @@ describe('Bm25Index on a 3-document toy corpus', () => {
   it('indexes the title with the text by default', async () => {
     const withTitle = Bm25Index.build([P('t1', 'body words', 'Influenza'), P('t2', 'other words')]);
     expect((await withTitle.search('influenza', { k: 5 })).map((h) => h.id)).toEqual(['t1']);
-    const noTitle = Bm25Index.build([P('t1', 'body words', 'Influenza'), P('t2', 'other words')], { includeTitle: false });
+    const noTitle = Bm25Index.build([P('t1', 'body words', 'Influenza'), P('t2', 'other words')], {
+      includeTitle: false,
+    });
     expect(await noTitle.search('influenza', { k: 5 })).toEqual([]);
   });
   it('saves and loads with identical scores, keeping other files in the directory', async () => {
@@ -73,6 +82,8 @@ describe('Bm25Index on a 3-document toy corpus', () => {
     expect(await readFile(path.join(dir, 'other.txt'), 'utf8')).toBe('keep me');
     await writeFile(path.join(dir, 'bm25.json'), '{oops');
     await expect(Bm25Index.load(dir)).rejects.toThrow(/bm25\.json: corrupt BM25 index file/);
-    await expect(Bm25Index.load(path.join(dir, 'missing'))).rejects.toThrow(/no BM25 index in .*missing: bm25\.json is missing/);
+    await expect(Bm25Index.load(path.join(dir, 'missing'))).rejects.toThrow(
+      /no BM25 index in .*missing: bm25\.json is missing/,
+    );
   });
 });

@@ -1,12 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { chunkDocument, chunkDocuments, validateChunkConfig, wordTokenCounter, type Document, type TokenCounter } from '../src/index';
+import {
+  chunkDocument,
+  chunkDocuments,
+  validateChunkConfig,
+  wordTokenCounter,
+  type Document,
+  type TokenCounter,
+} from '../src/index';
 
 const words = (n: number, from = 0): string => Array.from({ length: n }, (_, i) => `w${from + i}`).join(' ');
 
 describe('wordTokenCounter', () => {
   it('splits words and single punctuation marks, with exact spans', () => {
     const text = 'Hello, wörld: e.g. 3.5';
-    expect(wordTokenCounter(text).map(([s, e]) => text.slice(s, e))).toEqual(['Hello', ',', 'wörld', ':', 'e', '.', 'g', '.', '3', '.', '5']);
+    expect(wordTokenCounter(text).map(([s, e]) => text.slice(s, e))).toEqual([
+      'Hello',
+      ',',
+      'wörld',
+      ':',
+      'e',
+      '.',
+      'g',
+      '.',
+      '3',
+      '.',
+      '5',
+    ]);
   });
 });
 
@@ -37,7 +56,9 @@ describe('chunkDocument', () => {
       'theta iota kappa.',
     ]);
     // Window too short to reach the sentence end: hard cut.
-    expect(chunkDocument(doc, { maxTokens: 8, overlap: 0, boundaryWindow: 0.25 })[0]!.text).toBe('Alpha beta gamma. Delta epsilon zeta eta');
+    expect(chunkDocument(doc, { maxTokens: 8, overlap: 0, boundaryWindow: 0.25 })[0]!.text).toBe(
+      'Alpha beta gamma. Delta epsilon zeta eta',
+    );
   });
 
   it('prefers a paragraph break to a later sentence end', () => {
@@ -51,12 +72,17 @@ describe('chunkDocument', () => {
   it('accepts any token counter (here: one token per character)', () => {
     const chars: TokenCounter = (text) => Array.from(text, (_, i) => [i, i + 1] as [number, number]);
     const doc: Document = { id: 'c', text: 'abcdefghij' };
-    expect(chunkDocument(doc, { maxTokens: 4, overlap: 1, boundaryWindow: 0 }, chars).map((p) => [p.text, p.start, p.end])).toEqual([
+    expect(
+      chunkDocument(doc, { maxTokens: 4, overlap: 1, boundaryWindow: 0 }, chars).map((p) => [p.text, p.start, p.end]),
+    ).toEqual([
       ['abcd', 0, 4],
       ['defg', 3, 7],
       ['ghij', 6, 10],
     ]);
-    const bad: TokenCounter = () => [[2, 4], [1, 3]];
+    const bad: TokenCounter = () => [
+      [2, 4],
+      [1, 3],
+    ];
     expect(() => chunkDocument(doc, {}, bad)).toThrow(/invalid span \[1, 3\] at token 1 of document "c"/);
   });
 
@@ -78,7 +104,9 @@ describe('chunkDocument', () => {
 
   it('returns nothing for an empty document and validates its config', () => {
     expect(chunkDocument({ id: 'e', text: '  \n ' })).toEqual([]);
-    expect(() => validateChunkConfig({ maxTokens: 10, overlap: 10 })).toThrow(/overlap must be an integer with 0 ≤ overlap < maxTokens \(10\), got 10/);
+    expect(() => validateChunkConfig({ maxTokens: 10, overlap: 10 })).toThrow(
+      /overlap must be an integer with 0 ≤ overlap < maxTokens \(10\), got 10/,
+    );
     expect(() => validateChunkConfig({ maxTokens: 0 })).toThrow(/maxTokens must be an integer ≥ 1, got 0/);
   });
 });

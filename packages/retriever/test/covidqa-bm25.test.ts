@@ -21,7 +21,10 @@ describe.skipIf(!existsSync(covidqa))('BM25 on COVID-QA dev (real data)', () => 
     const bm25 = Bm25Index.build(corpus); // k1 0.9, b 0.4, title + text
     const evaluator = new IrEvaluator(queries, qrels);
     const m = await evaluator.evaluate(bm25);
-    console.log('COVID-QA dev BM25:', JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, +v.toFixed(4)]))));
+    console.log(
+      'COVID-QA dev BM25:',
+      JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, +v.toFixed(4)]))),
+    );
     expect(Math.abs(m['ndcg@10']! - 0.587)).toBeLessThanOrEqual(0.01);
     expect(Math.abs(m['recall@5']! - 0.626)).toBeLessThanOrEqual(0.01);
     expect(Math.abs(m['mrr@10']! - 0.574)).toBeLessThanOrEqual(0.01);

@@ -187,7 +187,10 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
         pooling_mode_lasttoken: false,
         include_prompt: true,
       });
-      expect(await readJson(path.join(dir, 'sentence_bert_config.json'))).toEqual({ max_seq_length: 32, do_lower_case: false });
+      expect(await readJson(path.join(dir, 'sentence_bert_config.json'))).toEqual({
+        max_seq_length: 32,
+        do_lower_case: false,
+      });
 
       // Weights: the fixture's tensor names, F32, {format: pt}, and the same values.
       const { tensors, metadata } = await readSafetensorsWithMetadata(path.join(dir, 'model.safetensors'));
@@ -200,7 +203,9 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
         expect(t.shape).toEqual(o.shape);
         expect(maxDiff(t.data, o.data)).toBe(0);
       }
-      expect(await readJson(path.join(dir, 'tokenizer.json'))).toEqual(await readJson(path.join(bertTiny, 'tokenizer.json')));
+      expect(await readJson(path.join(dir, 'tokenizer.json'))).toEqual(
+        await readJson(path.join(bertTiny, 'tokenizer.json')),
+      );
 
       const reloaded = await loadEncoder(dir);
       try {
@@ -241,17 +246,31 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
     await writeFile(path.join(badConfig, 'config.json'), '{"hidden_size": 32,');
     await expect(loadEncoder(badConfig)).rejects.toThrow(`${path.join(badConfig, 'config.json')}: malformed JSON`);
 
-    await writeFile(path.join(badConfig, 'config.json'), JSON.stringify({ model_type: 'bert', vocab_size: 1124, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 5, intermediate_size: 37 }));
+    await writeFile(
+      path.join(badConfig, 'config.json'),
+      JSON.stringify({
+        model_type: 'bert',
+        vocab_size: 1124,
+        hidden_size: 32,
+        num_hidden_layers: 2,
+        num_attention_heads: 5,
+        intermediate_size: 37,
+      }),
+    );
     await expect(loadEncoder(badConfig)).rejects.toThrow(
       `${path.join(badConfig, 'config.json')}: "hidden_size" (32) must be divisible by "num_attention_heads" (5)`,
     );
 
     await writeFile(path.join(badConfig, 'config.json'), JSON.stringify({ model_type: 'gpt2' }));
-    await expect(loadEncoder(badConfig)).rejects.toThrow(/config\.json: "model_type" is "gpt2"; this encoder loads "bert" models/);
+    await expect(loadEncoder(badConfig)).rejects.toThrow(
+      /config\.json: "model_type" is "gpt2"; this encoder loads "bert" models/,
+    );
 
     const noWeights = await copyFixture(tmp, 'no-weights');
     await rm(path.join(noWeights, 'model.safetensors'));
-    await expect(loadEncoder(noWeights)).rejects.toThrow(`${path.join(noWeights, 'model.safetensors')}: cannot open safetensors file (ENOENT)`);
+    await expect(loadEncoder(noWeights)).rejects.toThrow(
+      `${path.join(noWeights, 'model.safetensors')}: cannot open safetensors file (ENOENT)`,
+    );
 
     const wrongShape = await copyFixture(tmp, 'wrong-shape');
     const cfg = JSON.parse(await readFile(path.join(wrongShape, 'config.json'), 'utf8'));
@@ -263,46 +282,126 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
     const dense = await copyFixture(tmp, 'dense-module');
     const TRANSFORMER = { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' };
     const POOLING = { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' };
-    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([TRANSFORMER, POOLING, { idx: 2, name: '2', path: '2_LSTM', type: 'sentence_transformers.models.LSTM' }]));
-    await expect(loadEncoder(dense)).rejects.toThrow(/modules\.json: module type "sentence_transformers\.models\.LSTM" is not supported/);
+    await writeFile(
+      path.join(dense, 'modules.json'),
+      JSON.stringify([
+        TRANSFORMER,
+        POOLING,
+        { idx: 2, name: '2', path: '2_LSTM', type: 'sentence_transformers.models.LSTM' },
+      ]),
+    );
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /modules\.json: module type "sentence_transformers\.models\.LSTM" is not supported/,
+    );
 
-    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([TRANSFORMER, POOLING, { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' }]));
+    await writeFile(
+      path.join(dense, 'modules.json'),
+      JSON.stringify([
+        TRANSFORMER,
+        POOLING,
+        { idx: 2, name: '2', path: '2_Dense', type: 'sentence_transformers.models.Dense' },
+      ]),
+    );
     await mkdir(path.join(dense, '1_Pooling'));
-    await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 32, pooling_mode_cls_token: true }));
-    await expect(loadEncoder(dense)).rejects.toThrow(/2_Dense\/config\.json: file not found \(modules\.json lists a Dense module there\)/);
+    await writeFile(
+      path.join(dense, '1_Pooling', 'config.json'),
+      JSON.stringify({ word_embedding_dimension: 32, pooling_mode_cls_token: true }),
+    );
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /2_Dense\/config\.json: file not found \(modules\.json lists a Dense module there\)/,
+    );
     await mkdir(path.join(dense, '2_Dense'));
-    const denseCfg = { in_features: 32, out_features: 8, bias: true, activation_function: 'torch.nn.modules.activation.Softplus' };
+    const denseCfg = {
+      in_features: 32,
+      out_features: 8,
+      bias: true,
+      activation_function: 'torch.nn.modules.activation.Softplus',
+    };
     await writeFile(path.join(dense, '2_Dense', 'config.json'), JSON.stringify(denseCfg));
-    await expect(loadEncoder(dense)).rejects.toThrow(/2_Dense\/config\.json: activation_function "torch\.nn\.modules\.activation\.Softplus" is not supported/);
-    await writeFile(path.join(dense, '2_Dense', 'config.json'), JSON.stringify({ ...denseCfg, activation_function: 'torch.nn.modules.activation.Tanh', in_features: 16 }));
-    await expect(loadEncoder(dense)).rejects.toThrow(/2_Dense\/config\.json: "in_features" is 16 but the module before it gives 32-wide vectors/);
-    await writeFile(path.join(dense, '2_Dense', 'config.json'), JSON.stringify({ ...denseCfg, activation_function: 'torch.nn.modules.activation.Tanh' }));
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /2_Dense\/config\.json: activation_function "torch\.nn\.modules\.activation\.Softplus" is not supported/,
+    );
+    await writeFile(
+      path.join(dense, '2_Dense', 'config.json'),
+      JSON.stringify({ ...denseCfg, activation_function: 'torch.nn.modules.activation.Tanh', in_features: 16 }),
+    );
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /2_Dense\/config\.json: "in_features" is 16 but the module before it gives 32-wide vectors/,
+    );
+    await writeFile(
+      path.join(dense, '2_Dense', 'config.json'),
+      JSON.stringify({ ...denseCfg, activation_function: 'torch.nn.modules.activation.Tanh' }),
+    );
     await writeFile(path.join(dense, '2_Dense', 'pytorch_model.bin'), 'not read');
-    await expect(loadEncoder(dense)).rejects.toThrow(/2_Dense\/pytorch_model\.bin: PyTorch pickle weights are not read \(only model\.safetensors\)/);
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /2_Dense\/pytorch_model\.bin: PyTorch pickle weights are not read \(only model\.safetensors\)/,
+    );
 
     await writeFile(path.join(dense, 'modules.json'), JSON.stringify([POOLING]));
-    await expect(loadEncoder(dense)).rejects.toThrow(/modules\.json: modules Pooling are not supported \(expected Transformer → Pooling → \[Dense …\] → \[Normalize\]/);
-    await writeFile(path.join(dense, 'modules.json'), JSON.stringify([TRANSFORMER, POOLING, { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' }, { idx: 3, name: '3', path: '2_Dense', type: 'sentence_transformers.models.Dense' }]));
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /modules\.json: modules Pooling are not supported \(expected Transformer → Pooling → \[Dense …\] → \[Normalize\]/,
+    );
+    await writeFile(
+      path.join(dense, 'modules.json'),
+      JSON.stringify([
+        TRANSFORMER,
+        POOLING,
+        { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+        { idx: 3, name: '3', path: '2_Dense', type: 'sentence_transformers.models.Dense' },
+      ]),
+    );
     await expect(loadEncoder(dense)).rejects.toThrow(/Normalize must be last/);
     await writeFile(path.join(dense, 'modules.json'), JSON.stringify([TRANSFORMER, POOLING]));
     await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ pooling_mode: 'sum' }));
-    await expect(loadEncoder(dense)).rejects.toThrow(/1_Pooling\/config\.json: pooling mode "sum" is not supported \(valid: cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken\)/);
-    await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 64, pooling_mode_mean_tokens: true }));
-    await expect(loadEncoder(dense)).rejects.toThrow(/1_Pooling\/config\.json: the pooling width \(64\) differs from the transformer's hidden_size \(32/);
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /1_Pooling\/config\.json: pooling mode "sum" is not supported \(valid: cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken\)/,
+    );
+    await writeFile(
+      path.join(dense, '1_Pooling', 'config.json'),
+      JSON.stringify({ word_embedding_dimension: 64, pooling_mode_mean_tokens: true }),
+    );
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /1_Pooling\/config\.json: the pooling width \(64\) differs from the transformer's hidden_size \(32/,
+    );
     await writeFile(path.join(dense, '1_Pooling', 'config.json'), JSON.stringify({ pooling_mode_mean_tokens: true }));
-    await writeFile(path.join(dense, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 32, transformer_task: 'text-generation' }));
-    await expect(loadEncoder(dense)).rejects.toThrow(/sentence_bert_config\.json: "transformer_task" "text-generation" is not supported/);
-    await writeFile(path.join(dense, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 32, model_args: { rope_scaling: 2 } }));
-    await expect(loadEncoder(dense)).rejects.toThrow(/sentence_bert_config\.json: model_args\.rope_scaling is not supported/);
+    await writeFile(
+      path.join(dense, 'sentence_bert_config.json'),
+      JSON.stringify({ max_seq_length: 32, transformer_task: 'text-generation' }),
+    );
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /sentence_bert_config\.json: "transformer_task" "text-generation" is not supported/,
+    );
+    await writeFile(
+      path.join(dense, 'sentence_bert_config.json'),
+      JSON.stringify({ max_seq_length: 32, model_args: { rope_scaling: 2 } }),
+    );
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /sentence_bert_config\.json: model_args\.rope_scaling is not supported/,
+    );
     await writeFile(path.join(dense, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 32 }));
-    await writeFile(path.join(dense, 'config_sentence_transformers.json'), JSON.stringify({ prompts: { query: 'q: ' }, default_prompt_name: 'doc' }));
-    await expect(loadEncoder(dense)).rejects.toThrow(/config_sentence_transformers\.json: "default_prompt_name" "doc" is not one of the prompts \(query\)/);
-    await writeFile(path.join(dense, 'config_sentence_transformers.json'), JSON.stringify({ similarity_fn_name: 'manhattan' }));
-    await expect(loadEncoder(dense)).rejects.toThrow(/config_sentence_transformers\.json: "similarity_fn_name" "manhattan" is not supported/);
+    await writeFile(
+      path.join(dense, 'config_sentence_transformers.json'),
+      JSON.stringify({ prompts: { query: 'q: ' }, default_prompt_name: 'doc' }),
+    );
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /config_sentence_transformers\.json: "default_prompt_name" "doc" is not one of the prompts \(query\)/,
+    );
+    await writeFile(
+      path.join(dense, 'config_sentence_transformers.json'),
+      JSON.stringify({ similarity_fn_name: 'manhattan' }),
+    );
+    await expect(loadEncoder(dense)).rejects.toThrow(
+      /config_sentence_transformers\.json: "similarity_fn_name" "manhattan" is not supported/,
+    );
 
     const tooLong = await copyFixture(tmp, 'too-long');
-    await writeFile(path.join(tooLong, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 128, do_lower_case: false }));
-    await expect(loadEncoder(tooLong)).rejects.toThrow(/"maxLength" \(128\) exceeds the model's max_position_embeddings \(64\)/);
+    await writeFile(
+      path.join(tooLong, 'sentence_bert_config.json'),
+      JSON.stringify({ max_seq_length: 128, do_lower_case: false }),
+    );
+    await expect(loadEncoder(tooLong)).rejects.toThrow(
+      /"maxLength" \(128\) exceeds the model's max_position_embeddings \(64\)/,
+    );
   });
 
   describe('from scratch', () => {
@@ -311,7 +410,13 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
       tokenizer = await loadTokenizer(bertTiny);
     });
 
-    const small = { hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 32 };
+    const small = {
+      hidden_size: 16,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      intermediate_size: 24,
+      max_position_embeddings: 32,
+    };
 
     it('initialises as HF does: normal(0, 0.02), zero padding row, LayerNorm ones/zeros, zero biases', () => {
       const e = createEncoder({ config: { ...small, hidden_size: 64, num_attention_heads: 4 }, tokenizer, seed: 3 });
@@ -326,9 +431,24 @@ describe.skipIf(!existsSync(bertTiny))('Encoder', () => {
         expect(Math.abs(mean)).toBeLessThan(0.002);
         expect(std).toBeGreaterThan(0.018);
         expect(std).toBeLessThan(0.022);
-        expect(e.params.get('encoder.layer.1.output.LayerNorm.weight').dataSync().every((v) => v === 1)).toBe(true);
-        expect(e.params.get('encoder.layer.1.output.LayerNorm.bias').dataSync().every((v) => v === 0)).toBe(true);
-        expect(e.params.get('encoder.layer.0.attention.self.query.bias').dataSync().every((v) => v === 0)).toBe(true);
+        expect(
+          e.params
+            .get('encoder.layer.1.output.LayerNorm.weight')
+            .dataSync()
+            .every((v) => v === 1),
+        ).toBe(true);
+        expect(
+          e.params
+            .get('encoder.layer.1.output.LayerNorm.bias')
+            .dataSync()
+            .every((v) => v === 0),
+        ).toBe(true);
+        expect(
+          e.params
+            .get('encoder.layer.0.attention.self.query.bias')
+            .dataSync()
+            .every((v) => v === 0),
+        ).toBe(true);
       } finally {
         e.dispose();
       }

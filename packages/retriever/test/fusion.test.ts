@@ -28,8 +28,11 @@ import { randomUnitVectors, TableEmbedder } from './stub-embedder';
 const P = (id: string, text = id): Passage => ({ id, text, source: id, start: 0, end: text.length });
 const scored = (pairs: [string, number][]): Hit[] => pairs.map(([id, score]) => ({ id, score, passage: P(id) }));
 /** A retriever with a fixed scored ranking per query. */
-const fixed = (lists: Record<string, [string, number][]>): Retrieval => ({ search: async (q, { k }) => scored(lists[q] ?? []).slice(0, k) });
-const qrelsOf = (rel: Record<string, string>): Qrels => new Map(Object.entries(rel).map(([q, id]) => [q, new Map([[id, 1]])]));
+const fixed = (lists: Record<string, [string, number][]>): Retrieval => ({
+  search: async (q, { k }) => scored(lists[q] ?? []).slice(0, k),
+});
+const qrelsOf = (rel: Record<string, string>): Qrels =>
+  new Map(Object.entries(rel).map(([q, id]) => [q, new Map([[id, 1]])]));
 const queriesOf = (rel: Record<string, string>) => Object.keys(rel).map((id) => ({ id, text: id }));
 const L3 = 1 / Math.log2(3); // nDCG@10 of a single relevant passage at rank 2
 const _L4 = 1 / Math.log2(4); // ... at rank 3
@@ -46,14 +49,62 @@ describe('score fusion', () => {
   it('convex combination of min-max scores; a missing hit gets the list minimum', () => {
     // dense [a 0.9, b 0.5, c 0.1] → [1, 0.5, 0];  bm25 [c 8, d 4, a 0] → [1, 0.5, 0]; b and d missing → 0
     // 0.5·dense + 0.5·bm25: a 0.5, c 0.5, b 0.25, d 0.25 — ties broken by best single rank then id: a (1), c (1) → a, c; b (2), d (2) → b, d
-    const fused = fuseScores([scored([['a', 0.9], ['b', 0.5], ['c', 0.1]]), scored([['c', 8], ['d', 4], ['a', 0]])], [0.5, 0.5], 'minmax');
-    expect(fused.map((h) => [h.id, h.score])).toEqual([['a', 0.5], ['c', 0.5], ['b', 0.25], ['d', 0.25]]);
+    const fused = fuseScores(
+      [
+        scored([
+          ['a', 0.9],
+          ['b', 0.5],
+          ['c', 0.1],
+        ]),
+        scored([
+          ['c', 8],
+          ['d', 4],
+          ['a', 0],
+        ]),
+      ],
+      [0.5, 0.5],
+      'minmax',
+    );
+    expect(fused.map((h) => [h.id, h.score])).toEqual([
+      ['a', 0.5],
+      ['c', 0.5],
+      ['b', 0.25],
+      ['d', 0.25],
+    ]);
     // weight 0.8 on bm25: c 0.8, d 0.4, a 0.2, b 0.1
-    expect(fuseScores([scored([['a', 0.9], ['b', 0.5], ['c', 0.1]]), scored([['c', 8], ['d', 4], ['a', 0]])], [0.2, 0.8], 'minmax').map((h) => h.id)).toEqual(['c', 'd', 'a', 'b']);
+    expect(
+      fuseScores(
+        [
+          scored([
+            ['a', 0.9],
+            ['b', 0.5],
+            ['c', 0.1],
+          ]),
+          scored([
+            ['c', 8],
+            ['d', 4],
+            ['a', 0],
+          ]),
+        ],
+        [0.2, 0.8],
+        'minmax',
+      ).map((h) => h.id),
+    ).toEqual(['c', 'd', 'a', 'b']);
   });
   it('a weight of 0 ranks exactly as the other system, candidates included', async () => {
-    const dense = fixed({ q: [['x', 0.9], ['a', 0.8]] });
-    const bm25 = fixed({ q: [['a', 3], ['b', 3], ['c', 1]] });
+    const dense = fixed({
+      q: [
+        ['x', 0.9],
+        ['a', 0.8],
+      ],
+    });
+    const bm25 = fixed({
+      q: [
+        ['a', 3],
+        ['b', 3],
+        ['c', 1],
+      ],
+    });
     for (const method of ['rrf', 'minmax', 'zscore'] as const) {
       const h = new HybridRetrieval(dense, bm25, { method, weights: { dense: 0, bm25: 1 } });
       expect((await h.search('q', { k: 10 })).map((x) => x.id)).toEqual(['a', 'b', 'c']);
@@ -67,8 +118,40 @@ describe('tuneFusion', () => {
   it('BM25 clearly better: RRF cannot beat it, the tuner keeps its score exactly', async () => {
     // q1, q2: BM25 has the relevant passage first, dense third; q3: BM25 second, dense first.
     const rel = { q1: 'r1', q2: 'r2', q3: 'r3' };
-    const bm25 = fixed({ q1: [['r1', 9], ['a', 2], ['b', 1]], q2: [['r2', 9], ['a', 2], ['b', 1]], q3: [['a', 9], ['r3', 2], ['b', 1]] });
-    const dense = fixed({ q1: [['a', 0.9], ['b', 0.8], ['r1', 0.7]], q2: [['a', 0.9], ['b', 0.8], ['r2', 0.7]], q3: [['r3', 0.9], ['a', 0.8], ['b', 0.7]] });
+    const bm25 = fixed({
+      q1: [
+        ['r1', 9],
+        ['a', 2],
+        ['b', 1],
+      ],
+      q2: [
+        ['r2', 9],
+        ['a', 2],
+        ['b', 1],
+      ],
+      q3: [
+        ['a', 9],
+        ['r3', 2],
+        ['b', 1],
+      ],
+    });
+    const dense = fixed({
+      q1: [
+        ['a', 0.9],
+        ['b', 0.8],
+        ['r1', 0.7],
+      ],
+      q2: [
+        ['a', 0.9],
+        ['b', 0.8],
+        ['r2', 0.7],
+      ],
+      q3: [
+        ['r3', 0.9],
+        ['a', 0.8],
+        ['b', 0.7],
+      ],
+    });
     const choice = await tuneFusion(dense, bm25, queriesOf(rel), qrelsOf(rel), { methods: ['rrf'] });
     // BM25 (1 + 1 + 1/log2 3)/3 = 0.876977; dense (1/2 + 1/2 + 1)/3 = 0.666667.
     expect(choice.validation.bm25).toBeCloseTo((2 + L3) / 3, 12);
@@ -86,8 +169,30 @@ describe('tuneFusion', () => {
   it('complementary systems: min-max fusion beats both endpoints; exact grid scores', async () => {
     // q1: BM25 sure of r1 (10 vs 1), dense nearly ties (0.89 vs 0.9). q2: the reverse.
     const rel = { q1: 'r1', q2: 'r2' };
-    const bm25 = fixed({ q1: [['r1', 10], ['a', 1], ['z', 0]], q2: [['a', 5], ['r2', 4.9], ['z', 0]] });
-    const dense = fixed({ q1: [['a', 0.9], ['r1', 0.89], ['z', 0]], q2: [['r2', 0.9], ['a', 0.1], ['z', 0]] });
+    const bm25 = fixed({
+      q1: [
+        ['r1', 10],
+        ['a', 1],
+        ['z', 0],
+      ],
+      q2: [
+        ['a', 5],
+        ['r2', 4.9],
+        ['z', 0],
+      ],
+    });
+    const dense = fixed({
+      q1: [
+        ['a', 0.9],
+        ['r1', 0.89],
+        ['z', 0],
+      ],
+      q2: [
+        ['r2', 0.9],
+        ['a', 0.1],
+        ['z', 0],
+      ],
+    });
     const choice = await tuneFusion(dense, bm25, queriesOf(rel), qrelsOf(rel));
     expect(choice.grid).toHaveLength(33); // 3 methods × 11 weights
     const single = (1 + L3) / 2; // 0.815465: each system gets one of the two first
@@ -113,8 +218,12 @@ describe('tuneFusion', () => {
 
   it('validates its grid', () => {
     expect(validateFusionTuneConfig({ denseWeights: [0.5] }).denseWeights).toEqual([0, 0.5, 1]);
-    expect(() => validateFusionTuneConfig({ denseWeights: [1.5] })).toThrow(/dense weights must be numbers in \[0, 1\], got 1.5/);
-    expect(() => validateFusionTuneConfig({ methods: ['max' as never] })).toThrow(/unknown method "max" \(valid: rrf, minmax, zscore\)/);
+    expect(() => validateFusionTuneConfig({ denseWeights: [1.5] })).toThrow(
+      /dense weights must be numbers in \[0, 1\], got 1.5/,
+    );
+    expect(() => validateFusionTuneConfig({ methods: ['max' as never] })).toThrow(
+      /unknown method "max" \(valid: rrf, minmax, zscore\)/,
+    );
   });
 });
 
@@ -143,7 +252,14 @@ describe('fusion.json in an index directory', () => {
     const opened = await IndexDir.open(dir, embedder);
     expect(opened.fusion).toBeNull();
     expect(opened.hybridConfig().source).toBe('default');
-    const choice = await tuneFusion(opened.dense!, opened.bm25, queries, qrelsOf(rel), {}, { passageIds: passages.map((p) => p.id) });
+    const choice = await tuneFusion(
+      opened.dense!,
+      opened.bm25,
+      queries,
+      qrelsOf(rel),
+      {},
+      { passageIds: passages.map((p) => p.id) },
+    );
     expect(choice.validation.score).toBeGreaterThanOrEqual(Math.max(choice.validation.bm25, choice.validation.dense));
     expect(choice.validation.score).toBe(Math.max(...choice.grid.map((g) => g.score)));
     expect(choice.encoderFingerprint).toBe('stub-fusion');
@@ -155,16 +271,27 @@ describe('fusion.json in an index directory', () => {
     expect(index.fusion).toEqual(choice);
     expect(index.hybridConfig()).toEqual({ config: choice.hybrid, source: 'fusion.json' });
     const tuned = new HybridRetrieval(index.dense!, index.bm25, choice.hybrid);
-    for (const q of queries) expect(await index.retrieval('hybrid').search(q.text, { k: 10 })).toEqual(await tuned.search(q.text, { k: 10 }));
+    for (const q of queries)
+      expect(await index.retrieval('hybrid').search(q.text, { k: 10 })).toEqual(await tuned.search(q.text, { k: 10 }));
     const explicit = index.hybridConfig({ weights: { dense: 1, bm25: 1 } });
-    expect(explicit).toEqual({ config: { method: 'rrf', k: 60, weights: { dense: 1, bm25: 1 }, candidates: 100 }, source: 'explicit' });
+    expect(explicit).toEqual({
+      config: { method: 'rrf', k: 60, weights: { dense: 1, bm25: 1 }, candidates: 100 },
+      source: 'explicit',
+    });
     index.dispose();
 
-    writeFileSync(path.join(dir, FUSION_FILE), JSON.stringify({ ...choice, hybrid: { ...choice.hybrid, method: 'max' } }));
-    await expect(IndexDir.open(dir, embedder)).rejects.toThrow(`${path.join(dir, FUSION_FILE)}: hybrid config: method must be one of rrf, minmax, zscore, got max`);
+    writeFileSync(
+      path.join(dir, FUSION_FILE),
+      JSON.stringify({ ...choice, hybrid: { ...choice.hybrid, method: 'max' } }),
+    );
+    await expect(IndexDir.open(dir, embedder)).rejects.toThrow(
+      `${path.join(dir, FUSION_FILE)}: hybrid config: method must be one of rrf, minmax, zscore, got max`,
+    );
     // A fusion tuned for another encoder's index is refused, not silently applied ...
     await writeFusionFile(dir, { ...choice, encoderFingerprint: 'old-encoder' });
-    await expect(IndexDir.open(dir, embedder)).rejects.toThrow(`${path.join(dir, FUSION_FILE)}: tuned for encoder old-encoder, but the dense index is from stub-fusion`);
+    await expect(IndexDir.open(dir, embedder)).rejects.toThrow(
+      `${path.join(dir, FUSION_FILE)}: tuned for encoder old-encoder, but the dense index is from stub-fusion`,
+    );
     // ... and rebuilding the index directory removes it.
     await buildIndexDir(dir, passages, embedder, { denseKind: 'exact' });
     expect(existsSync(path.join(dir, FUSION_FILE))).toBe(false);

@@ -23,7 +23,10 @@ function recallVsExact(index: HnswIndex, exact: ExactIndex, qs: Float32Array[], 
 }
 async function dirDigest(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const f of (await readdir(dir)).sort()) out[f] = createHash('sha256').update(await readFile(path.join(dir, f))).digest('hex');
+  for (const f of (await readdir(dir)).sort())
+    out[f] = createHash('sha256')
+      .update(await readFile(path.join(dir, f)))
+      .digest('hex');
   return out;
 }
 
@@ -42,7 +45,10 @@ afterAll(async () => {
 describe('ExactIndex', () => {
   it('returns the true top k by cosine similarity, with similarity scores', () => {
     const q = queries[0]!;
-    const brute = vectors.map((v, i) => ({ id: `p${i}`, s: dot(v, q) })).sort((a, b) => b.s - a.s).slice(0, 10);
+    const brute = vectors
+      .map((v, i) => ({ id: `p${i}`, s: dot(v, q) }))
+      .sort((a, b) => b.s - a.s)
+      .slice(0, 10);
     const hits = exact.searchVector(q, { k: 10 });
     expect(ids(hits)).toEqual(brute.map((b) => b.id));
     hits.forEach((h, i) => expect(h.score).toBeCloseTo(brute[i]!.s, 5));
@@ -53,7 +59,10 @@ describe('ExactIndex', () => {
     ex.addEmbedded([passages[0]!], [vectors[0]!]);
     const live = [...Array(300).keys()].filter((i) => i !== 150 && i !== 299);
     const q = queries[1]!;
-    const brute = live.map((i) => ({ id: `p${i}`, s: dot(vectors[i]!, q) })).sort((a, b) => b.s - a.s).slice(0, 20);
+    const brute = live
+      .map((i) => ({ id: `p${i}`, s: dot(vectors[i]!, q) }))
+      .sort((a, b) => b.s - a.s)
+      .slice(0, 20);
     expect(ids(ex.searchVector(q, { k: 20 }))).toEqual(brute.map((b) => b.id));
     expect(ex.size).toBe(298);
   });
@@ -62,14 +71,17 @@ describe('ExactIndex', () => {
     await exact.save(dir);
     const loaded = await loadDenseIndex(dir, embedder);
     expect(loaded.kind).toBe('exact');
-    for (const q of queries.slice(0, 20)) expect(await loaded.search(q, { k: 10 })).toEqual(exact.searchVector(q, { k: 10 }));
+    for (const q of queries.slice(0, 20))
+      expect(await loaded.search(q, { k: 10 })).toEqual(exact.searchVector(q, { k: 10 }));
   });
 });
 
 describe('HnswIndex', () => {
   it('validates its config, naming the field and valid values', () => {
     expect(validateHnswIndexConfig({})).toEqual({ metric: 'cosine', M: 16, efConstruction: 200, seed: 100 });
-    expect(() => validateHnswIndexConfig({ metric: 'l2' as 'ip' })).toThrow('index config: metric must be one of cosine, ip, got l2');
+    expect(() => validateHnswIndexConfig({ metric: 'l2' as 'ip' })).toThrow(
+      'index config: metric must be one of cosine, ip, got l2',
+    );
     expect(() => validateHnswIndexConfig({ M: 1 })).toThrow(/M must be an integer in \[2, 1024\], got 1/);
   });
 
@@ -106,11 +118,22 @@ describe('HnswIndex', () => {
     await hnsw.save(dir);
     expect((await readdir(dir)).sort()).toEqual(['index.bin', 'manifest.json', 'passages.jsonl']);
     const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
-    expect(manifest).toMatchObject({ format: 'dalm-dense-index', version: 1, kind: 'hnsw', metric: 'cosine', dim: 32, M: 16, efConstruction: 200, count: 2000, encoderFingerprint: 'stub-v1' });
+    expect(manifest).toMatchObject({
+      format: 'dalm-dense-index',
+      version: 1,
+      kind: 'hnsw',
+      metric: 'cosine',
+      dim: 32,
+      M: 16,
+      efConstruction: 200,
+      count: 2000,
+      encoderFingerprint: 'stub-v1',
+    });
     expect(Number.isNaN(Date.parse(manifest.created))).toBe(false);
     const loaded = await HnswIndex.load(dir, embedder);
     expect(loaded.size).toBe(N);
-    for (const q of queries.slice(0, 50)) expect(loaded.searchVector(q, { k: 10, efSearch: 64 })).toEqual(hnsw.searchVector(q, { k: 10, efSearch: 64 }));
+    for (const q of queries.slice(0, 50))
+      expect(loaded.searchVector(q, { k: 10, efSearch: 64 })).toEqual(hnsw.searchVector(q, { k: 10, efSearch: 64 }));
   });
 
   it('adds and removes passages without a rebuild, growing when full', async () => {
@@ -147,7 +170,8 @@ describe('HnswIndex', () => {
     const dir = path.join(tmp, 'churned');
     await idx.save(dir);
     const loaded = await HnswIndex.load(dir, c.embedder);
-    for (const q of queries.slice(0, 20)) expect(loaded.searchVector(q, { k: 10 })).toEqual(idx.searchVector(q, { k: 10 }));
+    for (const q of queries.slice(0, 20))
+      expect(loaded.searchVector(q, { k: 10 })).toEqual(idx.searchVector(q, { k: 10 }));
     loaded.remove(['new1']);
     expect(loaded.size).toBe(1999);
     // After load, a deleted slot is reused instead of growing the graph.
@@ -163,7 +187,9 @@ describe('HnswIndex', () => {
     await expect(HnswIndex.load(dir, other)).rejects.toThrow(
       `index at ${dir} was built with encoder fingerprint "stub-v1", but the given embedder has fingerprint "encoder-v2"`,
     );
-    await expect(HnswIndex.load(dir, new TableEmbedder(16, 'stub-v1'))).rejects.toThrow(/has dimension 32, but the embedder produces 16/);
+    await expect(HnswIndex.load(dir, new TableEmbedder(16, 'stub-v1'))).rejects.toThrow(
+      /has dimension 32, but the embedder produces 16/,
+    );
   });
 
   it('refuses to embed with an encoder whose weights changed after the build', async () => {
@@ -174,21 +200,29 @@ describe('HnswIndex', () => {
     await expect(idx.search('p3', { k: 1 })).rejects.toThrow(
       'embedQueries: the index holds vectors from encoder fingerprint "weights-v1", but the embedder now has fingerprint "weights-v2"',
     );
-    await expect(idx.add([{ ...c.passages[0]!, id: 'x' }])).rejects.toThrow(/embedPassages: .*"weights-v1".*"weights-v2"/);
+    await expect(idx.add([{ ...c.passages[0]!, id: 'x' }])).rejects.toThrow(
+      /embedPassages: .*"weights-v1".*"weights-v2"/,
+    );
     expect((await idx.search(vectors[3]!, { k: 1 }))[0]!.id).toBe('p3'); // vectors are the caller's business
   });
 
   it('gives clear errors for a missing or corrupt directory', async () => {
-    await expect(HnswIndex.load(path.join(tmp, 'absent'), embedder)).rejects.toThrow(`no index directory at ${path.join(tmp, 'absent')}`);
+    await expect(HnswIndex.load(path.join(tmp, 'absent'), embedder)).rejects.toThrow(
+      `no index directory at ${path.join(tmp, 'absent')}`,
+    );
     const dir = path.join(tmp, 'corrupt');
     await hnsw.save(dir);
     await truncate(path.join(dir, 'index.bin'), 1000);
-    await expect(HnswIndex.load(dir, embedder)).rejects.toThrow(/corrupt index at .*: index\.bin has 1000 bytes, the manifest records \d+/);
+    await expect(HnswIndex.load(dir, embedder)).rejects.toThrow(
+      /corrupt index at .*: index\.bin has 1000 bytes, the manifest records \d+/,
+    );
     await hnsw.save(dir);
     const bin = await readFile(path.join(dir, 'index.bin'));
     bin[bin.length - 5] ^= 0xff;
     await writeFile(path.join(dir, 'index.bin'), bin);
-    await expect(HnswIndex.load(dir, embedder)).rejects.toThrow(/index\.bin does not match the checksum in manifest\.json/);
+    await expect(HnswIndex.load(dir, embedder)).rejects.toThrow(
+      /index\.bin does not match the checksum in manifest\.json/,
+    );
     await writeFile(path.join(dir, 'manifest.json'), '{"format": "dalm-dense-index", ');
     await expect(HnswIndex.load(dir, embedder)).rejects.toThrow(/corrupt index manifest .*manifest\.json/);
     await rm(path.join(dir, 'manifest.json'));

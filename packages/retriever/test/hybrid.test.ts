@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Bm25Index, HybridRetrieval, fuseRrf, validateHybridConfig, type Hit, type Passage, type Retrieval } from '../src/index';
+import {
+  Bm25Index,
+  HybridRetrieval,
+  fuseRrf,
+  validateHybridConfig,
+  type Hit,
+  type Passage,
+  type Retrieval,
+} from '../src/index';
 
 const P = (id: string, text = id): Passage => ({ id, text, source: id, start: 0, end: text.length });
 const hits = (...ids: string[]): Hit[] => ids.map((id, i) => ({ id, score: 10 - i, passage: P(id) }));
@@ -26,7 +34,12 @@ describe('reciprocal-rank fusion', () => {
     expect(fuseRrf([hits('x'), hits('y')], [1, 1], 60).map((h) => h.id)).toEqual(['x', 'y']);
   });
   it('validates its config', () => {
-    expect(validateHybridConfig({ weights: { dense: 0.5, bm25: 1 } })).toEqual({ method: 'rrf', k: 60, weights: { dense: 0.5, bm25: 1 }, candidates: 100 });
+    expect(validateHybridConfig({ weights: { dense: 0.5, bm25: 1 } })).toEqual({
+      method: 'rrf',
+      k: 60,
+      weights: { dense: 0.5, bm25: 1 },
+      candidates: 100,
+    });
     expect(() => validateHybridConfig({ weights: { dense: 0, bm25: 0 } })).toThrow(/cannot both be 0/);
     expect(() => validateHybridConfig({ k: -1 })).toThrow(/k must be a number ≥ 0, got -1/);
   });
@@ -39,7 +52,11 @@ describe('HybridRetrieval', () => {
     expect((await h.searchMany(['q1', 'q2'], { k: 1 })).map((r) => r.map((x) => x.id))).toEqual([['a'], ['a']]);
   });
   it('works with a real BM25 side', async () => {
-    const bm = Bm25Index.build([P('p1', 'masks reduce transmission'), P('p2', 'vaccines reduce severity'), P('p3', 'unrelated')]);
+    const bm = Bm25Index.build([
+      P('p1', 'masks reduce transmission'),
+      P('p2', 'vaccines reduce severity'),
+      P('p3', 'unrelated'),
+    ]);
     // bm25 "masks transmission" → [p1]; dense stub → [p2, p1]. p1: 1/61 + 1/62 beats p2: 1/61.
     const h = new HybridRetrieval(fixed(['p2', 'p1']), bm);
     expect((await h.search('masks transmission', { k: 2 })).map((x) => x.id)).toEqual(['p1', 'p2']);

@@ -118,11 +118,19 @@ describe('passages.jsonl', () => {
     const file = path.join(dir, 'bad-passages.jsonl');
     await writeFile(file, '{"id":"a","text":"t","source":"s","start":0,"end":1}\nnot json\n');
     await expect(readPassages(file)).rejects.toThrow(`${file}:2: malformed JSON`);
-    await writeFile(file, '{"id":"a","text":"t","source":"s","start":0,"end":1}\n\n{"id":"b","text":"t","start":0,"end":1}\n');
-    await expect(readPassages(file)).rejects.toThrow(`${file}:3: passage field "source" must be a string, got nothing (field missing)`);
+    await writeFile(
+      file,
+      '{"id":"a","text":"t","source":"s","start":0,"end":1}\n\n{"id":"b","text":"t","start":0,"end":1}\n',
+    );
+    await expect(readPassages(file)).rejects.toThrow(
+      `${file}:3: passage field "source" must be a string, got nothing (field missing)`,
+    );
     await writeFile(file, '{"id":"a","text":"t","source":"s","start":3,"end":1}\n');
     await expect(readPassages(file)).rejects.toThrow(`${file}:1: passage "end" (1) is before "start" (3)`);
-    await writeFile(file, '{"id":"a","text":"t","source":"s","start":0,"end":1}\n{"id":"a","text":"t","source":"s","start":0,"end":1}\n');
+    await writeFile(
+      file,
+      '{"id":"a","text":"t","source":"s","start":0,"end":1}\n{"id":"a","text":"t","source":"s","start":0,"end":1}\n',
+    );
     await expect(readPassages(file)).rejects.toThrow(`${file}:2: duplicate passage id "a"`);
     await expect(readPassages(path.join(dir, 'none.jsonl'))).rejects.toThrow(/cannot read passages file .*none\.jsonl/);
   });

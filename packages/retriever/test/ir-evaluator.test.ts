@@ -2,13 +2,24 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IR_METRIC_NAMES, IrEvaluator, PRIMARY_IR_METRIC, loadBeirDataset, readQrelsTsv, type Hit, type Qrels, type Retrieval } from '../src/index';
+import {
+  IR_METRIC_NAMES,
+  IrEvaluator,
+  PRIMARY_IR_METRIC,
+  loadBeirDataset,
+  readQrelsTsv,
+  type Hit,
+  type Qrels,
+  type Retrieval,
+} from '../src/index';
 
 /** Fixed rankings per query: with them the expected metric values are exactly known. */
 const rankings: Record<string, string[]> = { q1: ['a', 'b', 'c'], q2: ['x', 'y'], q3: ['a'] };
 const stub: Retrieval = {
   search: async (query, { k }): Promise<Hit[]> =>
-    (rankings[query] ?? []).slice(0, k).map((id, i) => ({ id, score: -i, passage: { id, text: id, source: id, start: 0, end: 1 } })),
+    (rankings[query] ?? [])
+      .slice(0, k)
+      .map((id, i) => ({ id, score: -i, passage: { id, text: id, source: id, start: 0, end: 1 } })),
 };
 
 describe('IrEvaluator', () => {
@@ -19,7 +30,13 @@ describe('IrEvaluator', () => {
   ];
   const qrels: Qrels = new Map([
     ['q1', new Map([['b', 1]])],
-    ['q2', new Map([['x', 2], ['z', 1]])],
+    [
+      'q2',
+      new Map([
+        ['x', 2],
+        ['z', 1],
+      ]),
+    ],
     ['q3', new Map([['a', 0]])],
   ]);
 
@@ -62,7 +79,9 @@ describe('IrEvaluator', () => {
     const ev = new IrEvaluator([...queries, q4], withQ4, { passageIds: ['a', 'b', 'x', 'y'] });
     expect(ev.queries.map((q) => q.id)).toEqual(['q1', 'q2']);
     expect(ev.skipped).toEqual({ noJudgements: 1, notInIndex: 1, partlyInIndex: 1 });
-    expect(ev.skippedNote()).toBe('left out 1 without a relevant id, 1 whose relevant ids are not in the index; 1 kept with some relevant ids missing from the index');
+    expect(ev.skippedNote()).toBe(
+      'left out 1 without a relevant id, 1 whose relevant ids are not in the index; 1 kept with some relevant ids missing from the index',
+    );
     expect((await ev.evaluate(stub))['hit@1']).toBe(0.5);
     expect(() => new IrEvaluator([q4], withQ4, { passageIds: ['a', 'b'] })).toThrow(
       'IrEvaluator: none of the 1 queries has a relevant id among the 2 indexed passages (e.g. "w"): do the judgements name this corpus\' ids?',
@@ -82,8 +101,14 @@ describe('BEIR layout', () => {
   it('reads corpus, queries with judgements in the split, and graded qrels', async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'beir-'));
     await mkdir(path.join(dir, 'qrels'));
-    await writeFile(path.join(dir, 'corpus.jsonl'), '{"_id": "d1", "title": "T1", "text": "one"}\n{"_id": "d2", "title": "", "text": "two"}\n');
-    await writeFile(path.join(dir, 'queries.jsonl'), '{"_id": "1", "text": "first?"}\n{"_id": "2", "text": "second?"}\n');
+    await writeFile(
+      path.join(dir, 'corpus.jsonl'),
+      '{"_id": "d1", "title": "T1", "text": "one"}\n{"_id": "d2", "title": "", "text": "two"}\n',
+    );
+    await writeFile(
+      path.join(dir, 'queries.jsonl'),
+      '{"_id": "1", "text": "first?"}\n{"_id": "2", "text": "second?"}\n',
+    );
     await writeFile(path.join(dir, 'qrels', 'test.tsv'), 'query-id\tcorpus-id\tscore\n2\td1\t2\r\n2\td2\t0\n');
     const ds = await loadBeirDataset(dir, 'test');
     expect(ds.corpus).toEqual([
@@ -91,9 +116,21 @@ describe('BEIR layout', () => {
       { id: 'd2', text: 'two', source: 'd2', start: 0, end: 3 },
     ]);
     expect(ds.queries).toEqual([{ id: '2', text: 'second?' }]);
-    expect(ds.qrels).toEqual(new Map([['2', new Map([['d1', 2], ['d2', 0]])]]));
+    expect(ds.qrels).toEqual(
+      new Map([
+        [
+          '2',
+          new Map([
+            ['d1', 2],
+            ['d2', 0],
+          ]),
+        ],
+      ]),
+    );
     await expect(loadBeirDataset(dir, 'dev')).rejects.toThrow(/missing qrels file: .*qrels\/dev\.tsv/);
     await writeFile(path.join(dir, 'qrels', 'bad.tsv'), 'query-id\tcorpus-id\tscore\n1\td1\n');
-    await expect(readQrelsTsv(path.join(dir, 'qrels', 'bad.tsv'))).rejects.toThrow(/bad\.tsv:2: expected "query-id<TAB>corpus-id<TAB>score"/);
+    await expect(readQrelsTsv(path.join(dir, 'qrels', 'bad.tsv'))).rejects.toThrow(
+      /bad\.tsv:2: expected "query-id<TAB>corpus-id<TAB>score"/,
+    );
   });
 });

@@ -5,7 +5,12 @@ import { averagePrecisionAt, hitAt, ndcgAt, recallAt, reciprocalRankAt } from '.
 const ranked = ['a', 'b', 'c', 'd', 'e'];
 const rel = new Set(['b', 'd', 'z']);
 // Graded: b → 2, d → 1, z → 3, a judged non-relevant (0).
-const graded = new Map([['a', 0], ['b', 2], ['d', 1], ['z', 3]]);
+const graded = new Map([
+  ['a', 0],
+  ['b', 2],
+  ['d', 1],
+  ['z', 3],
+]);
 const none = new Set<string>();
 
 describe('recall@k', () => {
@@ -57,7 +62,11 @@ describe('nDCG@k', () => {
     expect(ndcgAt(ranked, graded, 2)).toBeCloseTo(0.296081910966, 10);
   });
   it('is 1 for an ideal ranking, whatever the order among equal grades (ties)', () => {
-    const ties = new Map([['x', 1], ['y', 1], ['w', 2]]);
+    const ties = new Map([
+      ['x', 1],
+      ['y', 1],
+      ['w', 2],
+    ]);
     expect(ndcgAt(['w', 'x', 'y'], ties, 10)).toBeCloseTo(1, 12);
     expect(ndcgAt(['w', 'y', 'x'], ties, 10)).toBeCloseTo(1, 12);
     expect(ndcgAt(['x', 'w', 'y'], ties, 10)).toBeLessThan(1);

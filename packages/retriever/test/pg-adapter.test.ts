@@ -22,7 +22,11 @@ const missing = !existsSync(path.join(BIN, 'initdb'))
     : null;
 if (missing) console.warn(`pg-adapter.test: skipping the server tests: ${missing}`);
 
-const asPostgres = (args: string[]) => (process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', ...args]] : [args[0]!, args.slice(1)]) as [string, string[]];
+const asPostgres = (args: string[]) =>
+  (process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', ...args]] : [args[0]!, args.slice(1)]) as [
+    string,
+    string[],
+  ];
 const run = (args: string[]) => execFileSync(...asPostgres(args), { stdio: 'pipe' });
 
 async function freePort(): Promise<number> {
@@ -40,7 +44,10 @@ describe('pg adapter (pure)', () => {
     expect(isPostgresUrl('postgresql://u@h/db')).toBe(true);
     expect(isPostgresUrl('runs/index')).toBe(false);
     expect(redactUrl('postgres://alice:s3cret@h:5432/db?table=x')).not.toContain('s3cret');
-    expect(tableFromUrl('postgres://u@h/db?table=my_idx')).toEqual({ connectionString: 'postgres://u@h/db', table: 'my_idx' });
+    expect(tableFromUrl('postgres://u@h/db?table=my_idx')).toEqual({
+      connectionString: 'postgres://u@h/db',
+      table: 'my_idx',
+    });
     expect(() => tableFromUrl('postgres://u@h/db?table=x;drop')).toThrow(/\?table= must match/);
   });
 });
@@ -53,10 +60,21 @@ describe.skipIf(missing !== null)('pg adapter against a throwaway server', () =>
     if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString().trim()), 0);
     port = await freePort();
     run([path.join(BIN, 'initdb'), '-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres']);
-    run([path.join(BIN, 'pg_ctl'), '-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start']);
+    run([
+      path.join(BIN, 'pg_ctl'),
+      '-D',
+      path.join(dir, 'data'),
+      '-l',
+      path.join(dir, 'log'),
+      '-w',
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+      'start',
+    ]);
   }, 60_000);
   afterAll(() => {
-    if (dir && existsSync(path.join(dir, 'data'))) run([path.join(BIN, 'pg_ctl'), '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
+    if (dir && existsSync(path.join(dir, 'data')))
+      run([path.join(BIN, 'pg_ctl'), '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -76,7 +94,10 @@ describe.skipIf(missing !== null)('pg adapter against a throwaway server', () =>
   it('a failed connection error does not contain the password', async () => {
     const url = `postgres://nobody:TopSecret42@127.0.0.1:${port}/no_such_db`;
     const pool = await createPool(url, 1);
-    const err = await pool.query('SELECT 1').then(() => null, (e: Error) => e);
+    const err = await pool.query('SELECT 1').then(
+      () => null,
+      (e: Error) => e,
+    );
     await pool.end();
     expect(err).not.toBeNull();
     expect(String(err?.message)).not.toContain('TopSecret42');
@@ -88,7 +109,13 @@ describe.skipIf(missing !== null)('pg adapter against a throwaway server', () =>
     const dim = 16;
     const vecs = randomUnitVectors(n + 5, dim, 7);
     const emb = new TableEmbedder(dim, 'fp-a');
-    const passages: Passage[] = Array.from({ length: n }, (_, i) => ({ id: `p${i}`, text: `text ${i}`, source: 'doc', start: i, end: i + 1 }));
+    const passages: Passage[] = Array.from({ length: n }, (_, i) => ({
+      id: `p${i}`,
+      text: `text ${i}`,
+      source: 'doc',
+      start: i,
+      end: i + 1,
+    }));
     passages.forEach((p, i) => emb.set(p.text, vecs[i]!));
     for (let j = 0; j < 5; j++) emb.set(`q${j}`, vecs[n + j]!);
     const url = `postgres://postgres@127.0.0.1:${port}/postgres?table=t_dense`;
@@ -102,7 +129,9 @@ describe.skipIf(missing !== null)('pg adapter against a throwaway server', () =>
         got.forEach((h, i) => expect(Math.abs(h.score - want[i]!.score)).toBeLessThan(1e-5));
       }
       const reopened = await PgDenseIndex.open(url, emb);
-      expect((await reopened.search('q0', { k: 3 })).map((h) => h.id)).toEqual((await exact.search('q0', { k: 3 })).map((h) => h.id));
+      expect((await reopened.search('q0', { k: 3 })).map((h) => h.id)).toEqual(
+        (await exact.search('q0', { k: 3 })).map((h) => h.id),
+      );
       await reopened.close();
       emb.fingerprint = 'fp-b';
       await expect(PgDenseIndex.open(url, emb)).rejects.toThrow(/fingerprint "fp-a".*"fp-b"/);

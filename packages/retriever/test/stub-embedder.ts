@@ -63,7 +63,11 @@ export class TableEmbedder implements Embedder {
 }
 
 /** Passages p0…p(n-1) whose text is their id, and an embedder mapping each to vectors[i]. */
-export function tableCorpus(vectors: Float32Array[], fingerprint = 'stub-v1', prefix = 'p'): { passages: Passage[]; embedder: TableEmbedder } {
+export function tableCorpus(
+  vectors: Float32Array[],
+  fingerprint = 'stub-v1',
+  prefix = 'p',
+): { passages: Passage[]; embedder: TableEmbedder } {
   const embedder = new TableEmbedder(vectors[0]!.length, fingerprint);
   const passages = vectors.map((v, i) => {
     const id = `${prefix}${i}`;

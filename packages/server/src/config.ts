@@ -38,15 +38,30 @@ export const DEFAULT_SERVER_CONFIG: Readonly<ServerConfig> = Object.freeze({
 
 /** Fills defaults and checks every field, naming the bad one. */
 export function validateServerConfig(c: Partial<ServerConfig> = {}): ServerConfig {
-  const out: ServerConfig = { ...DEFAULT_SERVER_CONFIG, ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)) };
-  if (typeof out.host !== 'string' || out.host === '') throw new Error(`server: host must be a host name or address, got ${JSON.stringify(out.host)}`);
-  if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) throw new Error(`server: port must be a whole number in 0..65535, got ${out.port}`);
-  const positive: (keyof ServerConfig)[] = ['maxBodyBytes', 'maxQuestionChars', 'maxTokens', 'maxConcurrent', 'k', 'defaultMaxTokens'];
+  const out: ServerConfig = {
+    ...DEFAULT_SERVER_CONFIG,
+    ...Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)),
+  };
+  if (typeof out.host !== 'string' || out.host === '')
+    throw new Error(`server: host must be a host name or address, got ${JSON.stringify(out.host)}`);
+  if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535)
+    throw new Error(`server: port must be a whole number in 0..65535, got ${out.port}`);
+  const positive: (keyof ServerConfig)[] = [
+    'maxBodyBytes',
+    'maxQuestionChars',
+    'maxTokens',
+    'maxConcurrent',
+    'k',
+    'defaultMaxTokens',
+  ];
   for (const f of positive) {
     const v = out[f];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`server: ${f} must be a whole number of at least 1, got ${v}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new Error(`server: ${f} must be a whole number of at least 1, got ${v}`);
   }
-  if (!Number.isInteger(out.maxQueue) || out.maxQueue < 0) throw new Error(`server: maxQueue must be a whole number of at least 0, got ${out.maxQueue}`);
-  if (out.defaultMaxTokens > out.maxTokens) throw new Error(`server: defaultMaxTokens (${out.defaultMaxTokens}) must not exceed maxTokens (${out.maxTokens})`);
+  if (!Number.isInteger(out.maxQueue) || out.maxQueue < 0)
+    throw new Error(`server: maxQueue must be a whole number of at least 0, got ${out.maxQueue}`);
+  if (out.defaultMaxTokens > out.maxTokens)
+    throw new Error(`server: defaultMaxTokens (${out.defaultMaxTokens}) must not exceed maxTokens (${out.maxTokens})`);
   return Object.freeze(out) as ServerConfig;
 }

@@ -22,7 +22,10 @@ export class GenerationGate {
   /** Waits for a slot; returns the function that frees it (call it exactly once). */
   async acquire(): Promise<() => void> {
     if (this.running >= this.maxConcurrent) {
-      if (this.waiting.length >= this.maxQueue) throw new QueueFullError(`busy: ${this.running} generations running and ${this.waiting.length} queued (the limit); retry later`);
+      if (this.waiting.length >= this.maxQueue)
+        throw new QueueFullError(
+          `busy: ${this.running} generations running and ${this.waiting.length} queued (the limit); retry later`,
+        );
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else this.running++;
     let freed = false;
@@ -30,7 +33,8 @@ export class GenerationGate {
       if (freed) return;
       freed = true;
       const next = this.waiting.shift();
-      if (next) next(); // the slot passes straight to the next waiter
+      if (next)
+        next(); // the slot passes straight to the next waiter
       else this.running--;
     };
   }

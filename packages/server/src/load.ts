@@ -1,6 +1,12 @@
 /** Loads the index, retriever and generator once, with the same library loaders as `dalm ask`. */
 import type { InferenceRuntimeChoice } from '@dalm/core';
-import { openIndexWithRetriever, type HybridConfig, type IndexDir, type RetrievalMode, type RetrieverEmbedder } from '@dalm/retriever';
+import {
+  openIndexWithRetriever,
+  type HybridConfig,
+  type IndexDir,
+  type RetrievalMode,
+  type RetrieverEmbedder,
+} from '@dalm/retriever';
 import { RagPipeline, loadInferenceGenerator, type InferenceGenerator } from '@dalm/generator';
 import path from 'node:path';
 
@@ -39,7 +45,14 @@ export async function loadServeModels(opts: ServeModelsOptions): Promise<ServeMo
   const runtime = opts.runtime ?? 'auto';
   const generator = await loadInferenceGenerator(opts.generator, { runtime });
   const { index, encoder } = await openIndexWithRetriever(opts.index, opts.retriever, runtime);
-  return serveModelsFrom({ index, encoder, generator, mode: opts.mode, hybrid: opts.hybrid, modelId: opts.modelId ?? path.basename(path.resolve(opts.generator)) });
+  return serveModelsFrom({
+    index,
+    encoder,
+    generator,
+    mode: opts.mode,
+    hybrid: opts.hybrid,
+    modelId: opts.modelId ?? path.basename(path.resolve(opts.generator)),
+  });
 }
 
 /** Wraps already loaded parts (tests, or an app that loaded them itself). */

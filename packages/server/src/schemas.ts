@@ -10,7 +10,12 @@ const generation = (c: ServerConfig) => ({
   topP: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
   topK: { type: 'integer', minimum: 1 },
   seed: { type: 'integer' },
-  stop: { anyOf: [{ type: 'string', maxLength: 200 }, { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 200 } }] },
+  stop: {
+    anyOf: [
+      { type: 'string', maxLength: 200 },
+      { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 200 } },
+    ],
+  },
   stream: { type: 'boolean' },
 });
 
@@ -26,7 +31,11 @@ export function searchSchema(c: ServerConfig) {
 }
 
 export function askSchema(c: ServerConfig) {
-  return { type: 'object', required: ['question'], properties: { question: text(c), closedBook: { type: 'boolean' }, ...retrieval(c), ...generation(c) } };
+  return {
+    type: 'object',
+    required: ['question'],
+    properties: { question: text(c), closedBook: { type: 'boolean' }, ...retrieval(c), ...generation(c) },
+  };
 }
 
 export function chatSchema(c: ServerConfig) {
@@ -42,7 +51,12 @@ export function chatSchema(c: ServerConfig) {
         items: {
           type: 'object',
           required: ['role', 'content'],
-          properties: { role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant', 'tool'] }, content: { anyOf: [{ type: 'string', maxLength: c.maxQuestionChars }, { type: 'array' }, { type: 'null' }] } },
+          properties: {
+            role: { type: 'string', enum: ['system', 'developer', 'user', 'assistant', 'tool'] },
+            content: {
+              anyOf: [{ type: 'string', maxLength: c.maxQuestionChars }, { type: 'array' }, { type: 'null' }],
+            },
+          },
         },
       },
       n: { type: 'integer', minimum: 1, maximum: 1 },

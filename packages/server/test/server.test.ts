@@ -18,9 +18,30 @@ const llamaTiny = path.join(shared, 'fixtures', 'hf-tiny', 'llama-tiny');
 const have = existsSync(bertTiny) && existsSync(llamaTiny);
 
 const corpus: Passage[] = [
-  { id: 'a', title: 'Bats', source: 'bats.md', start: 0, end: 49, text: 'Bats host many coronaviruses in their intestines.' },
-  { id: 'b', title: 'Masks', source: 'masks.md', start: 0, end: 58, text: 'Surgical masks reduce droplet transmission between people.' },
-  { id: 'c', title: 'Incubation', source: 'incubation.md', start: 0, end: 55, text: 'The incubation period of the virus is about five days.' },
+  {
+    id: 'a',
+    title: 'Bats',
+    source: 'bats.md',
+    start: 0,
+    end: 49,
+    text: 'Bats host many coronaviruses in their intestines.',
+  },
+  {
+    id: 'b',
+    title: 'Masks',
+    source: 'masks.md',
+    start: 0,
+    end: 58,
+    text: 'Surgical masks reduce droplet transmission between people.',
+  },
+  {
+    id: 'c',
+    title: 'Incubation',
+    source: 'incubation.md',
+    start: 0,
+    end: 55,
+    text: 'The incubation period of the virus is about five days.',
+  },
 ];
 
 /** Reads a text/event-stream response into [event, data] pairs. */
@@ -41,7 +62,11 @@ describe.skipIf(!have)('dalm server', () => {
   let server: RunningServer;
   let indexDir: string;
   const post = (url: string, route: string, body: unknown) =>
-    fetch(url + route, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(url + route, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
 
   beforeAll(async () => {
     await initEngine({ backend: 'cpu' });
@@ -68,7 +93,13 @@ describe.skipIf(!have)('dalm server', () => {
     expect(citations.length).toBe(3);
     for (const c of citations) expect(corpus.map((p) => p.id)).toContain(c.id);
 
-    const stream = await client.chat.completions.create({ model: 'llama-tiny', messages, max_tokens: 8, temperature: 0, stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'llama-tiny',
+      messages,
+      max_tokens: 8,
+      temperature: 0,
+      stream: true,
+    });
     let streamed = '';
     let chunks = 0;
     let finish: string | null = null;
@@ -105,22 +136,37 @@ describe.skipIf(!have)('dalm server', () => {
     const s = await (await post(server.url, '/v1/search', { query: 'incubation period', k: 2, mode: 'bm25' })).json();
     expect(s.hits[0]).toMatchObject({ id: 'c', source: 'incubation.md', start: 0, end: 55 });
     expect(s.hits.length).toBeLessThanOrEqual(2); // BM25 returns only passages sharing a term
-    const asked = await (await post(server.url, '/v1/ask', { question: 'Which animals host coronaviruses?', max_tokens: 6 })).json();
-    const res = await post(server.url, '/v1/ask', { question: 'Which animals host coronaviruses?', max_tokens: 6, stream: true });
+    const asked = await (
+      await post(server.url, '/v1/ask', { question: 'Which animals host coronaviruses?', max_tokens: 6 })
+    ).json();
+    const res = await post(server.url, '/v1/ask', {
+      question: 'Which animals host coronaviruses?',
+      max_tokens: 6,
+      stream: true,
+    });
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
     const events = await sseEvents(res);
     const names = events.map((e) => e[0]);
     expect(names.at(-1)).toBe('done');
     expect(names.at(-2)).toBe('citations');
     expect(names.slice(0, -2).every((n) => n === 'token')).toBe(true);
-    const text = events.filter((e) => e[0] === 'token').map((e) => (e[1] as { text: string }).text).join('');
+    const text = events
+      .filter((e) => e[0] === 'token')
+      .map((e) => (e[1] as { text: string }).text)
+      .join('');
     expect(text).toBe(asked.answer);
     expect((events.at(-1)![1] as { answer: string }).answer).toBe(asked.answer);
-    expect((events.at(-2)![1] as { id: string }[]).map((c) => c.id)).toEqual(asked.citations.map((c: { id: string }) => c.id));
+    expect((events.at(-2)![1] as { id: string }[]).map((c) => c.id)).toEqual(
+      asked.citations.map((c: { id: string }) => c.id),
+    );
     const passage = await (await fetch(server.url + asked.citations[0].url)).json();
     expect(passage.text).toBe(corpus.find((p) => p.id === asked.citations[0].id)!.text);
     expect((await fetch(server.url + '/v1/passages/nope')).status).toBe(404);
-    expect(await (await fetch(server.url + '/health')).json()).toMatchObject({ status: 'ok', passages: 3, dense: true });
+    expect(await (await fetch(server.url + '/health')).json()).toMatchObject({
+      status: 'ok',
+      passages: 3,
+      dense: true,
+    });
     expect((await (await fetch(server.url + '/v1/models')).json()).data[0].id).toBe('llama-tiny');
   }, 60_000);
 
@@ -142,7 +188,11 @@ describe.skipIf(!have)('dalm server', () => {
     for (const [route, body, status, param] of cases) {
       const res = await post(server.url, route, body);
       const json = await res.json();
-      expect({ route, body: String(JSON.stringify(body)).slice(0, 60), status: res.status }).toEqual({ route, body: String(JSON.stringify(body)).slice(0, 60), status });
+      expect({ route, body: String(JSON.stringify(body)).slice(0, 60), status: res.status }).toEqual({
+        route,
+        body: String(JSON.stringify(body)).slice(0, 60),
+        status,
+      });
       expect(typeof json.error.message).toBe('string');
       if (param) {
         expect(json.error.param).toBe(param);
@@ -159,7 +209,12 @@ describe.skipIf(!have)('dalm server', () => {
     try {
       // leave mid-stream
       const ac = new AbortController();
-      const res = await fetch(busy.url + '/v1/ask', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ question: 'What do masks do?', max_tokens: 60, stream: true }), signal: ac.signal });
+      const res = await fetch(busy.url + '/v1/ask', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ question: 'What do masks do?', max_tokens: 60, stream: true }),
+        signal: ac.signal,
+      });
       const reader = res.body!.getReader();
       await reader.read();
       ac.abort();
@@ -170,17 +225,26 @@ describe.skipIf(!have)('dalm server', () => {
       expect((await (await fetch(busy.url + '/health')).json()).generations).toEqual({ running: 0, queued: 0 });
 
       // one generation running, no queue: the next gets 429, and the first still completes
-      const firstRes = await post(busy.url, '/v1/ask', { question: 'What do masks do?', max_tokens: 200, stream: true });
+      const firstRes = await post(busy.url, '/v1/ask', {
+        question: 'What do masks do?',
+        max_tokens: 200,
+        stream: true,
+      });
       const firstReader = firstRes.body!.getReader();
       let firstText = new TextDecoder().decode((await firstReader.read()).value);
       const second = await post(busy.url, '/v1/ask', { question: 'What do masks do?', max_tokens: 4 });
       expect(second.status).toBe(429);
       expect((await second.json()).error.type).toBe('rate_limit_error');
-      for (let r = await firstReader.read(); !r.done; r = await firstReader.read()) firstText += new TextDecoder().decode(r.value);
+      for (let r = await firstReader.read(); !r.done; r = await firstReader.read())
+        firstText += new TextDecoder().decode(r.value);
       expect(firstText).toMatch(/event: done\ndata: \{"answer":.*"finishReason":"length"\}/);
 
       // close() while a stream is in flight: it finishes with done
-      const inflight = await post(busy.url, '/v1/ask', { question: 'Which animals host coronaviruses?', max_tokens: 30, stream: true });
+      const inflight = await post(busy.url, '/v1/ask', {
+        question: 'Which animals host coronaviruses?',
+        max_tokens: 30,
+        stream: true,
+      });
       const closing = busy.close();
       const events = await sseEvents(inflight);
       await closing;

@@ -2,7 +2,18 @@
 
 // --- training loop ---
 export { train, microBatchIndices, planMemory, MEMORY_ADVICE, MEMORY_HEADROOM } from './loop/trainer';
-export type { Dataset, StepContext, LossOutput, GradientOutput, TrainTask, StepInfo, TrainCallbacks, TrainResult, TrainMemory, MemoryPlan } from './loop/trainer';
+export type {
+  Dataset,
+  StepContext,
+  LossOutput,
+  GradientOutput,
+  TrainTask,
+  StepInfo,
+  TrainCallbacks,
+  TrainResult,
+  TrainMemory,
+  MemoryPlan,
+} from './loop/trainer';
 export { DEFAULT_TRAIN_LOOP_CONFIG, GRADIENT_CHECKPOINTING_MODES, validateTrainLoopConfig } from './loop/config';
 export type { TrainLoopConfig, GradientCheckpointingMode } from './loop/config';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, checkpointDir } from './loop/checkpoint';
@@ -59,7 +70,15 @@ export { buildRaftExamples, goldIds, swapAnswer, DEFAULT_RAFT_CONFIG } from './d
 export type { GeneratorExample, RaftConfig } from './data/raft';
 
 // --- pipelines ---
-export { MODEL_SIZES, ENCODER_PRESETS, DECODER_PRESETS, SCRATCH_READER_RECIPE, scratchEncoder, scratchGenerator, checkModelSize } from './pipeline/presets';
+export {
+  MODEL_SIZES,
+  ENCODER_PRESETS,
+  DECODER_PRESETS,
+  SCRATCH_READER_RECIPE,
+  scratchEncoder,
+  scratchGenerator,
+  checkModelSize,
+} from './pipeline/presets';
 export type { ModelSize, ScratchReaderRecipe } from './pipeline/presets';
 export { loadWordnetDomain, parseDataLine, wordnetDictPath, WORDNET_NOUN_DOMAINS } from './data/wordnet';
 export type { WordnetDomain, WordnetDocument } from './data/wordnet';
@@ -77,7 +96,15 @@ export {
   validateE2ETrainConfig,
   PASSAGE_MODES,
 } from './recipes/e2e';
-export type { E2ETrainConfig, E2ETrainHooks, E2ETrainResult, E2EModels, E2EBatch, ContrastiveInputs, PassageMode } from './recipes/e2e';
+export type {
+  E2ETrainConfig,
+  E2ETrainHooks,
+  E2ETrainResult,
+  E2EModels,
+  E2EBatch,
+  ContrastiveInputs,
+  PassageMode,
+} from './recipes/e2e';
 export { PassageVectorIndex, PASSAGE_INDEX_KINDS } from './recipes/e2e-index';
 export type { PassageIndexKind, PassageVectorIndexOptions, RetrieveOptions } from './recipes/e2e-index';
 
@@ -95,7 +122,14 @@ export {
   DEFAULT_QUESTION_GEN_CONFIG,
   DEFAULT_QUESTION_PROMPT,
 } from './data/qa-gen';
-export type { DocumentSplitConfig, QuestionFilterConfig, QuestionGenConfig, QuestionGenResult, QuestionRejection, ParsedQa } from './data/qa-gen';
+export type {
+  DocumentSplitConfig,
+  QuestionFilterConfig,
+  QuestionGenConfig,
+  QuestionGenResult,
+  QuestionRejection,
+  ParsedQa,
+} from './data/qa-gen';
 export { clozeQuestions, clozeOfSentence, salientSpans, DEFAULT_CLOZE_CONFIG } from './data/cloze';
 export type { ClozeConfig } from './data/cloze';
 export { trainLanguageModel, lmWindows, DEFAULT_LM_TRAIN_CONFIG, validateLmTrainConfig } from './recipes/lm';

@@ -8,7 +8,20 @@ import type { GeneratorExample } from '../src/data/raft';
  * A synthetic domain: made-up countries, each with a capital drawn from 12 city names, one passage
  * each. For an unseen country the capital can only be read from the passage.
  */
-const CITIES = ['Amber', 'Birch', 'Cedar', 'Dune', 'Ember', 'Frost', 'Grove', 'Harbor', 'Iris', 'Jade', 'Kelp', 'Lumen'];
+const CITIES = [
+  'Amber',
+  'Birch',
+  'Cedar',
+  'Dune',
+  'Ember',
+  'Frost',
+  'Grove',
+  'Harbor',
+  'Iris',
+  'Jade',
+  'Kelp',
+  'Lumen',
+];
 
 function syntheticDomain(n: number, seed: number) {
   const rng = new Rng(seed);
@@ -49,8 +62,23 @@ describe('generator fine-tuning on retrieved context', () => {
 
   it('masks the prompt: only answer tokens (and eos) carry loss', () => {
     const domain = syntheticDomain(3, 1);
-    const tok = trainByteLevelBPE(domain.map((d) => d.text), { vocabSize: 300 });
-    const model = createCausalLM({ model_type: 'llama', vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, bos_token_id: tok.special.bos, eos_token_id: tok.special.eos, pad_token_id: tok.special.pad, max_position_embeddings: 256 });
+    const tok = trainByteLevelBPE(
+      domain.map((d) => d.text),
+      { vocabSize: 300 },
+    );
+    const model = createCausalLM({
+      model_type: 'llama',
+      vocab_size: tok.vocabSize,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      bos_token_id: tok.special.bos,
+      eos_token_id: tok.special.eos,
+      pad_token_id: tok.special.pad,
+      max_position_embeddings: 256,
+    });
     const ex = examples(domain, new Rng(2))[0];
     const e = encodeExample(model, tok, DEFAULT_PROMPT_FORMAT, ex, 256, 16);
     const answerTokens = tok.encode(` ${ex.answer}`, { addSpecialTokens: false });
@@ -66,7 +94,10 @@ describe('generator fine-tuning on retrieved context', () => {
     const trainDomain = domain.slice(0, 120);
     const heldDomain = domain.slice(120);
     const tok = trainByteLevelBPE(
-      [...domain.map((d) => d.text), ...domain.map((d) => `Question: What is the capital of ${d.country}?\nAnswer: ${d.capital}`)],
+      [
+        ...domain.map((d) => d.text),
+        ...domain.map((d) => `Question: What is the capital of ${d.country}?\nAnswer: ${d.capital}`),
+      ],
       { vocabSize: 400 },
     );
     const model = createCausalLM(
@@ -97,7 +128,10 @@ describe('generator fine-tuning on retrieved context', () => {
     };
     const rag = new RagPipeline(model, tok, DEFAULT_PROMPT_FORMAT, search);
     const evaluate = async () => {
-      const answers = await rag.askMany(heldEx.map((e) => e.question), { k: 2, generate: { maxNewTokens: 8 }, batchSize: 20 });
+      const answers = await rag.askMany(
+        heldEx.map((e) => e.question),
+        { k: 2, generate: { maxNewTokens: 8 }, batchSize: 20 },
+      );
       return scoreAnswers(answers.map((a, i) => ({ prediction: a.answer, references: [heldEx[i].answer] })));
     };
     const before = await evaluate();
@@ -112,7 +146,9 @@ describe('generator fine-tuning on retrieved context', () => {
     const after = await evaluate();
     const first = r.losses.slice(0, 10).reduce((a, b) => a + b) / 10;
     const last = r.losses.slice(-10).reduce((a, b) => a + b) / 10;
-    console.log(`generator: answer NLL ${first.toFixed(3)} -> ${last.toFixed(3)}; held-out EM ${before.exact_match} -> ${after.exact_match}, F1 ${before.f1.toFixed(3)} -> ${after.f1.toFixed(3)}`);
+    console.log(
+      `generator: answer NLL ${first.toFixed(3)} -> ${last.toFixed(3)}; held-out EM ${before.exact_match} -> ${after.exact_match}, F1 ${before.f1.toFixed(3)} -> ${after.f1.toFixed(3)}`,
+    );
     expect(last).toBeLessThan(first * 0.3);
     expect(after.exact_match).toBeGreaterThan(before.exact_match + 0.5);
     model.dispose();
@@ -125,12 +161,36 @@ describe('answer-position logits', () => {
     const { maskedTokenNll } = await import('../src/losses/token-nll');
     const tf = await import('@tensorflow/tfjs');
     const domain = syntheticDomain(4, 9);
-    const tok = trainByteLevelBPE(domain.map((d) => d.text), { vocabSize: 300 });
-    const model = createCausalLM({ model_type: 'llama', vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, bos_token_id: tok.special.bos, eos_token_id: tok.special.eos, pad_token_id: tok.special.pad, max_position_embeddings: 256 }, 3);
-    const rows = examples(domain, new Rng(1)).map((ex) => encodeExample(model, tok, DEFAULT_PROMPT_FORMAT, ex, 256, 16));
+    const tok = trainByteLevelBPE(
+      domain.map((d) => d.text),
+      { vocabSize: 300 },
+    );
+    const model = createCausalLM(
+      {
+        model_type: 'llama',
+        vocab_size: tok.vocabSize,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 1,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        bos_token_id: tok.special.bos,
+        eos_token_id: tok.special.eos,
+        pad_token_id: tok.special.pad,
+        max_position_embeddings: 256,
+      },
+      3,
+    );
+    const rows = examples(domain, new Rng(1)).map((ex) =>
+      encodeExample(model, tok, DEFAULT_PROMPT_FORMAT, ex, 256, 16),
+    );
     const b = collateLm(rows, tok.special.pad!);
     const fast = lmLoss(model, b, false).dataSync()[0];
-    const full = maskedTokenNll(model.forward(b.inputIds, { attentionMask: b.attentionMask }).logits as never, b.targets, b.lossMask).dataSync()[0];
+    const full = maskedTokenNll(
+      model.forward(b.inputIds, { attentionMask: b.attentionMask }).logits as never,
+      b.targets,
+      b.lossMask,
+    ).dataSync()[0];
     expect(fast).toBeCloseTo(full, 5);
     expect(b.lossPositions.shape[0]).toBe(rows.reduce((n, r) => n + r.mask.reduce((a, m) => a + m, 0), 0));
     tf.dispose(b as never);

@@ -10,7 +10,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine, installFrugalBackprop, resetDropoutSeeds, setGradientCheckpointing, type ParamStore } from '@dalm/core';
+import {
+  initEngine,
+  installFrugalBackprop,
+  resetDropoutSeeds,
+  setGradientCheckpointing,
+  type ParamStore,
+} from '@dalm/core';
 import { loadEncoder } from '@dalm/retriever';
 import { loadCausalLM } from '@dalm/generator';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,13 +38,28 @@ async function loadCase(name: string): Promise<Case> {
   const dir = path.join(tiny, name);
   if (name === 'bert-tiny') {
     const enc = await loadEncoder(dir, { normalize: false });
-    const ids = tf.tensor2d([[2, 15, 27, 33, 48, 3, 0], [2, 40, 41, 42, 3, 0, 0]], undefined, 'int32');
-    const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 0, 0]], undefined, 'int32');
+    const ids = tf.tensor2d(
+      [
+        [2, 15, 27, 33, 48, 3, 0],
+        [2, 40, 41, 42, 3, 0, 0],
+      ],
+      undefined,
+      'int32',
+    );
+    const mask = tf.tensor2d(
+      [
+        [1, 1, 1, 1, 1, 1, 0],
+        [1, 1, 1, 1, 1, 0, 0],
+      ],
+      undefined,
+      'int32',
+    );
     const w = tf.randomNormal([2, 7, enc.model.config.hidden_size], 0, 1, 'float32', 3);
     return {
       name,
       params: enc.model.params,
-      loss: () => tf.sum(tf.mul(enc.model.forward(ids, mask, null, { training: true }).lastHiddenState, w)) as tf.Scalar,
+      loss: () =>
+        tf.sum(tf.mul(enc.model.forward(ids, mask, null, { training: true }).lastHiddenState, w)) as tf.Scalar,
       dispose: () => {
         enc.dispose();
         tf.dispose([ids, mask, w]);
@@ -47,7 +68,14 @@ async function loadCase(name: string): Promise<Case> {
     };
   }
   const lm = await loadCausalLM(dir);
-  const ids = tf.tensor2d([[1, 17, 29, 64, 88, 101], [5, 6, 7, 8, 9, 10]], undefined, 'int32');
+  const ids = tf.tensor2d(
+    [
+      [1, 17, 29, 64, 88, 101],
+      [5, 6, 7, 8, 9, 10],
+    ],
+    undefined,
+    'int32',
+  );
   const w = tf.randomNormal([2, 6, lm.vocabSize], 0, 1, 'float32', 4);
   return {
     name,
@@ -65,14 +93,21 @@ async function loadCase(name: string): Promise<Case> {
  * Every trainable parameter's gradient, flattened, with the dropout seed stream started at `seed`, and
  * the number of kernels run (checkpointing runs each block's forward twice).
  */
-async function gradients(c: Case, checkpointing: boolean, seed: number): Promise<Map<string, Float32Array> & { kernels?: number }> {
+async function gradients(
+  c: Case,
+  checkpointing: boolean,
+  seed: number,
+): Promise<Map<string, Float32Array> & { kernels?: number }> {
   resetDropoutSeeds(seed);
   setGradientCheckpointing(checkpointing);
   const vars = new Map([...c.params.trainableByName()].filter(([n]) => !n.startsWith('pooler.'))); // the pooler is not in the loss
   const names = [...vars.keys()];
   let grads: tf.NamedTensorMap = {};
   const profile = await tf.profile(() => {
-    const r = tf.variableGrads(c.loss, names.map((n) => vars.get(n)!));
+    const r = tf.variableGrads(
+      c.loss,
+      names.map((n) => vars.get(n)!),
+    );
     r.value.dispose();
     grads = r.grads;
   });
@@ -95,7 +130,8 @@ function maxAbsDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>):
   return m;
 }
 
-const maxAbs = (a: Map<string, Float32Array>) => Math.max(...[...a.values()].map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
+const maxAbs = (a: Map<string, Float32Array>) =>
+  Math.max(...[...a.values()].map((x) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
 
 afterEach(() => setGradientCheckpointing(false));
 
@@ -113,7 +149,9 @@ describe.skipIf(!existsSync(tiny))('gradient checkpointing leaves gradients unch
           expect(maxAbs(plain)).toBeGreaterThan(1e-3);
           expect(ckpt.kernels!).toBeGreaterThan(plain.kernels! * 1.1); // the blocks really were recomputed
           const d = maxAbsDiff(plain, ckpt);
-          console.log(`${name} on ${backend}: max |grad(ckpt) - grad(plain)| = ${d.toExponential(2)} over ${plain.size} tensors; kernels ${plain.kernels} -> ${ckpt.kernels}`);
+          console.log(
+            `${name} on ${backend}: max |grad(ckpt) - grad(plain)| = ${d.toExponential(2)} over ${plain.size} tensors; kernels ${plain.kernels} -> ${ckpt.kernels}`,
+          );
           expect(d).toBeLessThanOrEqual(TOL);
           if (c.dropout) expect(maxAbsDiff(plain, await gradients(c, false, 12))).toBeGreaterThan(1e-3); // other masks, other gradients
         } finally {
@@ -123,7 +161,7 @@ describe.skipIf(!existsSync(tiny))('gradient checkpointing leaves gradients unch
     }
   }
 
-  it('the frugal backward pass gives the stock pass\'s gradients (bert-tiny, wasm)', async () => {
+  it("the frugal backward pass gives the stock pass's gradients (bert-tiny, wasm)", async () => {
     await initEngine({ backend: 'wasm' });
     const c = await loadCase('bert-tiny');
     try {

@@ -11,7 +11,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { applyLora, loadCausalLM, type CausalLM } from '@dalm/generator';
-import { collateLm, lmLoss, train, validateGeneratorTrainConfig, type EncodedExample, type LmBatch } from '../src/index';
+import {
+  collateLm,
+  lmLoss,
+  train,
+  validateGeneratorTrainConfig,
+  type EncodedExample,
+  type LmBatch,
+} from '../src/index';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '../../..');
@@ -32,22 +39,44 @@ interface RunRef {
   lora_init?: Record<string, { shape: number[]; data: number[] }>;
 }
 const data: Data = JSON.parse(readFileSync(path.join(here, 'reference/llama-train-parity-data.json'), 'utf8'));
-const ref: { full: RunRef; lora: RunRef } = JSON.parse(readFileSync(path.join(here, 'reference/llama-train-parity.json'), 'utf8'));
+const ref: { full: RunRef; lora: RunRef } = JSON.parse(
+  readFileSync(path.join(here, 'reference/llama-train-parity.json'), 'utf8'),
+);
 
 /** (prompt, answer) -> the recipe's row: input/target shifted by one, loss on targets inside the answer. */
 function encode(ex: { prompt: number[]; answer: number[] }): EncodedExample {
   const seq = [...ex.prompt, ...ex.answer];
-  return { input: seq.slice(0, -1), target: seq.slice(1), mask: seq.slice(1).map((_, t) => (t + 1 >= ex.prompt.length ? 1 : 0)) };
+  return {
+    input: seq.slice(0, -1),
+    target: seq.slice(1),
+    mask: seq.slice(1).map((_, t) => (t + 1 >= ex.prompt.length ? 1 : 0)),
+  };
 }
 
-async function run(model: CausalLM, learningRate: number): Promise<{ losses: number[]; norms: number[]; final: number }> {
+async function run(
+  model: CausalLM,
+  learningRate: number,
+): Promise<{ losses: number[]; norms: number[]; final: number }> {
   const rows = data.examples.map(encode);
   const norms: number[] = [];
-  const config = validateGeneratorTrainConfig({ ...(data.train as object), learningRate, quiet: true, logEvery: 1000, lora: null });
+  const config = validateGeneratorTrainConfig({
+    ...(data.train as object),
+    learningRate,
+    quiet: true,
+    logEvery: 1000,
+    lora: null,
+  });
   const result = await train<LmBatch>(
     {
       params: { generator: model.params },
-      dataset: { size: rows.length, collate: (idx) => collateLm(idx.map((i) => rows[i]), data.pad_token_id) },
+      dataset: {
+        size: rows.length,
+        collate: (idx) =>
+          collateLm(
+            idx.map((i) => rows[i]),
+            data.pad_token_id,
+          ),
+      },
       loss: (b) => lmLoss(model, b, true),
     },
     config,
@@ -62,7 +91,9 @@ async function run(model: CausalLM, learningRate: number): Promise<{ losses: num
 
 function expectClose(ours: number[], theirs: number[], rel: number): void {
   expect(ours).toHaveLength(theirs.length);
-  console.log(`max relative difference ${Math.max(...ours.map((v, i) => Math.abs(v - theirs[i]) / Math.abs(theirs[i]))).toExponential(2)} (bound ${rel})`);
+  console.log(
+    `max relative difference ${Math.max(...ours.map((v, i) => Math.abs(v - theirs[i]) / Math.abs(theirs[i]))).toExponential(2)} (bound ${rel})`,
+  );
   ours.forEach((v, i) => expect(Math.abs(v - theirs[i]) / Math.abs(theirs[i])).toBeLessThan(rel));
 }
 
@@ -75,7 +106,12 @@ describe.skipIf(!existsSync(fixture))('generator training parity with PyTorch (h
     const model = await loadCausalLM(fixture);
     expect(model.params.count(true)).toBe(ref.full.trainable);
     const { losses, norms, final } = await run(model, data.full.learningRate);
-    console.log('full  ours', losses.map((x) => x.toFixed(6)).join(' '), '| torch', ref.full.losses.map((x) => x.toFixed(6)).join(' '));
+    console.log(
+      'full  ours',
+      losses.map((x) => x.toFixed(6)).join(' '),
+      '| torch',
+      ref.full.losses.map((x) => x.toFixed(6)).join(' '),
+    );
     expectClose(losses, ref.full.losses, 1e-5);
     expectClose(norms, ref.full.grad_norms, 1e-4);
     expectClose([final], [ref.full.final_loss], 1e-5);
@@ -83,15 +119,25 @@ describe.skipIf(!existsSync(fixture))('generator training parity with PyTorch (h
     model.dispose();
   });
 
-  it('LoRA (q_proj, v_proj) from the script\'s adapter init: losses within 1e-5 relative', async () => {
+  it("LoRA (q_proj, v_proj) from the script's adapter init: losses within 1e-5 relative", async () => {
     const model = await loadCausalLM(fixture);
     const { r, alpha, dropout, targetModules } = data.lora;
     applyLora(model, { r, alpha, dropout, targetModules });
-    const init = new Map(Object.entries(ref.lora.lora_init!).map(([name, t]) => [name, { shape: t.shape, data: Float32Array.from(t.data) }]));
+    const init = new Map(
+      Object.entries(ref.lora.lora_init!).map(([name, t]) => [
+        name,
+        { shape: t.shape, data: Float32Array.from(t.data) },
+      ]),
+    );
     model.params.loadHost(init, { strict: false, source: 'llama-train-parity.json lora_init' });
     expect(model.params.count(true)).toBe(ref.lora.trainable);
     const { losses, norms, final } = await run(model, data.lora.learningRate);
-    console.log('lora  ours', losses.map((x) => x.toFixed(6)).join(' '), '| torch', ref.lora.losses.map((x) => x.toFixed(6)).join(' '));
+    console.log(
+      'lora  ours',
+      losses.map((x) => x.toFixed(6)).join(' '),
+      '| torch',
+      ref.lora.losses.map((x) => x.toFixed(6)).join(' '),
+    );
     expectClose(losses, ref.lora.losses, 1e-5);
     expectClose(norms, ref.lora.grad_norms, 1e-4);
     expectClose([final], [ref.lora.final_loss], 1e-5);

@@ -12,16 +12,29 @@ const lse = (xs: number[]) => Math.log(xs.reduce((s, x) => s + Math.exp(x), 0));
 
 describe('infoNceLoss', () => {
   it('equals the hand-computed 2x2 case with in-batch negatives', () => {
-    const q = tf.tensor2d([[1, 0], [0, 1]]);
-    const p = tf.tensor2d([[0.6, 0.8], [0, 1]]);
+    const q = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+    ]);
+    const p = tf.tensor2d([
+      [0.6, 0.8],
+      [0, 1],
+    ]);
     // scores: q0 = [0.6, 0], q1 = [0.8, 1]; scale 2
     const l0 = -(1.2 - lse([1.2, 0]));
     const l1 = -(2 - lse([1.6, 2]));
     expect(infoNceLoss(q, p, { scale: 2, symmetric: false }).dataSync()[0]).toBeCloseTo((l0 + l1) / 2, 5);
   });
   it('counts hard negatives in the denominator and adds the symmetric term', () => {
-    const q = tf.tensor2d([[1, 0], [0, 1]]);
-    const p = tf.tensor2d([[1, 0], [0, 1], [0.5, 0.5]]);
+    const q = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+    ]);
+    const p = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+      [0.5, 0.5],
+    ]);
     const l0 = -(1 - lse([1, 0, 0.5]));
     const l1 = -(1 - lse([0, 1, 0.5]));
     expect(infoNceLoss(q, p, { scale: 1, symmetric: false }).dataSync()[0]).toBeCloseTo((l0 + l1) / 2, 5);
@@ -33,7 +46,12 @@ describe('infoNceLoss', () => {
 describe('token losses', () => {
   it('mask out prompt tokens', () => {
     // B=1, T=2, V=2; logits favour token 0 at t=0 and token 1 at t=1
-    const logits = tf.tensor3d([[[2, 0], [0, 1]]]);
+    const logits = tf.tensor3d([
+      [
+        [2, 0],
+        [0, 1],
+      ],
+    ]);
     const targets = tf.tensor2d([[0, 0]], [1, 2], 'int32');
     const lp0 = 2 - lse([2, 0]);
     const lp1 = 0 - lse([0, 1]);
@@ -53,7 +71,9 @@ describe('ragSequenceLoss', () => {
   it('sends gradient to the retriever scores toward the passage that explains the answer', () => {
     const s = tf.tensor2d([[0, 0]]);
     const ll = tf.tensor2d([[Math.log(0.9), Math.log(0.01)]]);
-    const g = tf.grad((x: tf.Tensor) => ragSequenceLoss(x as tf.Tensor2D, ll, 1))(s).dataSync();
+    const g = tf
+      .grad((x: tf.Tensor) => ragSequenceLoss(x as tf.Tensor2D, ll, 1))(s)
+      .dataSync();
     expect(g[0]).toBeLessThan(-0.4); // raising s_0 lowers the loss
     expect(g[1]).toBeGreaterThan(0.4);
   });

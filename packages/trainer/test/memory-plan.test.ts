@@ -44,14 +44,20 @@ beforeAll(async () => {
 
 describe('wasm out-of-memory errors', () => {
   const advice = ['--grad-cache-chunk', '--batch-size', '--gradient-checkpointing on'];
-  for (const message of ['Aborted(). Build with -sASSERTIONS for more info.', 'table index is out of bounds', 'memory access out of bounds']) {
+  for (const message of [
+    'Aborted(). Build with -sASSERTIONS for more info.',
+    'table index is out of bounds',
+    'memory access out of bounds',
+  ]) {
     it(`"${message}" becomes an OutOfMemoryError that names what to lower`, () => {
       const original = new WebAssembly.RuntimeError(message);
       expect(isWasmOutOfMemory(original)).toBe(true);
       const e = explainOutOfMemory(original, 'train retriever: step 1', advice) as OutOfMemoryError;
       expect(e).toBeInstanceOf(OutOfMemoryError);
       expect(e.original).toBe(original);
-      expect(e.message).toMatch(/^train retriever: step 1 ran out of memory: the wasm backend's heap stops at 4\.00 GiB/);
+      expect(e.message).toMatch(
+        /^train retriever: step 1 ran out of memory: the wasm backend's heap stops at 4\.00 GiB/,
+      );
       expect(e.message).toContain('Lower --grad-cache-chunk, --batch-size, or --gradient-checkpointing on.');
       expect(e.message).toContain('start a new process');
     });
@@ -79,14 +85,23 @@ describe('wasm out-of-memory errors', () => {
       },
       { steps: 1, batchSize: 2, quiet: true, label: 'train lm' },
     );
-    await expect(run).rejects.toThrow(/^train lm: step 1 ran out of memory: .*Lower --batch-size, --max-seq-length, or --gradient-checkpointing on\./);
+    await expect(run).rejects.toThrow(
+      /^train lm: step 1 ran out of memory: .*Lower --batch-size, --max-seq-length, or --gradient-checkpointing on\./,
+    );
     store.dispose();
   });
 });
 
 describe('backprop memory estimate', () => {
   it('covers the measured peak of a real forward + backward on wasm (small BERT, 4 x 64 tokens), within 3x', async () => {
-    const cfg = validateBertConfig({ vocab_size: 500, hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 256, max_position_embeddings: 64 });
+    const cfg = validateBertConfig({
+      vocab_size: 500,
+      hidden_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      intermediate_size: 256,
+      max_position_embeddings: 64,
+    });
     const bert = new BertModel(cfg, { pooler: false });
     const ids = tf.randomUniform([4, 64], 1, 499, 'int32');
     const mask = tf.ones([4, 64], 'int32');
@@ -95,7 +110,10 @@ describe('backprop memory estimate', () => {
       setGradientCheckpointing(checkpointing);
       const before = tf.memory().numBytes;
       const prof = await tf.profile(() => {
-        const r = tf.variableGrads(() => tf.mean(bert.forward(ids, mask, null, { training: true, pooler: false }).lastHiddenState) as tf.Scalar, bert.params.trainableVariables());
+        const r = tf.variableGrads(
+          () => tf.mean(bert.forward(ids, mask, null, { training: true, pooler: false }).lastHiddenState) as tf.Scalar,
+          bert.params.trainableVariables(),
+        );
         r.value.dispose();
         tf.dispose(r.grads);
       });
@@ -103,7 +121,9 @@ describe('backprop memory estimate', () => {
       // Measured: what the step added on top of the weights already there, plus the weights and two moments AdamW would add.
       const measured = prof.peakBytes - before + 3 * 4 * shape.params;
       const estimate = estimateBackpropBytes(shape, 4, 64, { checkpointing });
-      console.log(`checkpointing ${checkpointing}: measured ${(measured / 2 ** 20).toFixed(1)} MiB, estimated ${(estimate / 2 ** 20).toFixed(1)} MiB`);
+      console.log(
+        `checkpointing ${checkpointing}: measured ${(measured / 2 ** 20).toFixed(1)} MiB, estimated ${(estimate / 2 ** 20).toFixed(1)} MiB`,
+      );
       expect(estimate).toBeGreaterThanOrEqual(measured);
       expect(estimate).toBeLessThanOrEqual(3 * measured);
     }
@@ -141,7 +161,10 @@ describe('backprop memory estimate', () => {
     const budget = WASM_HEAP_MAX_BYTES * MEMORY_HEADROOM;
     expect(retrieverTrainMemory(fakeEncoder(512), off, chunk).estimateBytes(false)).toBeLessThanOrEqual(budget);
     expect(retrieverTrainMemory(fakeEncoder(512), off, chunk * 2).estimateBytes(false)).toBeGreaterThan(budget);
-    const huge: TrainMemory = { estimateBytes: () => 2 * WASM_HEAP_MAX_BYTES, advice: ['--batch-size', '--gradient-checkpointing on'] };
+    const huge: TrainMemory = {
+      estimateBytes: () => 2 * WASM_HEAP_MAX_BYTES,
+      advice: ['--batch-size', '--gradient-checkpointing on'],
+    };
     expect(() => planMemory('auto', huge, 'train lm')).toThrow(OutOfMemoryError);
     expect(() => planMemory('auto', huge, 'train lm')).toThrow(/gradient checkpointing on\), .*; lower --batch-size$/);
   });

@@ -18,12 +18,23 @@ import { clozeOfSentence } from '../src/data/cloze';
 
 const covid = path.join(path.resolve(__dirname, '../../../../shared'), 'bench/covidqa');
 
-const passage = (id: string, text: string, source = `doc-${id}`): Passage => ({ id, text, source, start: 0, end: text.length });
+const passage = (id: string, text: string, source = `doc-${id}`): Passage => ({
+  id,
+  text,
+  source,
+  start: 0,
+  end: text.length,
+});
 
 describe('parseGeneratedQa', () => {
   it('reads "Question: … Answer: …" with or without the question label', () => {
-    expect(parseGeneratedQa(' What is the capital of Kalomi?\nAnswer: Amber\n')).toEqual({ question: 'What is the capital of Kalomi?', answer: 'Amber' });
-    expect(parseGeneratedQa('Some preamble.\nQuestion: Who wrote the report?\nAnswer: "Jane Doe".\nQuestion: And then?')).toEqual({
+    expect(parseGeneratedQa(' What is the capital of Kalomi?\nAnswer: Amber\n')).toEqual({
+      question: 'What is the capital of Kalomi?',
+      answer: 'Amber',
+    });
+    expect(
+      parseGeneratedQa('Some preamble.\nQuestion: Who wrote the report?\nAnswer: "Jane Doe".\nQuestion: And then?'),
+    ).toEqual({
       question: 'Who wrote the report?',
       answer: 'Jane Doe',
     });
@@ -62,9 +73,27 @@ describe('questionsFromOutputs (filters)', () => {
       { passage: q, output: 'no labels here' }, // malformed
     ]);
     expect(r.examples).toEqual([
-      { id: 'p0#q0', question: 'What is the capital of Kalomi?', answers: ['Amber'], positiveIds: ['p0'], documentId: 'doc-p0' },
-      { id: 'p0#q1', question: 'What does Kalomi have?', answers: ['Kalomi has many rivers'], positiveIds: ['p0'], documentId: 'doc-p0' },
-      { id: 'q0#q0', question: 'What does Ravu export?', answers: ['glass and salt'], positiveIds: ['q0'], documentId: 'doc-q0' },
+      {
+        id: 'p0#q0',
+        question: 'What is the capital of Kalomi?',
+        answers: ['Amber'],
+        positiveIds: ['p0'],
+        documentId: 'doc-p0',
+      },
+      {
+        id: 'p0#q1',
+        question: 'What does Kalomi have?',
+        answers: ['Kalomi has many rivers'],
+        positiveIds: ['p0'],
+        documentId: 'doc-p0',
+      },
+      {
+        id: 'q0#q0',
+        question: 'What does Ravu export?',
+        answers: ['glass and salt'],
+        positiveIds: ['q0'],
+        documentId: 'doc-q0',
+      },
     ]);
     expect(r.generated).toBe(8);
     expect(r.rejected).toEqual({ answer_not_in_passage: 2, answer_in_question: 1, duplicate: 1, no_answer_label: 1 });
@@ -102,7 +131,10 @@ function scriptedDecoder(tok: Tokenizer, scripts: Map<string, string>): { model:
         const ids = inputIds.arraySync() as number[][];
         const mask = opts.attentionMask!.arraySync() as number[][];
         const rows = ids.map((row, i) => {
-          const text = tok.decode(row.filter((_, j) => mask[i]![j] === 1), { skipSpecialTokens: true });
+          const text = tok.decode(
+            row.filter((_, j) => mask[i]![j] === 1),
+            { skipSpecialTokens: true },
+          );
           prompts.push(text);
           const hit = [...scripts.keys()].find((x) => text.includes(x));
           if (hit === undefined) throw new Error(`stub decoder: no script for prompt ${JSON.stringify(text)}`);
@@ -137,7 +169,10 @@ describe('generateQuestions', () => {
   ];
   beforeAll(async () => {
     await initEngine({ backend: 'wasm' });
-    tok = trainByteLevelBPE([DEFAULT_QUESTION_PROMPT, ...passages.map((p) => p.text), 'What is the capital? Answer: Amber'], { vocabSize: 300 });
+    tok = trainByteLevelBPE(
+      [DEFAULT_QUESTION_PROMPT, ...passages.map((p) => p.text), 'What is the capital? Answer: Amber'],
+      { vocabSize: 300 },
+    );
   });
 
   it('prompts with the filled template and keeps exactly the outputs that pass the filters (stub decoder)', async () => {
@@ -151,21 +186,57 @@ describe('generateQuestions', () => {
     expect(prompts).toHaveLength(6);
     expect(prompts[0]).toBe(DEFAULT_QUESTION_PROMPT.replace('{passage}', passages[0]!.text));
     expect(r.generated).toBe(6);
-    expect(r.examples).toEqual([{ id: 'p0#q0', question: 'What is the capital of Kalomi?', answers: ['Amber'], positiveIds: ['p0'], documentId: 'doc-p0' }]);
+    expect(r.examples).toEqual([
+      {
+        id: 'p0#q0',
+        question: 'What is the capital of Kalomi?',
+        answers: ['Amber'],
+        positiveIds: ['p0'],
+        documentId: 'doc-p0',
+      },
+    ]);
     expect(r.rejected).toEqual({ duplicate: 1, no_answer_label: 2, answer_in_question: 2 });
   });
 
   it('cuts the passage, never the template, to fit maxPromptTokens', () => {
     const full = questionPromptIds(tok, 'Passage: {passage}\nQuestion:', passages[0]!, 1000, tok.special.bos!);
-    const cut = questionPromptIds(tok, 'Passage: {passage}\nQuestion:', passages[0]!, full.length - 3, tok.special.bos!);
+    const cut = questionPromptIds(
+      tok,
+      'Passage: {passage}\nQuestion:',
+      passages[0]!,
+      full.length - 3,
+      tok.special.bos!,
+    );
     expect(cut).toHaveLength(full.length - 3);
     expect(tok.decode(cut, { skipSpecialTokens: true }).endsWith('\nQuestion:')).toBe(true);
-    expect(() => questionPromptIds(tok, 'Passage: {passage}\nQuestion:', passages[0]!, 4)).toThrow(/template alone needs/);
+    expect(() => questionPromptIds(tok, 'Passage: {passage}\nQuestion:', passages[0]!, 4)).toThrow(
+      /template alone needs/,
+    );
   });
 
   it('runs with a real (random) decoder: every sample is either kept or counted as rejected', async () => {
-    const model = createCausalLM({ model_type: 'llama', vocab_size: tok.vocabSize, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 256, bos_token_id: tok.special.bos, eos_token_id: tok.special.eos, pad_token_id: tok.special.pad }, 3);
-    const r = await generateQuestions(model, tok, passages, { perPassage: 2, maxNewTokens: 8, temperature: 1, seed: 5 });
+    const model = createCausalLM(
+      {
+        model_type: 'llama',
+        vocab_size: tok.vocabSize,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 1,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        max_position_embeddings: 256,
+        bos_token_id: tok.special.bos,
+        eos_token_id: tok.special.eos,
+        pad_token_id: tok.special.pad,
+      },
+      3,
+    );
+    const r = await generateQuestions(model, tok, passages, {
+      perPassage: 2,
+      maxNewTokens: 8,
+      temperature: 1,
+      seed: 5,
+    });
     const rejected = Object.values(r.rejected).reduce((a, b) => a + b, 0);
     expect(r.generated).toBe(6);
     expect(r.examples.length + rejected).toBe(6);
@@ -174,8 +245,12 @@ describe('generateQuestions', () => {
 
   it('names the bad option', async () => {
     const { model } = scriptedDecoder(tok, new Map());
-    await expect(generateQuestions(model, tok, passages, { promptTemplate: 'no slot' })).rejects.toThrow(/promptTemplate must contain \{passage\}/);
-    await expect(generateQuestions(model, tok, passages, { perPassage: 0 })).rejects.toThrow(/perPassage must be an integer >= 1/);
+    await expect(generateQuestions(model, tok, passages, { promptTemplate: 'no slot' })).rejects.toThrow(
+      /promptTemplate must contain \{passage\}/,
+    );
+    await expect(generateQuestions(model, tok, passages, { perPassage: 0 })).rejects.toThrow(
+      /perPassage must be an integer >= 1/,
+    );
   });
 });
 
@@ -192,7 +267,9 @@ describe('splitByDocument', () => {
     expect(train.length + held.length).toBe(30);
     expect(held.length).toBe(6); // 3 passages per document
     // Item order is kept, and the split is reproducible.
-    expect(train.map((p) => Number(p.id.slice(1)))).toEqual([...train.map((p) => Number(p.id.slice(1)))].sort((a, b) => a - b));
+    expect(train.map((p) => Number(p.id.slice(1)))).toEqual(
+      [...train.map((p) => Number(p.id.slice(1)))].sort((a, b) => a - b),
+    );
     expect(splitByDocument(items, { evalShare: 0.2, seed: 3 }).eval).toEqual(held);
   });
 
@@ -200,27 +277,47 @@ describe('splitByDocument', () => {
     expect(new Set(splitByDocument(items, { evalShare: 0.01 }).eval.map((p) => p.source)).size).toBe(1);
     expect(new Set(splitByDocument(items, { evalShare: 0.99 }).train.map((p) => p.source)).size).toBe(1);
     expect(splitByDocument(items, { evalShare: 0 }).eval).toEqual([]);
-    expect(() => splitByDocument(items.map((p) => ({ ...p, source: 'one' })), { evalShare: 0.1 })).toThrow(/at least 2 source documents/);
+    expect(() =>
+      splitByDocument(
+        items.map((p) => ({ ...p, source: 'one' })),
+        { evalShare: 0.1 },
+      ),
+    ).toThrow(/at least 2 source documents/);
     expect(() => splitByDocument(items, { evalShare: 1 })).toThrow(/evalShare must be in \[0, 1\)/);
   });
 });
 
 describe('clozeQuestions', () => {
   it('blanks a capitalised phrase, else a number, else the longest content word', () => {
-    expect(clozeOfSentence('The capital of Kalomi is Amber.', '_____')).toEqual({ question: 'The capital of _____ is Amber.', answer: 'Kalomi' });
+    expect(clozeOfSentence('The capital of Kalomi is Amber.', '_____')).toEqual({
+      question: 'The capital of _____ is Amber.',
+      answer: 'Kalomi',
+    });
     expect(clozeOfSentence('The World Health Organization declared a pandemic in March.', '_____')).toEqual({
       question: 'The _____ declared a pandemic in March.',
       answer: 'World Health Organization',
     });
-    expect(clozeOfSentence('In 2019 the outbreak spread to nine cities.', '_____')).toEqual({ question: 'In _____ the outbreak spread to nine cities.', answer: '2019' });
-    expect(clozeOfSentence('Viruses replicate inside host cells quickly.', '_____')).toEqual({ question: 'Viruses _____ inside host cells quickly.', answer: 'replicate' });
+    expect(clozeOfSentence('In 2019 the outbreak spread to nine cities.', '_____')).toEqual({
+      question: 'In _____ the outbreak spread to nine cities.',
+      answer: '2019',
+    });
+    expect(clozeOfSentence('Viruses replicate inside host cells quickly.', '_____')).toEqual({
+      question: 'Viruses _____ inside host cells quickly.',
+      answer: 'replicate',
+    });
     // A span repeated elsewhere in the sentence is skipped (the question would give it away).
-    expect(clozeOfSentence('Amber trades with Amber and Birch merchants.', '_____')).toEqual({ question: 'Amber trades with Amber and _____ merchants.', answer: 'Birch' });
+    expect(clozeOfSentence('Amber trades with Amber and Birch merchants.', '_____')).toEqual({
+      question: 'Amber trades with Amber and _____ merchants.',
+      answer: 'Birch',
+    });
   });
 
   it('makes QA pairs whose answers are spans of their passage', () => {
     const passages = [
-      passage('a', 'The capital of Kalomi is Amber. It has many rivers and old bridges. Tourists visit in 2020 and 2021.'),
+      passage(
+        'a',
+        'The capital of Kalomi is Amber. It has many rivers and old bridges. Tourists visit in 2020 and 2021.',
+      ),
       passage('b', 'Ravu exports glass and salt to its neighbours. Its harbour opened in 1890.'),
       passage('c', 'Short one.'),
     ];
@@ -245,7 +342,9 @@ describe('clozeQuestions', () => {
         expect(text.includes(ex.question.replace('_____', ex.answers[0]!))).toBe(true);
       }
       const covered = new Set(qa.map((q) => q.positiveIds![0])).size;
-      console.log(`cloze on ${corpus.length} COVID-QA passages: ${qa.length} questions, ${covered} passages covered; e.g. ${JSON.stringify(qa[0])}`);
+      console.log(
+        `cloze on ${corpus.length} COVID-QA passages: ${qa.length} questions, ${covered} passages covered; e.g. ${JSON.stringify(qa[0])}`,
+      );
       expect(covered).toBeGreaterThan(0.8 * corpus.length);
     });
   });

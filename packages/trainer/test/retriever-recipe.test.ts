@@ -3,9 +3,21 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { initEngine, trainWordPiece } from '@dalm/core';
-import { createEncoder, loadCovidQaDataset, ExactIndex, IrEvaluator, type Encoder, type Passage } from '@dalm/retriever';
+import {
+  createEncoder,
+  loadCovidQaDataset,
+  ExactIndex,
+  IrEvaluator,
+  type Encoder,
+  type Passage,
+} from '@dalm/retriever';
 import { ictPairs } from '../src/data/ict';
-import { trainRetriever, gradCacheGradients, collateContrastive, validateRetrieverTrainConfig } from '../src/recipes/retriever';
+import {
+  trainRetriever,
+  gradCacheGradients,
+  collateContrastive,
+  validateRetrieverTrainConfig,
+} from '../src/recipes/retriever';
 
 const shared = path.resolve(__dirname, '../../../../shared');
 const covid = path.join(shared, 'bench/covidqa');
@@ -40,11 +52,18 @@ describe.skipIf(!existsSync(covid))('contrastive retriever training on COVID-QA 
     const short = (p: Passage) => ({ ...p, text: p.text.split(/\s+/).slice(0, 60).join(' ') });
     const train = corpus.slice(0, 800).map(short);
     const held = corpus.slice(2000, 2200).map(short);
-    const encoder = tinyEncoder(corpus.slice(0, 1500).map((p) => p.text), 1);
+    const encoder = tinyEncoder(
+      corpus.slice(0, 1500).map((p) => p.text),
+      1,
+    );
     const pairs = ictPairs(train, { removeRate: 0.5, seed: 1 });
     // Held-out queries: one sentence per unseen passage, removed from it; rank among the 200 unseen passages.
     const evalPairs = ictPairs(held, { removeRate: 1, seed: 2 });
-    const evalPassages = evalPairs.map((p, i) => ({ ...held.find((h) => h.id === p.positiveId)!, text: p.positive, id: `e${i}` }));
+    const evalPassages = evalPairs.map((p, i) => ({
+      ...held.find((h) => h.id === p.positiveId)!,
+      text: p.positive,
+      id: `e${i}`,
+    }));
     const queries = evalPairs.map((p, i) => ({ id: `q${i}`, text: p.query }));
     const qrels = new Map(queries.map((q, i) => [q.id, new Map([[`e${i}`, 1]])]));
     const evaluator = new IrEvaluator(queries, qrels);
@@ -56,20 +75,35 @@ describe.skipIf(!existsSync(covid))('contrastive retriever training on COVID-QA 
     };
     const before = await score();
     const fingerprintBefore = encoder.fingerprint;
-    const r = await trainRetriever(encoder, pairs, { steps: 80, batchSize: 16, learningRate: 2e-3, warmupSteps: 5, scale: 20, quiet: true });
+    const r = await trainRetriever(encoder, pairs, {
+      steps: 80,
+      batchSize: 16,
+      learningRate: 2e-3,
+      warmupSteps: 5,
+      scale: 20,
+      quiet: true,
+    });
     expect(encoder.fingerprint).not.toBe(fingerprintBefore); // followed the optimizer steps by itself (params.version)
     const after = await score();
     const first = r.losses.slice(0, 5).reduce((a, b) => a + b) / 5;
     const last = r.losses.slice(-5).reduce((a, b) => a + b) / 5;
-    console.log(`ICT: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, held-out MRR@10 ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+    console.log(
+      `ICT: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, held-out MRR@10 ${before.toFixed(3)} -> ${after.toFixed(3)}`,
+    );
     expect(last).toBeLessThan(first * 0.6);
     expect(after).toBeGreaterThan(before + 0.05);
     encoder.dispose();
   });
 
   it('GradCache gives the same gradients as plain backprop (dropout off)', async () => {
-    const encoder = tinyEncoder(corpus.slice(0, 300).map((p) => p.text), 2);
-    const pairs = ictPairs(corpus.slice(0, 40), { seed: 3 }).map((p, i, all) => ({ ...p, negatives: [all[(i + 1) % all.length].positive] }));
+    const encoder = tinyEncoder(
+      corpus.slice(0, 300).map((p) => p.text),
+      2,
+    );
+    const pairs = ictPairs(corpus.slice(0, 40), { seed: 3 }).map((p, i, all) => ({
+      ...p,
+      negatives: [all[(i + 1) % all.length].positive],
+    }));
     const c = validateRetrieverTrainConfig({ gradCacheChunk: 3, hardNegatives: 1, symmetric: true });
     const batch = collateContrastive(pairs, [0, 1, 2, 3, 4, 5, 6, 7], 1);
     const vars = new Map([...encoder.params.trainableByName()].map(([n, v]) => [`retriever/${n}`, v]));

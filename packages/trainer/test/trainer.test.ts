@@ -43,7 +43,14 @@ describe('train (generic loop)', () => {
   it('fits a linear regression: loss falls by 100x and tensors do not leak', async () => {
     const { task } = regressionTask();
     const before = tf.memory().numTensors;
-    const r = await train(task, { steps: 150, batchSize: 16, learningRate: 0.1, warmupSteps: 5, weightDecay: 0, quiet: true });
+    const r = await train(task, {
+      steps: 150,
+      batchSize: 16,
+      learningRate: 0.1,
+      warmupSteps: 5,
+      weightDecay: 0,
+      quiet: true,
+    });
     expect(r.losses.length).toBe(150);
     expect(r.losses.at(-1)!).toBeLessThan(r.losses[0] / 100);
     // batches, gradients and optimizer state are all released
@@ -54,8 +61,24 @@ describe('train (generic loop)', () => {
     const a = regressionTask(5);
     const b = regressionTask(5);
     // Accumulating 4 micro-batches of 16 over the whole 64-point set == one batch of 64 (same examples).
-    await train(a.task, { steps: 1, batchSize: 16, gradAccumulation: 4, learningRate: 0.05, warmupSteps: 0, maxGradNorm: 0, quiet: true });
-    await train(b.task, { steps: 1, batchSize: 64, gradAccumulation: 1, learningRate: 0.05, warmupSteps: 0, maxGradNorm: 0, quiet: true });
+    await train(a.task, {
+      steps: 1,
+      batchSize: 16,
+      gradAccumulation: 4,
+      learningRate: 0.05,
+      warmupSteps: 0,
+      maxGradNorm: 0,
+      quiet: true,
+    });
+    await train(b.task, {
+      steps: 1,
+      batchSize: 64,
+      gradAccumulation: 1,
+      learningRate: 0.05,
+      warmupSteps: 0,
+      maxGradNorm: 0,
+      quiet: true,
+    });
     const wa = a.store.get('lin.weight').dataSync();
     const wb = b.store.get('lin.weight').dataSync();
     wa.forEach((v, i) => expect(v).toBeCloseTo(wb[i], 5));
@@ -66,10 +89,24 @@ describe('train (generic loop)', () => {
     const full = regressionTask(9);
     await train(full.task, { steps: 20, batchSize: 8, learningRate: 0.05, quiet: true });
     const part = regressionTask(9);
-    await train(part.task, { steps: 10, batchSize: 8, learningRate: 0.05, quiet: true, runDir: dir, checkpointEvery: 5 });
+    await train(part.task, {
+      steps: 10,
+      batchSize: 8,
+      learningRate: 0.05,
+      quiet: true,
+      runDir: dir,
+      checkpointEvery: 5,
+    });
     // "crash" after step 10; a fresh process would rebuild the model from scratch, then resume:
     const resumed = regressionTask(9);
-    const r = await train(resumed.task, { steps: 20, batchSize: 8, learningRate: 0.05, quiet: true, runDir: dir, checkpointEvery: 5 });
+    const r = await train(resumed.task, {
+      steps: 20,
+      batchSize: 8,
+      learningRate: 0.05,
+      quiet: true,
+      runDir: dir,
+      checkpointEvery: 5,
+    });
     expect(r.startStep).toBe(10);
     const a = full.store.get('lin.weight').dataSync();
     const b = resumed.store.get('lin.weight').dataSync();
@@ -85,7 +122,9 @@ describe('train (generic loop)', () => {
   it('refuses to resume with a different seed', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-train-'));
     await train(regressionTask().task, { steps: 2, batchSize: 8, quiet: true, runDir: dir });
-    await expect(train(regressionTask().task, { steps: 4, batchSize: 8, seed: 7, quiet: true, runDir: dir })).rejects.toThrow(/differs from the checkpoint in seed \(42 -> 7\)/);
+    await expect(
+      train(regressionTask().task, { steps: 4, batchSize: 8, seed: 7, quiet: true, runDir: dir }),
+    ).rejects.toThrow(/differs from the checkpoint in seed \(42 -> 7\)/);
   });
 });
 
@@ -94,17 +133,35 @@ describe('resume guards', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-train-'));
     const withData = (data: unknown) => ({ ...regressionTask().task, inputs: { data } });
     await train(withData(['a', 'b']), { steps: 2, batchSize: 8, quiet: true, runDir: dir });
-    await expect(train(withData(['a', 'B']), { steps: 4, batchSize: 8, quiet: true, runDir: dir })).rejects.toThrow(/differs from the checkpoint in data\. .*new --run-dir/);
-    await expect(train(withData(['a', 'b']), { steps: 4, batchSize: 8, learningRate: 0.5, quiet: true, runDir: dir })).rejects.toThrow(/in optimizer\/schedule settings/);
+    await expect(train(withData(['a', 'B']), { steps: 4, batchSize: 8, quiet: true, runDir: dir })).rejects.toThrow(
+      /differs from the checkpoint in data\. .*new --run-dir/,
+    );
+    await expect(
+      train(withData(['a', 'b']), { steps: 4, batchSize: 8, learningRate: 0.5, quiet: true, runDir: dir }),
+    ).rejects.toThrow(/in optimizer\/schedule settings/);
     // Same inputs, more steps: resumes.
     expect((await train(withData(['a', 'b']), { steps: 4, batchSize: 8, quiet: true, runDir: dir })).startStep).toBe(2);
   });
 
   it('falls back to the previous checkpoint when the latest is unreadable, and counts no negative leak', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dalm-train-'));
-    await train(regressionTask(9).task, { steps: 10, batchSize: 8, learningRate: 0.05, quiet: true, runDir: dir, checkpointEvery: 5 });
+    await train(regressionTask(9).task, {
+      steps: 10,
+      batchSize: 8,
+      learningRate: 0.05,
+      quiet: true,
+      runDir: dir,
+      checkpointEvery: 5,
+    });
     writeFileSync(path.join(dir, 'checkpoints', 'step-000010', 'model.safetensors'), 'truncated');
-    const r = await train(regressionTask(9).task, { steps: 12, batchSize: 8, learningRate: 0.05, quiet: true, runDir: dir, checkpointEvery: 5 });
+    const r = await train(regressionTask(9).task, {
+      steps: 12,
+      batchSize: 8,
+      learningRate: 0.05,
+      quiet: true,
+      runDir: dir,
+      checkpointEvery: 5,
+    });
     expect(r.startStep).toBe(5);
     const log = await readMetricLog(path.join(dir, 'metrics.jsonl'));
     expect(log.some((l) => l.event === 'checkpoint_unreadable' && String(l.dir).endsWith('step-000010'))).toBe(true);
@@ -129,7 +186,9 @@ describe('data order, schedule and config', () => {
   });
   it('rejects bad options naming the field', () => {
     expect(() => validateTrainLoopConfig({ steps: 0 })).toThrow(/steps must be an integer >= 1/);
-    expect(() => validateTrainLoopConfig({ decay: 'exp' as never })).toThrow(/decay must be one of linear, cosine, constant/);
+    expect(() => validateTrainLoopConfig({ decay: 'exp' as never })).toThrow(
+      /decay must be one of linear, cosine, constant/,
+    );
     expect(() => validateTrainLoopConfig({ checkpointEvery: 5 })).toThrow(/needs runDir/);
   });
 });

@@ -1,6 +1,13 @@
 /** `dalm doctor`: which engine this machine runs on, and why. */
 import { Command } from 'commander';
-import { engineInfo, initEngine, formatNumber, onnxRuntimeInfo, type EngineInfo, type OnnxRuntimeInfo } from '@dalm/core';
+import {
+  engineInfo,
+  initEngine,
+  formatNumber,
+  onnxRuntimeInfo,
+  type EngineInfo,
+  type OnnxRuntimeInfo,
+} from '@dalm/core';
 import { engineOption, type GlobalOptions } from '../global';
 import os from 'node:os';
 
@@ -21,7 +28,9 @@ export function formatEngineInfo(info: EngineInfo): string {
   if (info.native) lines.push(`tensorflow   ${info.native.tensorflowVersion ?? 'unknown'} (${info.native.module})`);
   if (info.webgpu) {
     const a = info.webgpu.adapter;
-    lines.push(`webgpu       ${[a.vendor, a.device, a.description].filter(Boolean).join(' / ') || 'adapter'} (feature level ${info.webgpu.featureLevel}, max buffer ${mb(info.webgpu.maxBufferSize)})`);
+    lines.push(
+      `webgpu       ${[a.vendor, a.device, a.description].filter(Boolean).join(' / ') || 'adapter'} (feature level ${info.webgpu.featureLevel}, max buffer ${mb(info.webgpu.maxBufferSize)})`,
+    );
   }
   if (info.wasm) {
     lines.push(
@@ -30,27 +39,41 @@ export function formatEngineInfo(info: EngineInfo): string {
   }
   lines.push(`threads      ${os.cpus().length} CPU cores`);
   if (info.memory.process) {
-    lines.push(`memory       rss ${mb(info.memory.process.rss)}, system ${mb(os.totalmem())} total / ${mb(os.freemem())} free`);
+    lines.push(
+      `memory       rss ${mb(info.memory.process.rss)}, system ${mb(os.totalmem())} total / ${mb(os.freemem())} free`,
+    );
   }
   lines.push(`tensors      ${info.memory.tf.numTensors} (${formatNumber(info.memory.tf.numBytes / 2 ** 20)} MiB)`);
   if (info.fixes.length) lines.push(`engine fixes ${info.fixes.join(', ')}`);
   lines.push('candidates:');
-  for (const c of info.candidates) lines.push(`  ${c.status === 'selected' ? '*' : '-'} ${c.backend.padEnd(15)} ${c.status}${c.reason ? `: ${c.reason}` : ''}`);
+  for (const c of info.candidates)
+    lines.push(
+      `  ${c.status === 'selected' ? '*' : '-'} ${c.backend.padEnd(15)} ${c.status}${c.reason ? `: ${c.reason}` : ''}`,
+    );
   for (const n of info.notes) lines.push(`note: ${n}`);
   return lines.join('\n');
 }
 
 export function doctorCommand(): Command {
   return new Command('doctor')
-    .description('show which tensor backend and inference runtime are in use, whether a GPU is visible, threads and memory')
+    .description(
+      'show which tensor backend and inference runtime are in use, whether a GPU is visible, threads and memory',
+    )
     .option('--json', 'print one JSON object')
-    .addHelpText('after', '\nExamples:\n  dalm doctor\n  dalm doctor --backend cpu --json\n  DALM_BACKEND=wasm dalm doctor')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dalm doctor\n  dalm doctor --backend cpu --json\n  DALM_BACKEND=wasm dalm doctor',
+    )
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals() as GlobalOptions;
       await initEngine({ backend: engineOption(g) });
       const info = engineInfo();
       const ort = await onnxRuntimeInfo();
       const inference = { runtime: ort.available ? 'onnx' : 'tfjs', onnxRuntime: ort };
-      process.stdout.write(opts.json ? JSON.stringify({ ...info, inference }, null, 2) + '\n' : `${formatEngineInfo(info)}\n${formatRuntimeInfo(ort)}\n`);
+      process.stdout.write(
+        opts.json
+          ? JSON.stringify({ ...info, inference }, null, 2) + '\n'
+          : `${formatEngineInfo(info)}\n${formatRuntimeInfo(ort)}\n`,
+      );
     });
 }

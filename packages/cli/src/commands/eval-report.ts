@@ -5,7 +5,11 @@ const f4 = (x: number) => x.toFixed(4);
 const fp = (p: number) => (p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`);
 
 /** A metric × system table, each cell "mean [low, high]". */
-export function formatWithCi(results: Record<string, Record<string, number>>, ci95: SystemComparison['ci95'], metrics: readonly string[]): string {
+export function formatWithCi(
+  results: Record<string, Record<string, number>>,
+  ci95: SystemComparison['ci95'],
+  metrics: readonly string[],
+): string {
   const systems = Object.keys(results);
   const cell = (s: string, m: string) => {
     const ci = ci95[s]?.[m];
@@ -25,7 +29,9 @@ export function formatPaired(paired: SystemComparison['paired'], baseline: strin
       const r: PairedResult | undefined = byMetric[m];
       if (!r) continue;
       const sig = r.p < 0.05 ? 'significant at 0.05' : 'not significant at 0.05';
-      lines.push(`${s} vs ${baseline}, ${m}: ${r.delta >= 0 ? '+' : ''}${f4(r.delta)} [${f4(r.low)}, ${f4(r.high)}], ${fp(r.p)} (${sig})`);
+      lines.push(
+        `${s} vs ${baseline}, ${m}: ${r.delta >= 0 ? '+' : ''}${f4(r.delta)} [${f4(r.low)}, ${f4(r.high)}], ${fp(r.p)} (${sig})`,
+      );
     }
   }
   return lines.join('\n');

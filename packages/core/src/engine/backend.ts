@@ -139,14 +139,20 @@ async function initOnce(options: EngineOptions): Promise<EngineInfo> {
   if (current != null && (choice === 'auto' || choice === current.backend)) {
     if (tf.getBackend() !== current.tfBackend) {
       // Someone called tf.setBackend behind the engine's back; this module is where the backend is chosen.
-      current.notes.push(`tf.setBackend('${tf.getBackend()}') was called outside initEngine; restored '${current.tfBackend}'`);
+      current.notes.push(
+        `tf.setBackend('${tf.getBackend()}') was called outside initEngine; restored '${current.tfBackend}'`,
+      );
       await tf.setBackend(current.tfBackend);
     }
     if (current.backend === 'wasm') syncWasm(current, wantedFixes);
     return engineInfo();
   }
   const previous = current != null ? tf.getBackend() : null;
-  const selected = await selectBackend(choice, { loader: options.loader ?? defaultLoader, threads: options.threads, webgpu });
+  const selected = await selectBackend(choice, {
+    loader: options.loader ?? defaultLoader,
+    threads: options.threads,
+    webgpu,
+  });
   if (!selected.ok) {
     if (previous != null) await tf.setBackend(previous);
     const available = await listAvailable(options.loader ?? defaultLoader, choice);

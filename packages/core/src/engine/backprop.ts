@@ -20,7 +20,12 @@ interface TapeNode {
   gradient?: (dys: Array<tf.Tensor | null>) => Record<string, () => tf.Tensor>;
 }
 
-type GradientsFn = (f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean) => { value: tf.Tensor; grads: tf.Tensor[] };
+type GradientsFn = (
+  f: () => tf.Tensor,
+  xs: tf.Tensor[],
+  dy?: tf.Tensor,
+  allowNoGradients?: boolean,
+) => { value: tf.Tensor; grads: tf.Tensor[] };
 
 interface EngineInternals {
   state: { gradientDepth: number; activeTape: TapeNode[] | null };
@@ -39,7 +44,9 @@ export function installFrugalBackprop(on = true): void {
     const stock = engine.gradients.bind(engine);
     engine.dalmStockGradients = engine.gradients;
     engine.gradients = (f, xs, dy, allowNoGradients = false) =>
-      engine.state.gradientDepth > 0 ? stock(f, xs, dy, allowNoGradients) : frugalGradients(engine, f, xs, dy, allowNoGradients);
+      engine.state.gradientDepth > 0
+        ? stock(f, xs, dy, allowNoGradients)
+        : frugalGradients(engine, f, xs, dy, allowNoGradients);
   } else if (!on && engine.dalmStockGradients != null) {
     engine.gradients = engine.dalmStockGradients;
     delete engine.dalmStockGradients;
@@ -72,7 +79,9 @@ function frugalGradients(
     const tape = engine.state.activeTape ?? [];
     const filtered = filterTape(tape, xs, y);
     if (!allowNoGradients && filtered.length === 0 && xs.length > 0) {
-      throw new Error('Cannot compute gradient of y=f(x) with respect to x. Make sure that the f you passed encloses all operations that lead from x to y.');
+      throw new Error(
+        'Cannot compute gradient of y=f(x) with respect to x. Make sure that the f you passed encloses all operations that lead from x to y.',
+      );
     }
     const onPath = new Set(filtered.map((n) => n.id));
     for (const node of tape) if (!onPath.has(node.id)) for (const t of node.saved ?? []) t.dispose();
@@ -100,16 +109,21 @@ function frugalGradients(
       for (let i = filtered.length - 1; i >= 0; i--) {
         const node = filtered[i]!;
         const dys = node.outputs.map((o) => grads.get(o.id) ?? null);
-        if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+        if (node.gradient == null)
+          throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
         const inputGradients = node.gradient(dys);
         for (const inputName in node.inputs) {
           if (!(inputName in inputGradients)) {
-            throw new Error(`Cannot backprop through input ${inputName}. Available gradients found: ${Object.keys(inputGradients)}.`);
+            throw new Error(
+              `Cannot backprop through input ${inputName}. Available gradients found: ${Object.keys(inputGradients)}.`,
+            );
           }
           const dx = engine.tidy(() => inputGradients[inputName]!());
           const x = node.inputs[inputName]!;
           if (dx.dtype !== 'float32') {
-            throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${inputName} must have 'float32' dtype, but has '${dx.dtype}'`);
+            throw new Error(
+              `Error in gradient for op ${node.kernelName}. The gradient of input ${inputName} must have 'float32' dtype, but has '${dx.dtype}'`,
+            );
           }
           if (!tf.util.arraysEqual(dx.shape, x.shape)) {
             throw new Error(

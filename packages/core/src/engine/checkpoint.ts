@@ -69,7 +69,11 @@ function withDropoutSeeds<T>(seed: number, fn: () => T): T {
  * @example
  *   h = training ? trainingBlock((x, b) => block.apply(x, b, true), [h, bias], () => store.trainableUnder(prefix)) : block.apply(h, bias, false);
  */
-export function trainingBlock(fn: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], params: () => tf.Variable[]): tf.Tensor {
+export function trainingBlock(
+  fn: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: tf.Tensor[],
+  params: () => tf.Variable[],
+): tf.Tensor {
   const seed = nextDropoutSeed();
   const run = (...xs: tf.Tensor[]) => withDropoutSeeds(seed, () => fn(...xs));
   return enabled ? checkpointBlock(run, inputs, params()) : run(...inputs);
@@ -79,7 +83,12 @@ export function trainingBlock(fn: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.
 interface EngineInternals {
   state: { activeTape: unknown };
   isTapeOn(): boolean;
-  gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy?: tf.Tensor, allowNoGradients?: boolean): { value: tf.Tensor; grads: Array<tf.Tensor | undefined> };
+  gradients(
+    f: () => tf.Tensor,
+    xs: tf.Tensor[],
+    dy?: tf.Tensor,
+    allowNoGradients?: boolean,
+  ): { value: tf.Tensor; grads: Array<tf.Tensor | undefined> };
 }
 
 /**
@@ -90,7 +99,11 @@ interface EngineInternals {
  * @example
  *   x = checkpointBlock((h, b) => layer.apply(h, b, true, seed), [x, bias], layerParams);
  */
-export function checkpointBlock(fn: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], params: tf.Variable[]): tf.Tensor {
+export function checkpointBlock(
+  fn: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: tf.Tensor[],
+  params: tf.Variable[],
+): tf.Tensor {
   const engine = tf.engine() as unknown as EngineInternals;
   if (!engine.isTapeOn()) return fn(...inputs);
   const n = inputs.length;

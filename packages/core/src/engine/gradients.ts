@@ -84,9 +84,7 @@ const batchMatMulGradConfig: tf.GradConfig = {
     // mm(x, y, tx, ty) computes op(x) @ op(y); the explicit form is numerically the same product.
     const explicit = explicitTransposeBackends.has(tf.getBackend());
     const mm = (x: tf.Tensor, y: tf.Tensor, tx: boolean, ty: boolean): tf.Tensor =>
-      explicit
-        ? tf.matMul(tx ? transposeLastTwo(x) : x, ty ? transposeLastTwo(y) : y)
-        : tf.matMul(x, y, tx, ty);
+      explicit ? tf.matMul(tx ? transposeLastTwo(x) : x, ty ? transposeLastTwo(y) : y) : tf.matMul(x, y, tx, ty);
     let da: () => tf.Tensor;
     let db: () => tf.Tensor;
     if (!transposeA && !transposeB) {
@@ -134,7 +132,11 @@ function scatterAlongAxis(g: tf.Tensor, axis: number, lo: number, step: number, 
     merged[axis] = n * step;
     const size = g.shape.map(() => -1);
     size[axis] = (n - 1) * step + 1;
-    spread = tf.slice(tf.reshape(interleaved, merged), g.shape.map(() => 0), size);
+    spread = tf.slice(
+      tf.reshape(interleaved, merged),
+      g.shape.map(() => 0),
+      size,
+    );
   }
   const span = (n - 1) * step + 1;
   const padding: Array<[number, number]> = g.shape.map(() => [0, 0]);
@@ -151,7 +153,14 @@ const stridedSliceGradConfig: tf.GradConfig = {
     return {
       x: () => {
         const info = tf.slice_util.sliceInfo(
-          x.shape, a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask, a.newAxisMask,
+          x.shape,
+          a.begin,
+          a.end,
+          a.strides,
+          a.beginMask,
+          a.endMask,
+          a.ellipsisMask,
+          a.newAxisMask,
           a.shrinkAxisMask,
         );
         // begin/end/strides come back normalised to one entry per axis of x (masks, ellipsis and new

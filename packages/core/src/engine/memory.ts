@@ -39,7 +39,8 @@ export class OutOfMemoryError extends Error {
 export function isWasmOutOfMemory(err: unknown): boolean {
   if (err instanceof OutOfMemoryError) return true;
   const e = err as { name?: unknown; message?: unknown } | null;
-  const isRuntimeError = err instanceof WebAssembly.RuntimeError || e?.name === 'RuntimeError' || e instanceof RangeError;
+  const isRuntimeError =
+    err instanceof WebAssembly.RuntimeError || e?.name === 'RuntimeError' || e instanceof RangeError;
   return isRuntimeError && typeof e?.message === 'string' && WASM_OOM_PATTERNS.some((p) => p.test(e.message as string));
 }
 
@@ -63,7 +64,9 @@ export function explainOutOfMemory(err: unknown, what: string, advice: readonly 
   const heap = wasmHeapBytes();
   const held = safeMemoryBytes();
   const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
-  const state = [held != null ? `${gib(held)} in tensors` : null, heap != null ? `heap ${gib(heap)}` : null].filter(Boolean).join(', ');
+  const state = [held != null ? `${gib(held)} in tensors` : null, heap != null ? `heap ${gib(heap)}` : null]
+    .filter(Boolean)
+    .join(', ');
   const msg =
     `${what} ran out of memory: the wasm backend's heap stops at ${gib(WASM_HEAP_MAX_BYTES)}` +
     `${state ? ` (${state} when it failed)` : ''}. Lower ${joinOr(advice)}. ` +
@@ -111,7 +114,13 @@ export interface BackpropEstimateOptions {
  * intermediate, 12 heads) on wasm at 128 and 256 tokens per sequence, rounded up so that they also cover
  * a 2 x 64 BERT (packages/trainer/test/memory-plan.test.ts checks both ends).
  */
-export const BACKPROP_FLOATS_PER_TOKEN = { hidden: 32, intermediate: 18, score: 2, checkpointedHidden: 3, embedding: 48 } as const;
+export const BACKPROP_FLOATS_PER_TOKEN = {
+  hidden: 32,
+  intermediate: 18,
+  score: 2,
+  checkpointedHidden: 3,
+  embedding: 48,
+} as const;
 
 /**
  * Bytes a forward + backward over `sequences` sequences of `seqLen` tokens needs at most: the tensors
@@ -122,11 +131,18 @@ export const BACKPROP_FLOATS_PER_TOKEN = { hidden: 32, intermediate: 18, score: 
  * @example
  *   estimateBackpropBytes(shape, 8, 256, { checkpointing: false }) > WASM_HEAP_MAX_BYTES  // won't fit
  */
-export function estimateBackpropBytes(shape: TransformerShape, sequences: number, seqLen: number, opts: BackpropEstimateOptions): number {
+export function estimateBackpropBytes(
+  shape: TransformerShape,
+  sequences: number,
+  seqLen: number,
+  opts: BackpropEstimateOptions,
+): number {
   const f = BACKPROP_FLOATS_PER_TOKEN;
   const tokens = sequences * seqLen;
   const perBlockToken = f.hidden * shape.hidden + f.intermediate * shape.intermediate + f.score * shape.heads * seqLen;
-  const blocks = opts.checkpointing ? shape.layers * f.checkpointedHidden * shape.hidden + perBlockToken : shape.layers * perBlockToken;
+  const blocks = opts.checkpointing
+    ? shape.layers * f.checkpointedHidden * shape.hidden + perBlockToken
+    : shape.layers * perBlockToken;
   const head = 3 * (shape.vocab ?? 0); // logits, their softmax, their gradient
   const trainable = opts.trainableParams ?? shape.params;
   const state = shape.params + 3 * trainable; // weights, gradients, two moments

@@ -22,7 +22,8 @@ const provided = new Map<string, () => Promise<unknown>>();
  *   provideBackendModule('@tensorflow/tfjs-backend-wasm', () => import('@tensorflow/tfjs-backend-wasm'));
  */
 export function provideBackendModule(specifier: string, load: () => Promise<unknown>): void {
-  if (typeof load !== 'function') throw new Error(`provideBackendModule('${specifier}'): load must be a function returning import()`);
+  if (typeof load !== 'function')
+    throw new Error(`provideBackendModule('${specifier}'): load must be a function returning import()`);
   provided.set(specifier, load);
 }
 

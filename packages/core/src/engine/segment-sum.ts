@@ -25,7 +25,12 @@ export type SegmentSumBackend = 'cpu' | 'wasm';
 interface ReadableBackend {
   readSync(dataId: object): tf.backend_util.BackendValues;
   /** BackendWasm: allocates a heap tensor initialised with `values`. */
-  makeOutput?(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+  makeOutput?(
+    shape: number[],
+    dtype: tf.DataType,
+    memoryOffset?: number,
+    values?: tf.backend_util.BackendValues,
+  ): tf.TensorInfo;
   /** MathBackendCPU: wraps `values` as a tensor. */
   makeTensorInfo?(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
 }

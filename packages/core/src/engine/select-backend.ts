@@ -17,7 +17,14 @@ export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | 'we
 export type BackendChoice = 'auto' | BackendName;
 
 /** Valid values of `EngineOptions.backend` and `$DALM_BACKEND`. */
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'webgpu'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = [
+  'auto',
+  'tensorflow-gpu',
+  'tensorflow',
+  'wasm',
+  'cpu',
+  'webgpu',
+];
 
 /** The order 'auto' tries. */
 export const AUTO_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -95,8 +102,21 @@ export async function selectBackend(choice: BackendChoice, deps: SelectDeps): Pr
   for (const backend of order) {
     const attempt = await tryBackend(backend, deps, notes);
     if (attempt.ok) {
-      candidates.push({ backend, modules: MODULES[backend], status: 'selected', ...(attempt.remark ? { reason: attempt.remark } : {}) });
-      return { ok: true, backend, module: attempt.module, native: attempt.native, webgpu: attempt.webgpu, candidates, notes };
+      candidates.push({
+        backend,
+        modules: MODULES[backend],
+        status: 'selected',
+        ...(attempt.remark ? { reason: attempt.remark } : {}),
+      });
+      return {
+        ok: true,
+        backend,
+        module: attempt.module,
+        native: attempt.native,
+        webgpu: attempt.webgpu,
+        candidates,
+        notes,
+      };
     }
     candidates.push({ backend, modules: MODULES[backend], status: 'skipped', reason: attempt.reason });
   }

@@ -58,7 +58,8 @@ export function sharedBarrier(sab: SharedArrayBuffer, layout: SharedGradLayout, 
 
 /** Sums all slots in slot order into `out` (length `size`); call after the barrier. */
 export function sumSharedGrads(sab: SharedArrayBuffer, layout: SharedGradLayout, out: Float32Array): Float32Array {
-  if (out.length !== layout.size) throw new Error(`sumSharedGrads: out has ${out.length} floats, layout.size=${layout.size}`);
+  if (out.length !== layout.size)
+    throw new Error(`sumSharedGrads: out has ${out.length} floats, layout.size=${layout.size}`);
   out.set(gradSlot(sab, layout, 0));
   for (let r = 1; r < layout.replicas; r++) {
     const s = gradSlot(sab, layout, r);

@@ -26,7 +26,11 @@ import { setExplicitTransposeGradient } from './gradients';
 import { installSegmentSumKernel } from './segment-sum';
 
 /** One fix that can be switched on or off. */
-export type WasmFixName = 'unsorted-segment-sum' | 'matmul-transpose-kernel' | 'matmul-transpose-grad' | 'matmul-batched-2d';
+export type WasmFixName =
+  | 'unsorted-segment-sum'
+  | 'matmul-transpose-kernel'
+  | 'matmul-transpose-grad'
+  | 'matmul-batched-2d';
 
 /** All wasm fixes, in the order they are applied. */
 export const WASM_FIXES: readonly WasmFixName[] = [
@@ -163,7 +167,17 @@ let wasmBatchMatMul: { module: unknown; fn: (...args: unknown[]) => void } | nul
 
 function batchMatMulFn(backend: WasmBackendLike): (...args: unknown[]) => void {
   if (wasmBatchMatMul?.module !== backend.wasm) {
-    const fn = backend.wasm.cwrap(tf.BatchMatMul, null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+    const fn = backend.wasm.cwrap(tf.BatchMatMul, null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]);
     wasmBatchMatMul = { module: backend.wasm, fn };
   }
   return wasmBatchMatMul.fn;

@@ -53,7 +53,12 @@ interface SplitKProgramLike extends WebGpuProgramLike {
 }
 
 /** `WebGPUBackend.runWebGPUProgram(program, inputs, outputDtype, uniforms?, output?)`. */
-type RunProgram = (program: WebGpuProgramLike, inputs: tf.TensorInfo[], outputDtype?: tf.DataType, ...rest: unknown[]) => tf.TensorInfo;
+type RunProgram = (
+  program: WebGpuProgramLike,
+  inputs: tf.TensorInfo[],
+  outputDtype?: tf.DataType,
+  ...rest: unknown[]
+) => tf.TensorInfo;
 
 const PATCHED = Symbol.for('dalm.webgpuProgramFixes');
 
@@ -66,7 +71,8 @@ const PATCHED = Symbol.for('dalm.webgpuProgramFixes');
  */
 export function applyWebGpuFixes(fixes: readonly WebGpuFixName[] = WEBGPU_FIXES): WebGpuFixName[] {
   for (const f of fixes) {
-    if (!WEBGPU_FIXES.includes(f)) throw new Error(`applyWebGpuFixes: unknown fix '${f}'; valid fixes: ${WEBGPU_FIXES.join(', ')}`);
+    if (!WEBGPU_FIXES.includes(f))
+      throw new Error(`applyWebGpuFixes: unknown fix '${f}'; valid fixes: ${WEBGPU_FIXES.join(', ')}`);
   }
   applied.clear();
   for (const f of fixes) applied.add(f);
@@ -100,7 +106,8 @@ export function fixProgram(program: WebGpuProgramLike, outputDtype: tf.DataType 
     program.getUserCode = () =>
       userCode().replace(
         /setOutputAtIndex\(flatIndex, (A\[getIndexFromCoords\dD\([^;]*?uniforms\.aShape\)\])\);/,
-        (_, element: string) => `${int ? 'setOutputAtIndexI32' : 'setOutputAtIndex'}(flatIndex, ${int ? 'i32' : 'f32'}(${element}));`,
+        (_, element: string) =>
+          `${int ? 'setOutputAtIndexI32' : 'setOutputAtIndex'}(flatIndex, ${int ? 'i32' : 'f32'}(${element}));`,
       );
   }
   if (applied.has('splitk-transpose-b') && program.shaderKey.startsWith('matMulSplitK_')) {

@@ -62,17 +62,28 @@ export function validateWebGpuOptions(
   const envFlags = env.DALM_WEBGPU_FLAGS?.trim();
   const dawnFlags =
     options.dawnFlags ??
-    (envFlags ? envFlags.split(';').map((f) => f.trim()).filter((f) => f.length > 0) : DEFAULT_WEBGPU_OPTIONS.dawnFlags);
+    (envFlags
+      ? envFlags
+          .split(';')
+          .map((f) => f.trim())
+          .filter((f) => f.length > 0)
+      : DEFAULT_WEBGPU_OPTIONS.dawnFlags);
   if (!Array.isArray(dawnFlags) || dawnFlags.some((f) => typeof f !== 'string' || !/^[\w-]+=/.test(f))) {
     throw new Error(
       `webgpu option dawnFlags=${JSON.stringify(dawnFlags)} must be a list of 'name=value' strings ` +
         `(e.g. 'backend=vulkan', 'adapter=<name>', 'enable-dawn-features=a,b')`,
     );
   }
-  const levelFrom = options.featureLevel !== undefined ? 'webgpu option featureLevel' : 'environment variable DALM_WEBGPU_FEATURE_LEVEL';
-  const featureLevel = options.featureLevel ?? (env.DALM_WEBGPU_FEATURE_LEVEL?.trim() || DEFAULT_WEBGPU_OPTIONS.featureLevel);
+  const levelFrom =
+    options.featureLevel !== undefined
+      ? 'webgpu option featureLevel'
+      : 'environment variable DALM_WEBGPU_FEATURE_LEVEL';
+  const featureLevel =
+    options.featureLevel ?? (env.DALM_WEBGPU_FEATURE_LEVEL?.trim() || DEFAULT_WEBGPU_OPTIONS.featureLevel);
   if (!(FEATURE_LEVELS as readonly string[]).includes(featureLevel)) {
-    throw new Error(`${levelFrom}='${featureLevel}' is not a feature level; valid values: ${FEATURE_LEVELS.join(', ')}`);
+    throw new Error(
+      `${levelFrom}='${featureLevel}' is not a feature level; valid values: ${FEATURE_LEVELS.join(', ')}`,
+    );
   }
   const powerPreference = options.powerPreference ?? DEFAULT_WEBGPU_OPTIONS.powerPreference;
   if (!(POWER_PREFERENCES as readonly string[]).includes(powerPreference)) {
@@ -122,7 +133,9 @@ export interface WebGpuDeps {
 }
 
 /** Outcome of `prepareWebGpu`: the backend module and the device's description, or why not. */
-export type WebGpuPrepared = { ok: true; module: unknown; info: WebGpuInfo; notes: string[] } | { ok: false; reason: string };
+export type WebGpuPrepared =
+  | { ok: true; module: unknown; info: WebGpuInfo; notes: string[] }
+  | { ok: false; reason: string };
 
 // The parts of the WebGPU API used here (lib.dom in TypeScript 5.9 has no WebGPU types).
 interface GpuAdapterInfoLike {
@@ -138,7 +151,10 @@ interface GpuAdapterLike {
   features: { has(name: string): boolean };
   limits: Record<string, number>;
   info?: GpuAdapterInfoLike;
-  requestDevice(descriptor: { requiredFeatures: string[]; requiredLimits: Record<string, number> }): Promise<GpuDeviceLike>;
+  requestDevice(descriptor: {
+    requiredFeatures: string[];
+    requiredLimits: Record<string, number>;
+  }): Promise<GpuDeviceLike>;
 }
 interface GpuLike {
   requestAdapter(options: { powerPreference: string; featureLevel: string }): Promise<GpuAdapterLike | null>;
@@ -181,7 +197,9 @@ function webgpuNotes(): string[] {
  *   const loss = canReadSync() ? value.dataSync()[0] : (await value.data())[0];
  */
 export function canReadSync(): boolean {
-  return tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
+  return (
+    tf.getBackend() !== 'webgpu' || typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined'
+  );
 }
 
 /**
@@ -218,7 +236,10 @@ export async function prepareWebGpu(deps: WebGpuDeps): Promise<WebGpuPrepared> {
   // 3. Adapter and device.
   let adapter: GpuAdapterLike | null;
   try {
-    adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference, featureLevel: options.featureLevel });
+    adapter = await gpu.requestAdapter({
+      powerPreference: options.powerPreference,
+      featureLevel: options.featureLevel,
+    });
   } catch (err) {
     return { ok: false, reason: `navigator.gpu.requestAdapter() failed: ${firstLine(err)}` };
   }
@@ -231,7 +252,10 @@ export async function prepareWebGpu(deps: WebGpuDeps): Promise<WebGpuPrepared> {
   const timestampQuery = adapter.features.has('timestamp-query');
   let device: GpuDeviceLike;
   try {
-    device = await adapter.requestDevice({ requiredFeatures: timestampQuery ? ['timestamp-query'] : [], requiredLimits });
+    device = await adapter.requestDevice({
+      requiredFeatures: timestampQuery ? ['timestamp-query'] : [],
+      requiredLimits,
+    });
   } catch (err) {
     return { ok: false, reason: `the WebGPU adapter refused a device: ${firstLine(err)}` };
   }
@@ -276,7 +300,8 @@ async function installGpu(deps: WebGpuDeps): Promise<GpuLike | string> {
   } catch (err) {
     return describeLoadError('webgpu', err);
   }
-  if (typeof dawn.create !== 'function') return "the 'webgpu' package has no create() export (is it Dawn's node-webgpu?)";
+  if (typeof dawn.create !== 'function')
+    return "the 'webgpu' package has no create() export (is it Dawn's node-webgpu?)";
   const globals = globalThis as Record<string, unknown>;
   for (const [name, value] of Object.entries(dawn.globals ?? {})) {
     if (globals[name] === undefined) globals[name] = value; // GPUBufferUsage, GPUMapMode, ... used by the kernels
@@ -291,7 +316,12 @@ async function installGpu(deps: WebGpuDeps): Promise<GpuLike | string> {
   }
   // Node 20 has no navigator; Node 21+ has one without `gpu`. tfjs-backend-webgpu checks navigator.gpu.
   if (g.navigator == null) g.navigator = {};
-  Object.defineProperty(g.navigator, 'gpu', { value: created.gpu, configurable: true, enumerable: true, writable: true });
+  Object.defineProperty(g.navigator, 'gpu', {
+    value: created.gpu,
+    configurable: true,
+    enumerable: true,
+    writable: true,
+  });
   return created.gpu;
 }
 

@@ -110,7 +110,10 @@ function processAlive(pid: number): boolean {
  *
  * @returns one message per action taken (empty when there was nothing to do).
  */
-export async function recoverInterruptedSwap(dir: string, warn: (message: string) => void = warnStderr): Promise<string[]> {
+export async function recoverInterruptedSwap(
+  dir: string,
+  warn: (message: string) => void = warnStderr,
+): Promise<string[]> {
   const target = path.resolve(dir);
   const parent = path.dirname(target);
   const base = path.basename(target);
@@ -127,15 +130,24 @@ export async function recoverInterruptedSwap(dir: string, warn: (message: string
   }
   const backups = stray('old');
   if (backups.length > 0 && !(await exists(target))) {
-    const stats = await Promise.all(backups.map(async (b) => ({ ...b, mtime: (await fsp.lstat(path.join(parent, b.name))).mtimeMs })));
+    const stats = await Promise.all(
+      backups.map(async (b) => ({ ...b, mtime: (await fsp.lstat(path.join(parent, b.name))).mtimeMs })),
+    );
     stats.sort((a, b) => b.mtime - a.mtime);
     await fsp.rename(path.join(parent, stats[0]!.name), target);
-    messages.push(`restored ${target} from ${stats[0]!.name}: an earlier write was interrupted before the new version was in place`);
-    backups.splice(backups.findIndex((b) => b.name === stats[0]!.name), 1);
+    messages.push(
+      `restored ${target} from ${stats[0]!.name}: an earlier write was interrupted before the new version was in place`,
+    );
+    backups.splice(
+      backups.findIndex((b) => b.name === stats[0]!.name),
+      1,
+    );
   }
   for (const b of backups) {
     await fsp.rm(path.join(parent, b.name), { recursive: true, force: true });
-    messages.push(`removed ${path.join(parent, b.name)}, the previous version of ${target} left by an interrupted write`);
+    messages.push(
+      `removed ${path.join(parent, b.name)}, the previous version of ${target} left by an interrupted write`,
+    );
   }
   for (const m of messages) warn(m);
   return messages;
@@ -176,7 +188,11 @@ export async function atomicWriteDir(
       const old = await fsp.readdir(target, { withFileTypes: true }).catch(() => []);
       for (const entry of old) {
         // Files and sub-folders alike (a user's notes beside an index are theirs, not ours to drop).
-        if (!owned.has(entry.name)) await fsp.cp(path.join(target, entry.name), path.join(tmp, entry.name), { recursive: true, verbatimSymlinks: true });
+        if (!owned.has(entry.name))
+          await fsp.cp(path.join(target, entry.name), path.join(tmp, entry.name), {
+            recursive: true,
+            verbatimSymlinks: true,
+          });
       }
     }
   } catch (err) {

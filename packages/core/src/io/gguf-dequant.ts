@@ -12,11 +12,38 @@ import { bf16BitsToFloat, halfBitsToFloat } from './float16';
 
 /** ggml type ids (`enum ggml_type`) with their names, for error messages. */
 export const GGML_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze({
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1',
-  10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K',
-  16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S',
-  23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16',
-  34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  6: 'Q5_0',
+  7: 'Q5_1',
+  8: 'Q8_0',
+  9: 'Q8_1',
+  10: 'Q2_K',
+  11: 'Q3_K',
+  12: 'Q4_K',
+  13: 'Q5_K',
+  14: 'Q6_K',
+  15: 'Q8_K',
+  16: 'IQ2_XXS',
+  17: 'IQ2_XS',
+  18: 'IQ3_XXS',
+  19: 'IQ1_S',
+  20: 'IQ4_NL',
+  21: 'IQ3_S',
+  22: 'IQ2_S',
+  23: 'IQ4_XS',
+  24: 'I8',
+  25: 'I16',
+  26: 'I32',
+  27: 'I64',
+  28: 'F64',
+  29: 'IQ1_M',
+  30: 'BF16',
+  34: 'TQ1_0',
+  35: 'TQ2_0',
+  39: 'MXFP4',
 });
 
 /** The ggml types this reader dequantises. */
@@ -45,7 +72,8 @@ export function ggmlType(id: number, where: string): GgmlType {
 /** Bytes that `count` values of `type` occupy; throws if `count` is not a whole number of blocks. */
 export function ggmlByteSize(type: GgmlType, count: number, where: string): number {
   const b = GGML_BLOCKS[type];
-  if (count % b.values !== 0) throw new Error(`${where}: ${count} values is not a multiple of the ${type} block size ${b.values}`);
+  if (count % b.values !== 0)
+    throw new Error(`${where}: ${count} values is not a multiple of the ${type} block size ${b.values}`);
   return (count / b.values) * b.bytes;
 }
 
@@ -57,7 +85,8 @@ export function ggmlByteSize(type: GgmlType, count: number, where: string): numb
  */
 export function dequantize(type: GgmlType, bytes: Uint8Array, count: number, where = 'tensor'): Float32Array {
   const need = ggmlByteSize(type, count, where);
-  if (bytes.byteLength !== need) throw new Error(`${where}: ${type} x ${count} needs ${need} bytes, got ${bytes.byteLength}`);
+  if (bytes.byteLength !== need)
+    throw new Error(`${where}: ${type} x ${count} needs ${need} bytes, got ${bytes.byteLength}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);
   switch (type) {

@@ -21,16 +21,37 @@ const TOKEN_TYPE_USER_DEFINED = 4;
 
 /** `tokenizer.ggml.pre` values for which transformers replaces GPT-2's split regex. */
 const OTHER_SPLITS = [
-  'llama3', 'llama-v3', 'llama-bpe', 'falcon3', 'falcon-h1', 'pixtral', 'midm-2.0', 'lfm2', 'jina-v5-nano', 'dbrx',
-  'smaug-bpe', 'tekken', 'qwen2', 'deepseek-r1-qwen', 'kormo', 'f2llmv2', 'megrez', 'qwen35', 'gpt-4o', 'llama4',
-  'kanana2', 'talkie', 'minimax-m2',
+  'llama3',
+  'llama-v3',
+  'llama-bpe',
+  'falcon3',
+  'falcon-h1',
+  'pixtral',
+  'midm-2.0',
+  'lfm2',
+  'jina-v5-nano',
+  'dbrx',
+  'smaug-bpe',
+  'tekken',
+  'qwen2',
+  'deepseek-r1-qwen',
+  'kormo',
+  'f2llmv2',
+  'megrez',
+  'qwen35',
+  'gpt-4o',
+  'llama4',
+  'kanana2',
+  'talkie',
+  'minimax-m2',
 ];
 
 const inAlphabet = (t: string) => Array.from(t).every((c) => CHAR_TO_BYTE.has(c));
 
 function strings(h: GgufHeader, key: string, source: string): string[] {
   const v = h.metadata.get(key);
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${source}: GGUF metadata "${key}" must be an array of strings`);
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new Error(`${source}: GGUF metadata "${key}" must be an array of strings`);
   return v as string[];
 }
 
@@ -47,26 +68,37 @@ function tokenId(h: GgufHeader, key: string, vocab: number, source: string): num
  * The `tokenizer.json` / `tokenizer_config.json` objects of a GGUF file's tokenizer (plus its
  * `chat_template`, if any, in the config). Throws naming the model type when it is not `gpt2`.
  */
-export function ggufTokenizerFiles(h: GgufHeader, source: string): { json: TokenizerJSON; config: TokenizerConfigJSON } {
+export function ggufTokenizerFiles(
+  h: GgufHeader,
+  source: string,
+): { json: TokenizerJSON; config: TokenizerConfigJSON } {
   const model = h.metadata.get('tokenizer.ggml.model');
   if (model !== 'gpt2') {
-    throw new Error(`${source}: GGUF tokenizer model ${JSON.stringify(model ?? null)} is not supported (only "gpt2", byte-level BPE)`);
+    throw new Error(
+      `${source}: GGUF tokenizer model ${JSON.stringify(model ?? null)} is not supported (only "gpt2", byte-level BPE)`,
+    );
   }
   const pre = h.metadata.get('tokenizer.ggml.pre');
   if (typeof pre === 'string' && OTHER_SPLITS.includes(pre)) {
-    throw new Error(`${source}: GGUF tokenizer.ggml.pre "${pre}" uses a split regex other than GPT-2's, which the native tokenizer does not implement`);
+    throw new Error(
+      `${source}: GGUF tokenizer.ggml.pre "${pre}" uses a split regex other than GPT-2's, which the native tokenizer does not implement`,
+    );
   }
   const original = strings(h, 'tokenizer.ggml.tokens', source);
   const tokens = original.map((t) => (inAlphabet(t) ? t : toByteChars(t)));
   const merges = strings(h, 'tokenizer.ggml.merges', source).map((m, i): [string, string] => {
     const parts = m.split(' ');
-    if (parts.length !== 2) throw new Error(`${source}: tokenizer.ggml.merges[${i}] ${JSON.stringify(m)} is not "left right"`);
+    if (parts.length !== 2)
+      throw new Error(`${source}: tokenizer.ggml.merges[${i}] ${JSON.stringify(m)} is not "left right"`);
     return [parts[0], parts[1]];
   });
   const types = h.metadata.get('tokenizer.ggml.token_type');
-  const typeOf = (i: number): number => (Array.isArray(types) && typeof types[i] === 'number' ? (types[i] as number) : 1);
+  const typeOf = (i: number): number =>
+    Array.isArray(types) && typeof types[i] === 'number' ? (types[i] as number) : 1;
   // As transformers: control tokens spelled in the byte alphabet, user-defined ones left unchanged by respelling.
-  const added = original.filter((t, i) => (typeOf(i) === TOKEN_TYPE_CONTROL || typeOf(i) === TOKEN_TYPE_USER_DEFINED) && inAlphabet(t));
+  const added = original.filter(
+    (t, i) => (typeOf(i) === TOKEN_TYPE_CONTROL || typeOf(i) === TOKEN_TYPE_USER_DEFINED) && inAlphabet(t),
+  );
   const role = (key: string) => {
     const id = tokenId(h, key, tokens.length, source);
     return id === undefined ? undefined : tokens[id];
@@ -92,11 +124,22 @@ export function ggufTokenizerFiles(h: GgufHeader, source: string): { json: Token
   });
   const json: TokenizerJSON = {
     ...template,
-    added_tokens: added.map((content) => ({ id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: added.map((content) => ({
+      id: vocab[content],
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     model: { ...(template.model as Record<string, unknown>), vocab, merges: merges.map(([a, b]) => `${a} ${b}`) },
   };
   config.added_tokens_decoder = Object.fromEntries(
-    added.map((content) => [String(vocab[content]), { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }]),
+    added.map((content) => [
+      String(vocab[content]),
+      { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true },
+    ]),
   );
   const chat = h.metadata.get('tokenizer.chat_template');
   if (typeof chat === 'string') config.chat_template = chat;

@@ -61,7 +61,9 @@ class Cursor {
   private need(n: number): void {
     if (this.pos + n <= this.buf.byteLength) return;
     if (!this.complete) throw new NeedMore();
-    throw new Error(`${this.source}: truncated GGUF file: header needs byte ${this.pos + n}, file has ${this.buf.byteLength}`);
+    throw new Error(
+      `${this.source}: truncated GGUF file: header needs byte ${this.pos + n}, file has ${this.buf.byteLength}`,
+    );
   }
 
   u8(): number {
@@ -139,7 +141,21 @@ class Cursor {
   }
 }
 
-const VALUE_TYPES = ['UINT8', 'INT8', 'UINT16', 'INT16', 'UINT32', 'INT32', 'FLOAT32', 'BOOL', 'STRING', 'ARRAY', 'UINT64', 'INT64', 'FLOAT64'];
+const VALUE_TYPES = [
+  'UINT8',
+  'INT8',
+  'UINT16',
+  'INT16',
+  'UINT32',
+  'INT32',
+  'FLOAT32',
+  'BOOL',
+  'STRING',
+  'ARRAY',
+  'UINT64',
+  'INT64',
+  'FLOAT64',
+];
 
 function smallBig(v: bigint): number | bigint {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
@@ -147,32 +163,46 @@ function smallBig(v: bigint): number | bigint {
 
 function readValue(c: Cursor, type: number, key: string, source: string): GgufValue {
   switch (type) {
-    case 0: return c.u8();
-    case 1: return c.i8();
-    case 2: return c.u16();
-    case 3: return c.i16();
-    case 4: return c.u32();
-    case 5: return c.i32();
-    case 6: return c.f32();
+    case 0:
+      return c.u8();
+    case 1:
+      return c.i8();
+    case 2:
+      return c.u16();
+    case 3:
+      return c.i16();
+    case 4:
+      return c.u32();
+    case 5:
+      return c.i32();
+    case 6:
+      return c.f32();
     case 7: {
       const b = c.u8();
       if (b > 1) throw new Error(`${source}: metadata "${key}": BOOL value ${b} is neither 0 nor 1`);
       return b === 1;
     }
-    case 8: return c.string(`metadata "${key}" string`);
+    case 8:
+      return c.string(`metadata "${key}" string`);
     case 9: {
       const elemType = c.u32();
       const n = c.size(`metadata "${key}" array length`);
-      if (elemType >= VALUE_TYPES.length) throw new Error(`${source}: metadata "${key}": unknown array element type ${elemType}`);
+      if (elemType >= VALUE_TYPES.length)
+        throw new Error(`${source}: metadata "${key}": unknown array element type ${elemType}`);
       const out: GgufValue[] = new Array(n);
       for (let i = 0; i < n; i++) out[i] = readValue(c, elemType, key, source);
       return out;
     }
-    case 10: return smallBig(c.u64());
-    case 11: return smallBig(c.i64());
-    case 12: return c.f64();
+    case 10:
+      return smallBig(c.u64());
+    case 11:
+      return smallBig(c.i64());
+    case 12:
+      return c.f64();
     default:
-      throw new Error(`${source}: metadata "${key}": unknown value type ${type} (valid: 0-12, ${VALUE_TYPES.join(', ')})`);
+      throw new Error(
+        `${source}: metadata "${key}": unknown value type ${type} (valid: 0-12, ${VALUE_TYPES.join(', ')})`,
+      );
   }
 }
 
@@ -182,7 +212,12 @@ function parseHeader(buf: Uint8Array, complete: boolean, fileSize: number, sourc
   if (magic !== MAGIC) throw new Error(`${source}: not a GGUF file (the first 4 bytes are not "GGUF")`);
   const version = c.u32();
   if (version !== 2 && version !== 3) {
-    const hint = version === 1 ? ' (GGUF v1 is obsolete: re-convert with a current llama.cpp)' : version > 0xffff ? ' (a big-endian GGUF file?)' : '';
+    const hint =
+      version === 1
+        ? ' (GGUF v1 is obsolete: re-convert with a current llama.cpp)'
+        : version > 0xffff
+          ? ' (a big-endian GGUF file?)'
+          : '';
     throw new Error(`${source}: GGUF version ${version} is not supported (only 2 and 3)${hint}`);
   }
   const tensorCount = c.size('tensor count');
@@ -203,13 +238,15 @@ function parseHeader(buf: Uint8Array, complete: boolean, fileSize: number, sourc
   for (let i = 0; i < tensorCount; i++) {
     const name = c.string(`tensor #${i} name`);
     const nDims = c.u32();
-    if (nDims < 1 || nDims > 4) throw new Error(`${source}: tensor "${name}" has ${nDims} dimensions (GGUF allows 1-4)`);
+    if (nDims < 1 || nDims > 4)
+      throw new Error(`${source}: tensor "${name}" has ${nDims} dimensions (GGUF allows 1-4)`);
     const ne: number[] = [];
     for (let d = 0; d < nDims; d++) ne.push(c.size(`tensor "${name}" dimension`));
     const typeId = c.u32();
     const type = ggmlType(typeId, `${source}: tensor "${name}"`);
     const rel = c.size(`tensor "${name}" offset`);
-    if (rel % align !== 0) throw new Error(`${source}: tensor "${name}" offset ${rel} is not a multiple of the alignment ${align}`);
+    if (rel % align !== 0)
+      throw new Error(`${source}: tensor "${name}" offset ${rel} is not a multiple of the alignment ${align}`);
     if (names.has(name)) throw new Error(`${source}: tensor "${name}" appears twice`);
     names.add(name);
     const count = ne.reduce((a, b) => a * b, 1);
@@ -222,7 +259,9 @@ function parseHeader(buf: Uint8Array, complete: boolean, fileSize: number, sourc
     const byteLength = ggmlByteSize(t.type, t.count, where);
     const offset = dataOffset + t.rel;
     if (offset + byteLength > fileSize) {
-      throw new Error(`${where}: data [${offset}, ${offset + byteLength}) lies past the end of the ${fileSize}-byte file`);
+      throw new Error(
+        `${where}: data [${offset}, ${offset + byteLength}) lies past the end of the ${fileSize}-byte file`,
+      );
     }
     return { name: t.name, shape: t.shape, type: t.type, offset, byteLength };
   });
@@ -306,11 +345,19 @@ export async function readGgufTensors(
 export function ggufMeta(header: GgufHeader, key: string, kind: 'number', source: string): number;
 export function ggufMeta(header: GgufHeader, key: string, kind: 'string', source: string): string;
 export function ggufMeta(header: GgufHeader, key: string, kind: 'array', source: string): GgufValue[];
-export function ggufMeta(header: GgufHeader, key: string, kind: 'number' | 'string' | 'array', source: string): unknown {
+export function ggufMeta(
+  header: GgufHeader,
+  key: string,
+  kind: 'number' | 'string' | 'array',
+  source: string,
+): unknown {
   const v = header.metadata.get(key);
   if (v === undefined) throw new Error(`${source}: GGUF metadata "${key}" is missing`);
   const ok = kind === 'array' ? Array.isArray(v) : typeof v === kind;
-  if (!ok) throw new Error(`${source}: GGUF metadata "${key}" must be a ${kind}, got ${Array.isArray(v) ? 'array' : typeof v}`);
+  if (!ok)
+    throw new Error(
+      `${source}: GGUF metadata "${key}" must be a ${kind}, got ${Array.isArray(v) ? 'array' : typeof v}`,
+    );
   return v;
 }
 

@@ -34,7 +34,9 @@ export async function readJsonObject(filePath: string): Promise<Record<string, u
     text = await fsp.readFile(filePath, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${filePath}: file not found` : `${filePath}: cannot read (${code ?? (e as Error).message})`);
+    throw new Error(
+      code === 'ENOENT' ? `${filePath}: file not found` : `${filePath}: cannot read (${code ?? (e as Error).message})`,
+    );
   }
   let json: unknown;
   try {
@@ -66,7 +68,10 @@ export async function readConfigJson(dir: string): Promise<Record<string, unknow
  */
 export function requireConfigFields(config: Record<string, unknown>, fields: readonly string[], file: string): void {
   const missing = fields.filter((f) => config[f] === undefined || config[f] === null);
-  if (missing.length > 0) throw new Error(`${file}: missing ${missing.map((m) => `"${m}"`).join(', ')} (the model's sizes cannot be guessed)`);
+  if (missing.length > 0)
+    throw new Error(
+      `${file}: missing ${missing.map((m) => `"${m}"`).join(', ')} (the model's sizes cannot be guessed)`,
+    );
 }
 
 /**
@@ -84,10 +89,14 @@ export async function readModelDir(dir: string): Promise<{ config: Record<string
 function safeRelativePath(name: string): string {
   const norm = path.posix.normalize(name.replace(/\\/g, '/'));
   if (name === '' || path.isAbsolute(name) || norm.startsWith('../') || norm === '..' || norm === '.') {
-    throw new Error(`writeModelDir: extra file name ${JSON.stringify(name)} must be a relative path inside the directory`);
+    throw new Error(
+      `writeModelDir: extra file name ${JSON.stringify(name)} must be a relative path inside the directory`,
+    );
   }
   if (norm === CONFIG_FILE || norm === WEIGHTS_FILE) {
-    throw new Error(`writeModelDir: extra file ${JSON.stringify(name)} would overwrite the ${norm} written from config/tensors`);
+    throw new Error(
+      `writeModelDir: extra file ${JSON.stringify(name)} would overwrite the ${norm} written from config/tensors`,
+    );
   }
   return norm;
 }
@@ -101,7 +110,9 @@ function safeRelativePath(name: string): string {
  * await writeModelDir('runs/retriever', { config, tensors, extraFiles: tokenizer.toFiles() });
  */
 export async function writeModelDir(dir: string, contents: ModelDirContents): Promise<void> {
-  const extras = Object.entries(contents.extraFiles ?? {}).map(([name, data]) => [safeRelativePath(name), data] as const);
+  const extras = Object.entries(contents.extraFiles ?? {}).map(
+    ([name, data]) => [safeRelativePath(name), data] as const,
+  );
   await atomicWriteDir(dir, async (tmp) => {
     // Each file is flushed (atomicWriteFile fsyncs) before the directory swap.
     await atomicWriteFile(path.join(tmp, CONFIG_FILE), JSON.stringify(contents.config, null, 2) + '\n');

@@ -65,7 +65,10 @@ export async function checkReplaceableOut(out: string, opts: OutGuardOptions): P
   } catch {
     return; // nothing there yet
   }
-  if (!stat.isDirectory()) throw new Error(`${flag} ${out} is an existing file, not a directory; choose another path (the file is left as it is)`);
+  if (!stat.isDirectory())
+    throw new Error(
+      `${flag} ${out} is an existing file, not a directory; choose another path (the file is left as it is)`,
+    );
   const entries = await fsp.readdir(target);
   if (entries.length === 0) return;
   const names = new Set(entries);

@@ -18,8 +18,16 @@ export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
 
 /** Storage dtypes this reader accepts, with their byte width. */
 const DTYPE_BYTES = {
-  F64: 8, F32: 4, F16: 2, BF16: 2,
-  I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 } as const;
 
 /** A safetensors storage dtype accepted by {@link parseSafetensors}. */
@@ -69,15 +77,21 @@ function isFloatDtype(d: SafetensorsDtype): boolean {
 /** Reads the 8-byte little-endian header length, bounded by the limit and the file size. */
 function readHeaderLength(prefix: Uint8Array, fileSize: number, source: string): number {
   if (fileSize < 8) {
-    throw new Error(`${source}: truncated safetensors file: ${fileSize} bytes, less than the 8-byte header length prefix`);
+    throw new Error(
+      `${source}: truncated safetensors file: ${fileSize} bytes, less than the 8-byte header length prefix`,
+    );
   }
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) {
-    throw new Error(`${source}: safetensors header length ${n} exceeds the limit of ${MAX_SAFETENSORS_HEADER_BYTES} bytes`);
+    throw new Error(
+      `${source}: safetensors header length ${n} exceeds the limit of ${MAX_SAFETENSORS_HEADER_BYTES} bytes`,
+    );
   }
   const len = Number(n);
   if (8 + len > fileSize) {
-    throw new Error(`${source}: truncated safetensors file: header length ${len} but only ${fileSize - 8} bytes follow the prefix`);
+    throw new Error(
+      `${source}: truncated safetensors file: header length ${len} but only ${fileSize - 8} bytes follow the prefix`,
+    );
   }
   return len;
 }
@@ -113,21 +127,27 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string
         throw new Error(`${source}: __metadata__ must be an object of strings`);
       }
       for (const [k, v] of Object.entries(value)) {
-        if (typeof v !== 'string') throw new Error(`${source}: __metadata__["${k}"] must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string')
+          throw new Error(`${source}: __metadata__["${k}"] must be a string, got ${JSON.stringify(v)}`);
       }
       metadata = value as Record<string, string>;
       continue;
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where}: entry must be an object`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new Error(`${where}: entry must be an object`);
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
-      throw new Error(`${where}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+      throw new Error(
+        `${where}: unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`,
+      );
     }
     if (!Array.isArray(shape) || !shape.every(isNonNegInt)) {
       throw new Error(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegInt) || offsets[0] > offsets[1]) {
-      throw new Error(`${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+      throw new Error(
+        `${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`,
+      );
     }
     const [begin, end] = offsets as [number, number];
     if (end > dataLength) {
@@ -151,8 +171,14 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, source: string
   const byOffset = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of byOffset) {
-    if (e.begin < cursor) throw new Error(`${source}: tensor "${e.name}" (bytes ${e.begin}-${e.end}) overlaps the previous tensor ending at ${cursor}`);
-    if (e.begin > cursor) throw new Error(`${source}: gap of ${e.begin - cursor} unused bytes before tensor "${e.name}" at offset ${cursor}`);
+    if (e.begin < cursor)
+      throw new Error(
+        `${source}: tensor "${e.name}" (bytes ${e.begin}-${e.end}) overlaps the previous tensor ending at ${cursor}`,
+      );
+    if (e.begin > cursor)
+      throw new Error(
+        `${source}: gap of ${e.begin - cursor} unused bytes before tensor "${e.name}" at offset ${cursor}`,
+      );
     cursor = e.end;
   }
   if (cursor !== dataLength) {
@@ -171,7 +197,9 @@ function checkFinite(data: Float32Array, name: string, source: string): void {
     if (!Number.isFinite(data[i]!)) {
       let bad = 0;
       for (let j = i; j < data.length; j++) if (!Number.isFinite(data[j]!)) bad++;
-      throw new Error(`${source}: tensor "${name}" holds ${bad} non-finite value${bad === 1 ? '' : 's'} (first ${data[i]} at index ${i}): the weights are corrupt — retrain, or restore the file`);
+      throw new Error(
+        `${source}: tensor "${name}" holds ${bad} non-finite value${bad === 1 ? '' : 's'} (first ${data[i]} at index ${i}): the weights are corrupt — retrain, or restore the file`,
+      );
     }
   }
 }
@@ -182,7 +210,8 @@ function decodeTensor(bytes: Uint8Array, e: HeaderEntry, source: string): Safete
   if (isFloatDtype(e.dtype)) {
     const out = new Float32Array(count);
     if (e.dtype === 'F32') {
-      if (LITTLE_ENDIAN_HOST) new Uint8Array(out.buffer).set(bytes); // aligned copy
+      if (LITTLE_ENDIAN_HOST)
+        new Uint8Array(out.buffer).set(bytes); // aligned copy
       else for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
     } else if (e.dtype === 'F16') {
       for (let i = 0; i < count; i++) out[i] = halfBitsToFloat(view.getUint16(2 * i, true));
@@ -326,16 +355,21 @@ function planWrite(
   }
   let offset = 0;
   for (const [name, t] of ordered) {
-    if (name === '' || name === '__metadata__') throw new Error(`writeSafetensors: invalid tensor name ${JSON.stringify(name)}`);
+    if (name === '' || name === '__metadata__')
+      throw new Error(`writeSafetensors: invalid tensor name ${JSON.stringify(name)}`);
     if (!(t.data instanceof Float32Array) && !(t.data instanceof Int32Array)) {
       throw new Error(`writeSafetensors: tensor "${name}": data must be a Float32Array or Int32Array`);
     }
     if (!Array.isArray(t.shape) || !t.shape.every(isNonNegInt)) {
-      throw new Error(`writeSafetensors: tensor "${name}": shape must be non-negative integers, got ${JSON.stringify(t.shape)}`);
+      throw new Error(
+        `writeSafetensors: tensor "${name}": shape must be non-negative integers, got ${JSON.stringify(t.shape)}`,
+      );
     }
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) {
-      throw new Error(`writeSafetensors: tensor "${name}": shape ${JSON.stringify(t.shape)} holds ${count} values but data has ${t.data.length}`);
+      throw new Error(
+        `writeSafetensors: tensor "${name}": shape ${JSON.stringify(t.shape)} holds ${count} values but data has ${t.data.length}`,
+      );
     }
     const dtype = t.data instanceof Float32Array ? 'F32' : 'I32';
     json[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + 4 * count] };

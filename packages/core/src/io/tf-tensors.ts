@@ -5,7 +5,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SafetensorsMap, SafetensorsTensor, WritableTensor } from './safetensors';
 
-
 /**
  * Makes a tf.Tensor from a decoded tensor (float32 or int32). The caller owns
  * the result and must dispose it (or create it inside `tf.tidy`).

@@ -86,7 +86,8 @@ export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, opts: Attent
   return tf.tidy(() => {
     const heads = q.shape[1] as number;
     const kvHeads = k.shape[1] as number;
-    if (heads % kvHeads !== 0) throw new Error(`attention: ${heads} query heads is not a multiple of ${kvHeads} kv heads`);
+    if (heads % kvHeads !== 0)
+      throw new Error(`attention: ${heads} query heads is not a multiple of ${kvHeads} kv heads`);
     const groups = heads / kvHeads;
     const kr = repeatKv(k, groups);
     const vr = repeatKv(v, groups);
@@ -108,7 +109,12 @@ function probabilities(qs: tf.Tensor, k: tf.Tensor, bias: tf.Tensor | null): tf.
   return tf.softmax(scores, -1);
 }
 
-function fusedAttention(scale: number, rate: number, seed: number, bias: tf.Tensor | null): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
+function fusedAttention(
+  scale: number,
+  rate: number,
+  seed: number,
+  bias: tf.Tensor | null,
+): (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [q, k, v, b] = args.slice(0, bias ? 4 : 3) as tf.Tensor[];
     const save = args[args.length - 1] as tf.GradSaveFunc;

@@ -4,7 +4,13 @@ import type { ParamStore, Init } from './params';
 
 export class Embedding {
   readonly weight: tf.Variable; // [num, dim]
-  constructor(store: ParamStore, name: string, readonly num: number, readonly dim: number, init?: Init) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly num: number,
+    readonly dim: number,
+    init?: Init,
+  ) {
     this.weight = store.create(`${name}.weight`, [num, dim], { init });
   }
 

@@ -47,7 +47,7 @@ export class Linear {
       init: opts.init,
       transposeOnDisk: !opts.conv1d,
     });
-    this.bias = opts.bias ?? true ? store.create(`${name}.bias`, [outFeatures], { init: { kind: 'zeros' } }) : null;
+    this.bias = (opts.bias ?? true) ? store.create(`${name}.bias`, [outFeatures], { init: { kind: 'zeros' } }) : null;
   }
 
   /** Adds LoRA matrices and freezes this layer's own weight and bias. */

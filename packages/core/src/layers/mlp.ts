@@ -33,7 +33,14 @@ export class GatedMlp {
   readonly up: Linear;
   readonly down: Linear;
   private readonly act: (x: tf.Tensor) => tf.Tensor;
-  constructor(store: ParamStore, prefix: string, hidden: number, intermediate: number, act = 'silu', opts: LinearOptions = {}) {
+  constructor(
+    store: ParamStore,
+    prefix: string,
+    hidden: number,
+    intermediate: number,
+    act = 'silu',
+    opts: LinearOptions = {},
+  ) {
     this.gate = new Linear(store, `${prefix}.gate_proj`, hidden, intermediate, { bias: false, ...opts });
     this.up = new Linear(store, `${prefix}.up_proj`, hidden, intermediate, { bias: false, ...opts });
     this.down = new Linear(store, `${prefix}.down_proj`, intermediate, hidden, { bias: false, ...opts });

@@ -6,7 +6,12 @@ import type { ParamStore } from './params';
 export class LayerNorm {
   readonly weight: tf.Variable; // [dim]
   readonly bias: tf.Variable; // [dim]
-  constructor(store: ParamStore, name: string, readonly dim: number, readonly eps = 1e-5) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
     this.weight = store.create(`${name}.weight`, [dim], { init: { kind: 'ones' } });
     this.bias = store.create(`${name}.bias`, [dim], { init: { kind: 'zeros' } });
   }
@@ -38,7 +43,10 @@ function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number
       const [sx, sw] = saved as [tf.Tensor, tf.Tensor];
       const { xhat, rstd } = normalise(sx, eps);
       const g = tf.mul(dy, sw);
-      const dx = tf.mul(rstd, tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))));
+      const dx = tf.mul(
+        rstd,
+        tf.sub(tf.sub(g, tf.mean(g, -1, true)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), -1, true))),
+      );
       const dim = sw.shape[0]!;
       const dw = tf.sum(tf.reshape(tf.mul(dy, xhat), [-1, dim]), 0);
       const db = tf.sum(tf.reshape(dy, [-1, dim]), 0);
@@ -52,7 +60,12 @@ function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number
 /** RMSNorm (Zhang & Sennrich, 2019): x / √(mean(x²) + eps) · weight, as in Llama. */
 export class RMSNorm {
   readonly weight: tf.Variable; // [dim]
-  constructor(store: ParamStore, name: string, readonly dim: number, readonly eps = 1e-6) {
+  constructor(
+    store: ParamStore,
+    name: string,
+    readonly dim: number,
+    readonly eps = 1e-6,
+  ) {
     this.weight = store.create(`${name}.weight`, [dim], { init: { kind: 'ones' } });
   }
 

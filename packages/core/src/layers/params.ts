@@ -175,7 +175,12 @@ export class ParamStore {
     for (const [name, e] of this.entries) {
       if (!filter(name)) continue;
       const t = e.transposeOnDisk ? tf.transpose(e.variable) : e.variable;
-      reads.push({ name, shape: t.shape.slice(), data: t.data() as Promise<Float32Array>, temp: t !== e.variable ? t : null });
+      reads.push({
+        name,
+        shape: t.shape.slice(),
+        data: t.data() as Promise<Float32Array>,
+        temp: t !== e.variable ? t : null,
+      });
     }
     try {
       const data = await Promise.all(reads.map((r) => r.data));
@@ -190,7 +195,10 @@ export class ParamStore {
    * Assigns values given in the on-disk layout. `strict` (default) requires every parameter to be
    * present; unknown names are always an error, naming `source`.
    */
-  loadHost(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, opts: { strict?: boolean; source?: string } = {}): void {
+  loadHost(
+    tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>,
+    opts: { strict?: boolean; source?: string } = {},
+  ): void {
     const source = opts.source ?? 'weights';
     this.changes++;
     for (const [name, t] of tensors) {
@@ -208,7 +216,9 @@ export class ParamStore {
     if (opts.strict ?? true) {
       const missing = this.names().filter((n) => !tensors.has(n));
       if (missing.length) {
-        throw new Error(`${source}: missing tensors ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5} more)` : ''}`);
+        throw new Error(
+          `${source}: missing tensors ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5} more)` : ''}`,
+        );
       }
     }
   }

@@ -15,7 +15,8 @@ export function escapeHtml(s: string): string {
 }
 
 const fmt = (v: number | undefined, digits = 4) => (v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(digits));
-const signed = (v: number, digits = 3) => (Number.isFinite(v) ? (v >= 0 ? '+' : '−') + Math.abs(v).toFixed(digits) : '–');
+const signed = (v: number, digits = 3) =>
+  Number.isFinite(v) ? (v >= 0 ? '+' : '−') + Math.abs(v).toFixed(digits) : '–';
 const pValue = (p: number) => (!Number.isFinite(p) ? '–' : p < 0.001 ? '< 0.001' : p.toFixed(3));
 
 function canvas(spec: ChartSpec, tall = false): string {
@@ -29,14 +30,18 @@ function metricTableHtml(t: MetricTable): string {
     const vs = t.rows.map((r) => r.values[m]).filter((v): v is number => v !== undefined);
     best[m] = vs.length > 1 && Math.min(...vs) < Math.max(...vs) ? Math.max(...vs) : NaN; // no winner among equals
   }
-  const head = metrics.map((m) => `<th class="num${m === t.primary ? ' primary' : ''}" scope="col">${escapeHtml(m)}</th>`).join('');
+  const head = metrics
+    .map((m) => `<th class="num${m === t.primary ? ' primary' : ''}" scope="col">${escapeHtml(m)}</th>`)
+    .join('');
   const body = t.rows
     .map((r) => {
       const cells = metrics
         .map((m) => {
           const v = r.values[m];
           const ci = r.ci95[m];
-          const cls = ['num', m === t.primary ? 'primary' : '', v !== undefined && v === best[m] ? 'best' : ''].filter(Boolean).join(' ');
+          const cls = ['num', m === t.primary ? 'primary' : '', v !== undefined && v === best[m] ? 'best' : '']
+            .filter(Boolean)
+            .join(' ');
           const interval = ci ? `<span class="ci">[${fmt(ci[0], 3)}, ${fmt(ci[1], 3)}]</span>` : '';
           return `<td class="${cls}" data-metric="${escapeHtml(m)}">${fmt(v)}${interval}</td>`;
         })
@@ -79,7 +84,10 @@ function runSummary(run: TrainingRun): string {
   const first = run.steps[0];
   const last = run.steps.at(-1);
   if (first && last) {
-    parts.push(`${last.step} steps`, `loss ${fmt(first.loss, 3)} (step ${first.step}) → ${fmt(last.loss, 3)} (step ${last.step})`);
+    parts.push(
+      `${last.step} steps`,
+      `loss ${fmt(first.loss, 3)} (step ${first.step}) → ${fmt(last.loss, 3)} (step ${last.step})`,
+    );
     const ms = run.steps.map((s) => s.step_ms).filter((x): x is number => x !== null);
     if (ms.length) parts.push(`median step ${Math.round([...ms].sort((a, b) => a - b)[Math.floor(ms.length / 2)])} ms`);
   }
@@ -93,12 +101,19 @@ function runSummary(run: TrainingRun): string {
 }
 
 function exampleHtml(e: ReportExample, i: number): string {
-  const mark = e.correct === undefined ? '' : e.correct ? '<span class="mark ok" title="correct">✓ correct</span>' : '<span class="mark bad" title="incorrect">✗ incorrect</span>';
+  const mark =
+    e.correct === undefined
+      ? ''
+      : e.correct
+        ? '<span class="mark ok" title="correct">✓ correct</span>'
+        : '<span class="mark bad" title="incorrect">✗ incorrect</span>';
   const cites = e.citations
     .map(
       (c) =>
         `<li><span class="cite-id">[${escapeHtml(c.id)}]</span> <span class="score">score ${fmt(c.score, 3)}</span>${c.source && c.source !== c.id ? ` <span class="src">${escapeHtml(c.source)}</span>` : ''}` +
-        (c.text ? `<blockquote>${escapeHtml(c.text.length > 600 ? c.text.slice(0, 600) + '…' : c.text)}</blockquote>` : '') +
+        (c.text
+          ? `<blockquote>${escapeHtml(c.text.length > 600 ? c.text.slice(0, 600) + '…' : c.text)}</blockquote>`
+          : '') +
         '</li>',
     )
     .join('');
@@ -197,7 +212,9 @@ export function renderRunReport(data: RunReportData): string {
   const sections: string[] = [];
 
   if (data.summary.length) {
-    sections.push(`<dl class="facts">${data.summary.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>`);
+    sections.push(
+      `<dl class="facts">${data.summary.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>`,
+    );
   }
   if (data.tables.length) {
     const cards = data.tables.map((t, i) => {
@@ -216,7 +233,9 @@ export function renderRunReport(data: RunReportData): string {
     sections.push(`<h2>Training</h2>${cards.join('\n')}`);
   }
   if (data.examples.length) {
-    sections.push(`<h2>Examples</h2><div class="examples">${data.examples.map((e, i) => `<div class="card">${exampleHtml(e, i)}</div>`).join('\n')}</div>`);
+    sections.push(
+      `<h2>Examples</h2><div class="examples">${data.examples.map((e, i) => `<div class="card">${exampleHtml(e, i)}</div>`).join('\n')}</div>`,
+    );
   }
 
   return `<!doctype html>

@@ -11,17 +11,29 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseMetricLines, trainingRunFromLines } from './metric-lines';
-import { examplesFromReportJson, summaryFromReportJson, tableFromEvalJson, tablesFromReportJson } from './metric-tables';
+import {
+  examplesFromReportJson,
+  summaryFromReportJson,
+  tableFromEvalJson,
+  tablesFromReportJson,
+} from './metric-tables';
 import type { ReportExample, RunReportData, TrainingRun } from './report-data';
 
 export const METRICS_FILE = 'metrics.jsonl';
 export const REPORT_JSON_FILE = 'report.json';
 
-const exists = (p: string) => fsp.stat(p).then((s) => s, () => null);
+const exists = (p: string) =>
+  fsp.stat(p).then(
+    (s) => s,
+    () => null,
+  );
 
 async function subdirs(dir: string): Promise<string[]> {
   const entries = await fsp.readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  return entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
 }
 
 /** The directories under `dir` (itself, runs/*, * ) that hold a metrics.jsonl, with the run name of each. */
@@ -49,7 +61,10 @@ async function readJson(file: string): Promise<unknown> {
 
 async function jsonFiles(dir: string): Promise<string[]> {
   const entries = await fsp.readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isFile() && e.name.endsWith('.json') && e.name !== REPORT_JSON_FILE).map((e) => path.join(dir, e.name)).sort();
+  return entries
+    .filter((e) => e.isFile() && e.name.endsWith('.json') && e.name !== REPORT_JSON_FILE)
+    .map((e) => path.join(dir, e.name))
+    .sort();
 }
 
 /** Fills in the text of cited passages from a passages.jsonl, reading only until all are found. */
@@ -70,7 +85,8 @@ async function attachPassageText(examples: ReportExample[], passagesFile: string
     if (text.size === wanted.size) break;
   }
   lines.close();
-  for (const e of examples) for (const c of e.citations) if (c.text === undefined && text.has(c.id)) c.text = text.get(c.id);
+  for (const e of examples)
+    for (const c of e.citations) if (c.text === undefined && text.has(c.id)) c.text = text.get(c.id);
 }
 
 /**
@@ -88,12 +104,20 @@ export async function loadRunReportData(dir: string): Promise<RunReportData> {
     const file = path.join(r.dir, METRICS_FILE);
     runs.push(trainingRunFromLines(r.name, file, parseMetricLines(await fsp.readFile(file, 'utf8'), file)));
   }
-  const data: RunReportData = { title: `Training run ${path.basename(path.resolve(dir))}`, dir, summary: [], runs, tables: [], examples: [] };
+  const data: RunReportData = {
+    title: `Training run ${path.basename(path.resolve(dir))}`,
+    dir,
+    summary: [],
+    runs,
+    tables: [],
+    examples: [],
+  };
 
   const reportFile = path.join(dir, REPORT_JSON_FILE);
   if (await exists(reportFile)) {
     const report = await readJson(reportFile);
-    if (report === null || typeof report !== 'object' || Array.isArray(report)) throw new Error(`${reportFile}: expected a JSON object`);
+    if (report === null || typeof report !== 'object' || Array.isArray(report))
+      throw new Error(`${reportFile}: expected a JSON object`);
     const r = report as Record<string, unknown>;
     if (typeof r.domain === 'string') data.title = `Quickstart: ${r.domain}`;
     data.summary = summaryFromReportJson(r);

@@ -19,14 +19,25 @@ export function parseMetricLines(text: string, file: string): Record<string, unk
     } catch {
       throw new Error(`${file}:${i + 1}: not valid JSON`);
     }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${file}:${i + 1}: expected a JSON object`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new Error(`${file}:${i + 1}: expected a JSON object`);
     out.push(value as Record<string, unknown>);
   });
   return out;
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const STEP_KEYS = new Set(['time', 'step', 'loss', 'lr', 'grad_norm', 'step_ms', 'event', 'reindex_ms', 'reindexed_passages']);
+const STEP_KEYS = new Set([
+  'time',
+  'step',
+  'loss',
+  'lr',
+  'grad_norm',
+  'step_ms',
+  'event',
+  'reindex_ms',
+  'reindexed_passages',
+]);
 
 function numbers(record: Record<string, unknown>, skip: Set<string>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -60,7 +71,12 @@ export function trainingRunFromLines(name: string, file: string, lines: Record<s
         extra: numbers(r, STEP_KEYS),
       });
     }
-    if (event) events.push({ step, event, values: numbers(r, new Set(['time', 'step', 'event', 'loss', 'lr', 'grad_norm', 'step_ms'])) });
+    if (event)
+      events.push({
+        step,
+        event,
+        values: numbers(r, new Set(['time', 'step', 'event', 'loss', 'lr', 'grad_norm', 'step_ms'])),
+      });
   });
   const byStep = <T extends { step: number }>(m: Map<number, T>) => [...m.values()].sort((a, b) => a.step - b.step);
   return { name, file, steps: byStep(steps), evals: byStep(evals), events };

@@ -29,7 +29,8 @@ const DEFAULT_PRIMARIES = ['ndcg@10', 'f1'];
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const words = (key: string) => key.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
+const words = (key: string) =>
+  key.replace(/_/g, ' ').replace(/([a-z])([A-Z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`);
 
 function interval(v: unknown): [number, number] | null {
   if (Array.isArray(v) && v.length === 2 && isNum(v[0]) && isNum(v[1])) return [v[0], v[1]];
@@ -52,25 +53,40 @@ export function metricRow(key: string, m: Record<string, unknown>): MetricRow & 
     else values[k] = v;
   }
   const ci95: Record<string, [number, number]> = {};
-  if (isObj(m.ci95)) for (const [k, v] of Object.entries(m.ci95)) {
-    const iv = interval(v);
-    if (iv) ci95[k] = iv;
-  }
-  const paired: Record<string, Record<string, PairedDelta>> = {};
-  if (isObj(m.paired)) for (const [other, byMetric] of Object.entries(m.paired)) {
-    if (!isObj(byMetric)) continue;
-    for (const [metric, d] of Object.entries(byMetric)) {
-      if (!isObj(d) || !isNum(d.delta)) continue;
-      (paired[other] ??= {})[metric] = { delta: d.delta, low: isNum(d.low) ? d.low : NaN, high: isNum(d.high) ? d.high : NaN, p: isNum(d.p) ? d.p : NaN };
+  if (isObj(m.ci95))
+    for (const [k, v] of Object.entries(m.ci95)) {
+      const iv = interval(v);
+      if (iv) ci95[k] = iv;
     }
-  }
+  const paired: Record<string, Record<string, PairedDelta>> = {};
+  if (isObj(m.paired))
+    for (const [other, byMetric] of Object.entries(m.paired)) {
+      if (!isObj(byMetric)) continue;
+      for (const [metric, d] of Object.entries(byMetric)) {
+        if (!isObj(d) || !isNum(d.delta)) continue;
+        (paired[other] ??= {})[metric] = {
+          delta: d.delta,
+          low: isNum(d.low) ? d.low : NaN,
+          high: isNum(d.high) ? d.high : NaN,
+          p: isNum(d.p) ? d.p : NaN,
+        };
+      }
+    }
   return { key, label: ROW_LABELS[key] ?? words(key), values, ci95, paired, n };
 }
 
-function table(title: string, source: string, primary: unknown, rows: (MetricRow & { n: number | null })[]): MetricTable {
+function table(
+  title: string,
+  source: string,
+  primary: unknown,
+  rows: (MetricRow & { n: number | null })[],
+): MetricTable {
   const metrics: string[] = [];
   for (const r of rows) for (const k of Object.keys(r.values)) if (!metrics.includes(k)) metrics.push(k);
-  const p = typeof primary === 'string' && metrics.includes(primary) ? primary : (DEFAULT_PRIMARIES.find((x) => metrics.includes(x)) ?? null);
+  const p =
+    typeof primary === 'string' && metrics.includes(primary)
+      ? primary
+      : (DEFAULT_PRIMARIES.find((x) => metrics.includes(x)) ?? null);
   const ns = new Set(rows.map((r) => r.n));
   const only = ns.size === 1 ? [...ns][0] : null;
   return {
@@ -90,7 +106,14 @@ export function tablesFromReportJson(report: Record<string, unknown>, source: st
     const entries = Object.entries(v).filter(([, m]) => isMetricObject(m));
     if (entries.length === 0 || entries.length !== Object.keys(v).length) continue;
     const n = isNum(report.heldOutQuestions) ? report.heldOutQuestions : null;
-    out.push(table(TABLE_TITLES[key] ?? words(key), source, null, entries.map(([k, m]) => ({ ...metricRow(k, m as Record<string, unknown>), n: n ?? null }))));
+    out.push(
+      table(
+        TABLE_TITLES[key] ?? words(key),
+        source,
+        null,
+        entries.map(([k, m]) => ({ ...metricRow(k, m as Record<string, unknown>), n: n ?? null })),
+      ),
+    );
   }
   return out;
 }
@@ -99,7 +122,8 @@ export function tablesFromReportJson(report: Record<string, unknown>, source: st
 export function summaryFromReportJson(report: Record<string, unknown>): [string, string][] {
   const out: [string, string][] = [];
   for (const [k, v] of Object.entries(report)) {
-    if (k === 'seconds' && isNum(v)) out.push(['run time', v >= 90 ? `${Math.floor(v / 60)} min ${Math.round(v % 60)} s` : `${v.toFixed(1)} s`]);
+    if (k === 'seconds' && isNum(v))
+      out.push(['run time', v >= 90 ? `${Math.floor(v / 60)} min ${Math.round(v % 60)} s` : `${v.toFixed(1)} s`]);
     else if (isNum(v) || typeof v === 'string') out.push([words(k), String(v)]);
   }
   return out;

@@ -20,7 +20,10 @@ export const DEFAULT_RUN_REPORT_OPTIONS: Readonly<RunReportOptions> = Object.fre
  * @example
  * const { file } = await writeRunReport('runs/train-retriever'); // runs/train-retriever/report.html
  */
-export async function writeRunReport(dir: string, options: Partial<RunReportOptions> = {}): Promise<{ file: string; data: RunReportData }> {
+export async function writeRunReport(
+  dir: string,
+  options: Partial<RunReportOptions> = {},
+): Promise<{ file: string; data: RunReportData }> {
   const o = { ...DEFAULT_RUN_REPORT_OPTIONS, ...options };
   const data = await loadRunReportData(dir);
   const file = o.out ?? path.join(dir, REPORT_HTML_FILE);

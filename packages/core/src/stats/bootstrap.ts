@@ -18,13 +18,19 @@ export interface BootstrapConfig {
   seed: number;
 }
 
-export const DEFAULT_BOOTSTRAP_CONFIG: Readonly<BootstrapConfig> = Object.freeze({ resamples: 1000, confidence: 0.95, seed: 1 });
+export const DEFAULT_BOOTSTRAP_CONFIG: Readonly<BootstrapConfig> = Object.freeze({
+  resamples: 1000,
+  confidence: 0.95,
+  seed: 1,
+});
 
 /** Fills defaults and checks ranges; errors name the field and its valid values. */
 export function validateBootstrapConfig(config: Partial<BootstrapConfig> = {}): BootstrapConfig {
   const c = { ...DEFAULT_BOOTSTRAP_CONFIG, ...config };
-  if (!Number.isInteger(c.resamples) || c.resamples < 1) throw new Error(`bootstrap config: resamples must be an integer ≥ 1, got ${c.resamples}`);
-  if (!(c.confidence > 0 && c.confidence < 1)) throw new Error(`bootstrap config: confidence must be in (0, 1), got ${c.confidence}`);
+  if (!Number.isInteger(c.resamples) || c.resamples < 1)
+    throw new Error(`bootstrap config: resamples must be an integer ≥ 1, got ${c.resamples}`);
+  if (!(c.confidence > 0 && c.confidence < 1))
+    throw new Error(`bootstrap config: confidence must be in (0, 1), got ${c.confidence}`);
   if (!Number.isInteger(c.seed)) throw new Error(`bootstrap config: seed must be an integer, got ${c.seed}`);
   return c;
 }
@@ -97,13 +103,18 @@ export function bootstrapCi(values: ArrayLike<number>, config: Partial<Bootstrap
  * @example
  * bootstrapCis({ 'ndcg@10': perQueryNdcg, 'recall@5': perQueryRecall }) // { 'ndcg@10': [lo, hi], ... }
  */
-export function bootstrapCis(perItem: Readonly<Record<string, ArrayLike<number>>>, config: Partial<BootstrapConfig> = {}): Record<string, [number, number]> {
+export function bootstrapCis(
+  perItem: Readonly<Record<string, ArrayLike<number>>>,
+  config: Partial<BootstrapConfig> = {},
+): Record<string, [number, number]> {
   const c = validateBootstrapConfig(config);
   const names = Object.keys(perItem);
   if (names.length === 0) return {};
   const n = perItem[names[0]!]!.length;
   if (n === 0) throw new Error('bootstrapCis: no values');
-  for (const m of names) if (perItem[m]!.length !== n) throw new Error(`bootstrapCis: metric "${m}" has ${perItem[m]!.length} values, expected ${n}`);
+  for (const m of names)
+    if (perItem[m]!.length !== n)
+      throw new Error(`bootstrapCis: metric "${m}" has ${perItem[m]!.length} values, expected ${n}`);
   const idx = resampleIndices(n, c.resamples, c.seed);
   return Object.fromEntries(names.map((m) => [m, percentileInterval(resampledMeans(perItem[m]!, idx), c.confidence)]));
 }

@@ -23,7 +23,10 @@ export interface SystemComparison {
  * const { ci95, paired } = compareSystems({ bm25: bm25.perQuery, hybrid: hybrid.perQuery });
  * paired.hybrid['ndcg@10'] // { delta, low, high, p }
  */
-export function compareSystems(perItem: PerItemScores, config: Partial<BootstrapConfig> & { baseline?: string } = {}): SystemComparison {
+export function compareSystems(
+  perItem: PerItemScores,
+  config: Partial<BootstrapConfig> & { baseline?: string } = {},
+): SystemComparison {
   const { baseline, ...rest } = config;
   const c = validateBootstrapConfig(rest);
   const systems = Object.keys(perItem);

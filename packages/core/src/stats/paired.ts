@@ -17,7 +17,14 @@
  * p ≈ 2/2^20 (exact) or 1/(R+1) (randomised).
  */
 import { Rng, mixSeed } from '../rng';
-import { mean, percentileInterval, resampleIndices, resampledMeans, validateBootstrapConfig, type BootstrapConfig } from './bootstrap';
+import {
+  mean,
+  percentileInterval,
+  resampleIndices,
+  resampledMeans,
+  validateBootstrapConfig,
+  type BootstrapConfig,
+} from './bootstrap';
 
 /** Difference of the second system from the first on one metric. */
 export interface PairedResult {
@@ -76,7 +83,11 @@ export function signFlipPValue(d: ArrayLike<number>, config: Partial<BootstrapCo
  * @example
  * pairedTest(bm25PerQuery, hybridPerQuery) // { delta: 0.03, low: 0.01, high: 0.05, p: 0.004 }
  */
-export function pairedTest(a: ArrayLike<number>, b: ArrayLike<number>, config: Partial<BootstrapConfig> = {}): PairedResult {
+export function pairedTest(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  config: Partial<BootstrapConfig> = {},
+): PairedResult {
   return pairedTests({ m: a }, { m: b }, config).m!;
 }
 
@@ -100,7 +111,10 @@ export function pairedTests(
     const x = a[m]!;
     const y = b[m];
     if (!y) throw new Error(`pairedTest: metric "${m}" is missing from the second system`);
-    if (x.length !== n || y.length !== n) throw new Error(`pairedTest: metric "${m}" has ${x.length} and ${y.length} values, expected ${n} each (the same items)`);
+    if (x.length !== n || y.length !== n)
+      throw new Error(
+        `pairedTest: metric "${m}" has ${x.length} and ${y.length} values, expected ${n} each (the same items)`,
+      );
     const d = new Float64Array(n);
     for (let i = 0; i < n; i++) d[i] = y[i]! - x[i]!;
     const [low, high] = percentileInterval(resampledMeans(d, idx), c.confidence);

@@ -33,8 +33,17 @@ export function parseAddedTokens(value: unknown, source: string): AddedTokenJSON
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new Error(`${source}: "added_tokens" must be an array`);
   return value.map((t, i) => {
-    if (!t || typeof t !== 'object' || typeof t.content !== 'string' || t.content === '' || !Number.isInteger(t.id) || t.id < 0) {
-      throw new Error(`${source}: added_tokens[${i}] needs a non-empty "content" string and a non-negative integer "id"`);
+    if (
+      !t ||
+      typeof t !== 'object' ||
+      typeof t.content !== 'string' ||
+      t.content === '' ||
+      !Number.isInteger(t.id) ||
+      t.id < 0
+    ) {
+      throw new Error(
+        `${source}: added_tokens[${i}] needs a non-empty "content" string and a non-negative integer "id"`,
+      );
     }
     return { ...t } as AddedTokenJSON;
   });

@@ -38,14 +38,17 @@ export function byteLevelBPEFiles(layout: ByteLevelBPELayout): { json: Tokenizer
     if (ids.has(t)) throw new Error(`BPE vocab: token ${JSON.stringify(t)} appears twice (ids ${ids.get(t)} and ${i})`);
     ids.set(t, i);
   });
-  for (const b of BYTE_TO_CHAR) if (!ids.has(b)) throw new Error(`BPE vocab: byte symbol ${JSON.stringify(b)} is missing`);
+  for (const b of BYTE_TO_CHAR)
+    if (!ids.has(b)) throw new Error(`BPE vocab: byte symbol ${JSON.stringify(b)} is missing`);
   const addedTokens = layout.addedTokens.map((content) => {
     const id = ids.get(content);
-    if (id === undefined) throw new Error(`BPE vocab: special token ${JSON.stringify(content)} is missing from the vocabulary`);
+    if (id === undefined)
+      throw new Error(`BPE vocab: special token ${JSON.stringify(content)} is missing from the vocabulary`);
     return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
   });
   for (const [role, t] of Object.entries(layout.special)) {
-    if (t !== undefined && !ids.has(t)) throw new Error(`BPE vocab: ${role} token ${JSON.stringify(t)} is missing from the vocabulary`);
+    if (t !== undefined && !ids.has(t))
+      throw new Error(`BPE vocab: ${role} token ${JSON.stringify(t)} is missing from the vocabulary`);
   }
   for (const [a, b] of layout.merges) {
     if (a.includes(' ') || b.includes(' ')) throw new Error(`BPE merge [${a}, ${b}]: symbols cannot contain spaces`);
@@ -77,7 +80,10 @@ export function byteLevelBPEFiles(layout: ByteLevelBPELayout): { json: Tokenizer
     add_bos_token: false,
     add_prefix_space: false,
     added_tokens_decoder: Object.fromEntries(
-      addedTokens.map((t) => [String(t.id), { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }]),
+      addedTokens.map((t) => [
+        String(t.id),
+        { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true },
+      ]),
     ),
     ...(bos !== undefined ? { bos_token: bos } : {}),
     // Byte-level decoding is exact: no English clean-up of spaces.
@@ -110,7 +116,12 @@ export class ByteLevelBPETokenizer extends NativeTokenizer {
   private readonly useRegex: boolean;
   private readonly cache = new Map<string, Array<[string, number, number]>>();
 
-  private constructor(json: TokenizerJSON, config: TokenizerConfigJSON, specialMap: Record<string, unknown> | undefined, source: string) {
+  private constructor(
+    json: TokenizerJSON,
+    config: TokenizerConfigJSON,
+    specialMap: Record<string, unknown> | undefined,
+    source: string,
+  ) {
     const model = json.model as Record<string, unknown>;
     super(json, config, specialMap, parseVocab(model.vocab, source), source);
     if (!Array.isArray(model.merges)) throw new Error(`${source}: BPE model needs a "merges" array`);
@@ -143,9 +154,15 @@ export class ByteLevelBPETokenizer extends NativeTokenizer {
     };
     if (model.type !== 'BPE') fail(`model type ${JSON.stringify(model.type)}`);
     if (json.normalizer) fail('a normalizer');
-    if (pre?.type !== 'ByteLevel' || pre.add_prefix_space === true) fail('a pre_tokenizer other than ByteLevel(add_prefix_space=false)');
+    if (pre?.type !== 'ByteLevel' || pre.add_prefix_space === true)
+      fail('a pre_tokenizer other than ByteLevel(add_prefix_space=false)');
     if (dec?.type !== 'ByteLevel') fail(`decoder ${JSON.stringify(dec?.type ?? null)}`);
-    if (model.byte_fallback || model.end_of_word_suffix || model.continuing_subword_prefix || model.continuing_subword_suffix) {
+    if (
+      model.byte_fallback ||
+      model.end_of_word_suffix ||
+      model.continuing_subword_prefix ||
+      model.continuing_subword_suffix
+    ) {
       fail('byte_fallback / subword prefixes or suffixes');
     }
     if (typeof model.dropout === 'number' && model.dropout > 0) fail('BPE dropout');

@@ -59,9 +59,23 @@ export function nativeTokenizerFromJSON(
 
 /** Tokenizer classes whose encoding tokenizers.js does not alter beyond tokenizer.json. */
 const PLAIN_TOKENIZER_CLASSES = new Set([
-  undefined, 'PreTrainedTokenizer', 'BertTokenizer', 'DistilBertTokenizer', 'ElectraTokenizer', 'MobileBertTokenizer',
-  'SqueezeBertTokenizer', 'ConvBertTokenizer', 'MPNetTokenizer', 'GPT2Tokenizer', 'RobertaTokenizer', 'BartTokenizer',
-  'GPTNeoXTokenizer', 'CodeGenTokenizer', 'Qwen2Tokenizer', 'BloomTokenizer', 'FalconTokenizer',
+  undefined,
+  'PreTrainedTokenizer',
+  'BertTokenizer',
+  'DistilBertTokenizer',
+  'ElectraTokenizer',
+  'MobileBertTokenizer',
+  'SqueezeBertTokenizer',
+  'ConvBertTokenizer',
+  'MPNetTokenizer',
+  'GPT2Tokenizer',
+  'RobertaTokenizer',
+  'BartTokenizer',
+  'GPTNeoXTokenizer',
+  'CodeGenTokenizer',
+  'Qwen2Tokenizer',
+  'BloomTokenizer',
+  'FalconTokenizer',
 ]);
 
 /** A tokenizers.js tokenizer behind the framework's {@link Tokenizer} interface. */
@@ -103,7 +117,9 @@ class HfJsTokenizer implements Tokenizer {
     const enc = this.native.encodeWithOffsets(text, options);
     const ids = this.encode(text, options);
     if (ids.length !== enc.ids.length || ids.some((id, i) => id !== enc.ids[i])) {
-      throw new Error(`${path.join(this.dir, TOKENIZER_FILE)}: offset computation disagrees with tokenizers.js on this text; offsets unavailable`);
+      throw new Error(
+        `${path.join(this.dir, TOKENIZER_FILE)}: offset computation disagrees with tokenizers.js on this text; offsets unavailable`,
+      );
     }
     return enc;
   }
@@ -163,7 +179,8 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   } catch (e) {
     throw new Error(`${absDir}: tokenizers.js could not load this tokenizer: ${(e as Error).message}`);
   }
-  const tokenizerClass = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : undefined;
+  const tokenizerClass =
+    typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : undefined;
   let native: NativeTokenizer | null = null;
   if (PLAIN_TOKENIZER_CLASSES.has(tokenizerClass)) {
     try {

@@ -71,7 +71,8 @@ export function learnMerges(table: WordTable, options: LearnMergesOptions): Lear
   const words: number[][] = table.words.map((w, wi) =>
     w.map((s) => {
       const id = idOf.get(s);
-      if (id === undefined || reserved.has(s)) throw new Error(`learnMerges: word ${wi} has symbol ${JSON.stringify(s)} outside the alphabet`);
+      if (id === undefined || reserved.has(s))
+        throw new Error(`learnMerges: word ${wi} has symbol ${JSON.stringify(s)} outside the alphabet`);
       return id;
     }),
   );

@@ -55,7 +55,8 @@ function parsePostProcessor(json: unknown, source: string): PostProcess {
     case 'RobertaProcessing': {
       const cls = (cfg.cls as unknown[] | undefined)?.[0];
       const sep = (cfg.sep as unknown[] | undefined)?.[0];
-      if (typeof cls !== 'string' || typeof sep !== 'string') throw new Error(`${source}: ${cfg.type} needs "cls" and "sep"`);
+      if (typeof cls !== 'string' || typeof sep !== 'string')
+        throw new Error(`${source}: ${cfg.type} needs "cls" and "sep"`);
       return (p, add) => (add ? [specialPiece(cls), ...p, specialPiece(sep)] : p);
     }
     case 'Sequence': {
@@ -63,7 +64,9 @@ function parsePostProcessor(json: unknown, source: string): PostProcess {
       return (p, add) => steps.reduce((acc, step) => step(acc, add), p);
     }
     default:
-      throw new UnsupportedTokenizerError(`${source}: post_processor type ${JSON.stringify(cfg.type)} is not supported natively`);
+      throw new UnsupportedTokenizerError(
+        `${source}: post_processor type ${JSON.stringify(cfg.type)} is not supported natively`,
+      );
   }
 }
 
@@ -87,10 +90,12 @@ export function cleanUpTokenization(text: string): string {
 
 /** Reads a model's `vocab` object (token → id). */
 export function parseVocab(value: unknown, source: string): Map<string, number> {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${source}: model.vocab must be an object of token → id`);
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    throw new Error(`${source}: model.vocab must be an object of token → id`);
   const vocab = new Map<string, number>();
   for (const [tok, id] of Object.entries(value)) {
-    if (!Number.isInteger(id) || (id as number) < 0) throw new Error(`${source}: model.vocab[${JSON.stringify(tok)}] must be a non-negative integer id`);
+    if (!Number.isInteger(id) || (id as number) < 0)
+      throw new Error(`${source}: model.vocab[${JSON.stringify(tok)}] must be a non-negative integer id`);
     vocab.set(tok, id as number);
   }
   return vocab;
@@ -141,12 +146,13 @@ export abstract class NativeTokenizer implements Tokenizer {
     const additional = Array.isArray(config.additional_special_tokens) ? config.additional_special_tokens : [];
     this.specialStrings = new Set([
       ...this.addedTokens.filter((t) => t.special).map((t) => t.content),
-      ...additional.map((t: unknown) => (typeof t === 'string' ? t : (t as { content?: string })?.content ?? '')),
+      ...additional.map((t: unknown) => (typeof t === 'string' ? t : ((t as { content?: string })?.content ?? ''))),
     ]);
     this.cleanUpSpaces = config.clean_up_tokenization_spaces !== false;
     this.special = resolveSpecialTokenIds((t) => this.ids.get(t), config, specialTokensMap);
     for (const rm of ['remove_space', 'do_lowercase_and_remove_accent'] as const) {
-      if (config[rm]) throw new UnsupportedTokenizerError(`${source}: tokenizer_config option ${rm} is not supported natively`);
+      if (config[rm])
+        throw new UnsupportedTokenizerError(`${source}: tokenizer_config option ${rm} is not supported natively`);
     }
   }
 
@@ -190,7 +196,8 @@ export abstract class NativeTokenizer implements Tokenizer {
 
   private toId(token: string): number {
     const id = this.ids.get(token) ?? (this.unkToken !== undefined ? this.ids.get(this.unkToken) : undefined);
-    if (id === undefined) throw new Error(`token ${JSON.stringify(token)} is not in the vocabulary and the tokenizer has no unk token`);
+    if (id === undefined)
+      throw new Error(`token ${JSON.stringify(token)} is not in the vocabulary and the tokenizer has no unk token`);
     return id;
   }
 

@@ -45,11 +45,14 @@ export function validateByteLevelBPETrainerConfig(
   if (new Set(specials).size !== specials.length) throw new Error('trainByteLevelBPE: specialTokens has duplicates');
   const bytes = new Set(BYTE_TO_CHAR);
   for (const t of specials) {
-    if (bytes.has(t)) throw new Error(`trainByteLevelBPE: special token ${JSON.stringify(t)} collides with a byte symbol`);
+    if (bytes.has(t))
+      throw new Error(`trainByteLevelBPE: special token ${JSON.stringify(t)} collides with a byte symbol`);
   }
   const min = specials.length + 256;
   if (!Number.isInteger(c.vocabSize) || c.vocabSize < min) {
-    throw new Error(`trainByteLevelBPE: vocabSize must be an integer >= ${min} (special tokens + 256 bytes), got ${c.vocabSize}`);
+    throw new Error(
+      `trainByteLevelBPE: vocabSize must be an integer >= ${min} (special tokens + 256 bytes), got ${c.vocabSize}`,
+    );
   }
   if (!Number.isInteger(c.minFrequency) || c.minFrequency < 1) {
     throw new Error(`trainByteLevelBPE: minFrequency must be an integer >= 1, got ${c.minFrequency}`);

@@ -46,7 +46,10 @@ export const DEFAULT_WORDPIECE_TRAINER_CONFIG: Readonly<Omit<WordPieceTrainerCon
 
 /** Fills defaults and checks every field; errors name the option. */
 export function validateWordPieceTrainerConfig(
-  options: Partial<Omit<WordPieceTrainerConfig, 'specialTokens'>> & { vocabSize: number; specialTokens?: Partial<BertSpecialTokens> },
+  options: Partial<Omit<WordPieceTrainerConfig, 'specialTokens'>> & {
+    vocabSize: number;
+    specialTokens?: Partial<BertSpecialTokens>;
+  },
 ): WordPieceTrainerConfig {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const c = { ...DEFAULT_WORDPIECE_TRAINER_CONFIG, ...given } as WordPieceTrainerConfig;
@@ -62,8 +65,10 @@ export function validateWordPieceTrainerConfig(
     throw new Error(`trainWordPiece: minFrequency must be an integer >= 1, got ${c.minFrequency}`);
   }
   if (typeof c.lowercase !== 'boolean') throw new Error('trainWordPiece: lowercase must be true or false');
-  if (c.stripAccents !== null && typeof c.stripAccents !== 'boolean') throw new Error('trainWordPiece: stripAccents must be true, false or null');
-  if (!Number.isInteger(c.limitAlphabet) || c.limitAlphabet < 1) throw new Error(`trainWordPiece: limitAlphabet must be an integer >= 1, got ${c.limitAlphabet}`);
+  if (c.stripAccents !== null && typeof c.stripAccents !== 'boolean')
+    throw new Error('trainWordPiece: stripAccents must be true, false or null');
+  if (!Number.isInteger(c.limitAlphabet) || c.limitAlphabet < 1)
+    throw new Error(`trainWordPiece: limitAlphabet must be an integer >= 1, got ${c.limitAlphabet}`);
   if (typeof c.continuingSubwordPrefix !== 'string' || c.continuingSubwordPrefix === '') {
     throw new Error('trainWordPiece: continuingSubwordPrefix must be a non-empty string');
   }
@@ -83,7 +88,10 @@ export function validateWordPieceTrainerConfig(
  */
 export function trainWordPiece(
   texts: Iterable<string>,
-  options: Partial<Omit<WordPieceTrainerConfig, 'specialTokens'>> & { vocabSize: number; specialTokens?: Partial<BertSpecialTokens> },
+  options: Partial<Omit<WordPieceTrainerConfig, 'specialTokens'>> & {
+    vocabSize: number;
+    specialTokens?: Partial<BertSpecialTokens>;
+  },
 ): WordPieceTokenizer {
   const cfg = validateWordPieceTrainerConfig(options);
   const st = cfg.specialTokens;

@@ -4,9 +4,21 @@
  * `[CLS] $A [SEP]` template. Gives the same ids as transformers.js 2.x on the
  * same tokenizer.json, plus character offsets.
  */
-import { parseBertNormalizer, bertNormalize, bertNormalizeWithOffsets, bertNormalizerJSON, bertPreTokenize } from './bert-normalizer';
+import {
+  parseBertNormalizer,
+  bertNormalize,
+  bertNormalizeWithOffsets,
+  bertNormalizerJSON,
+  bertPreTokenize,
+} from './bert-normalizer';
 import type { BertNormalizerOptions, Span } from './bert-normalizer';
-import { NativeTokenizer, UnsupportedTokenizerError, cleanUpTokenization, parseVocab, type TokenPiece } from './native-tokenizer';
+import {
+  NativeTokenizer,
+  UnsupportedTokenizerError,
+  cleanUpTokenization,
+  parseVocab,
+  type TokenPiece,
+} from './native-tokenizer';
 import type { TokenizerConfigJSON, TokenizerJSON } from './tokenizer';
 
 /** Special-token strings of a BERT-style tokenizer. */
@@ -49,18 +61,26 @@ export interface WordPieceLayout {
 export function wordPieceFiles(layout: WordPieceLayout): { json: TokenizerJSON; config: TokenizerConfigJSON } {
   const ids = new Map<string, number>();
   layout.vocab.forEach((t, i) => {
-    if (ids.has(t)) throw new Error(`WordPiece vocab: token ${JSON.stringify(t)} appears twice (ids ${ids.get(t)} and ${i})`);
+    if (ids.has(t))
+      throw new Error(`WordPiece vocab: token ${JSON.stringify(t)} appears twice (ids ${ids.get(t)} and ${i})`);
     ids.set(t, i);
   });
   const idOf = (t: string): number => {
     const id = ids.get(t);
-    if (id === undefined) throw new Error(`WordPiece vocab: special token ${JSON.stringify(t)} is missing from the vocabulary`);
+    if (id === undefined)
+      throw new Error(`WordPiece vocab: special token ${JSON.stringify(t)} is missing from the vocabulary`);
     return id;
   };
   const { cls, sep } = layout.special;
   for (const t of Object.values(layout.special)) idOf(t);
   const addedTokens = layout.addedTokens.map((content) => ({
-    id: idOf(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    id: idOf(content),
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
   }));
   const specialTokenEntry = (t: string) => ({ id: t, ids: [idOf(t)], tokens: [t] });
   const json: TokenizerJSON = {
@@ -72,10 +92,17 @@ export function wordPieceFiles(layout: WordPieceLayout): { json: TokenizerJSON; 
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+      ],
       pair: [
-        { SpecialToken: { id: cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: sep, type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: sep, type_id: 1 } },
+        { SpecialToken: { id: cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: sep, type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+        { SpecialToken: { id: sep, type_id: 1 } },
       ],
       special_tokens: { [cls]: specialTokenEntry(cls), [sep]: specialTokenEntry(sep) },
     },
@@ -90,7 +117,10 @@ export function wordPieceFiles(layout: WordPieceLayout): { json: TokenizerJSON; 
   };
   const config: TokenizerConfigJSON = {
     added_tokens_decoder: Object.fromEntries(
-      addedTokens.map((t) => [String(t.id), { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }]),
+      addedTokens.map((t) => [
+        String(t.id),
+        { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true },
+      ]),
     ),
     clean_up_tokenization_spaces: true,
     cls_token: cls,
@@ -119,7 +149,12 @@ export class WordPieceTokenizer extends NativeTokenizer {
   private readonly decoderPrefix: string | null;
   private readonly decoderCleanup: boolean;
 
-  private constructor(json: TokenizerJSON, config: TokenizerConfigJSON, specialMap: Record<string, unknown> | undefined, source: string) {
+  private constructor(
+    json: TokenizerJSON,
+    config: TokenizerConfigJSON,
+    specialMap: Record<string, unknown> | undefined,
+    source: string,
+  ) {
     const model = json.model as Record<string, unknown>;
     const vocab = parseVocab(model.vocab, source);
     super(json, config, specialMap, vocab, source);
@@ -149,11 +184,14 @@ export class WordPieceTokenizer extends NativeTokenizer {
     const model = json.model as Record<string, unknown> | undefined;
     const typeOf = (x: unknown): unknown => (x && typeof x === 'object' ? (x as { type?: unknown }).type : x);
     const unsupported = (what: string, v: unknown): never => {
-      throw new UnsupportedTokenizerError(`${source}: ${what} ${JSON.stringify(typeOf(v))} is not supported by the native WordPiece tokenizer`);
+      throw new UnsupportedTokenizerError(
+        `${source}: ${what} ${JSON.stringify(typeOf(v))} is not supported by the native WordPiece tokenizer`,
+      );
     };
     if (typeOf(model) !== 'WordPiece') unsupported('model type', model);
     if (json.normalizer && typeOf(json.normalizer) !== 'BertNormalizer') unsupported('normalizer', json.normalizer);
-    if (json.pre_tokenizer && typeOf(json.pre_tokenizer) !== 'BertPreTokenizer') unsupported('pre_tokenizer', json.pre_tokenizer);
+    if (json.pre_tokenizer && typeOf(json.pre_tokenizer) !== 'BertPreTokenizer')
+      unsupported('pre_tokenizer', json.pre_tokenizer);
     if (json.decoder && typeOf(json.decoder) !== 'WordPiece') unsupported('decoder', json.decoder);
     return new WordPieceTokenizer(json, config, specialTokensMap, source);
   }
@@ -168,7 +206,9 @@ export class WordPieceTokenizer extends NativeTokenizer {
    */
   static fromVocab(
     vocab: string[],
-    options: Partial<Omit<WordPieceLayout, 'vocab' | 'normalizer'>> & { normalizer?: Partial<BertNormalizerOptions> } = {},
+    options: Partial<Omit<WordPieceLayout, 'vocab' | 'normalizer'>> & {
+      normalizer?: Partial<BertNormalizerOptions>;
+    } = {},
   ): WordPieceTokenizer {
     const special = { ...DEFAULT_BERT_SPECIAL_TOKENS, ...options.special };
     const { json, config } = wordPieceFiles({
@@ -176,7 +216,13 @@ export class WordPieceTokenizer extends NativeTokenizer {
       vocab,
       special,
       addedTokens: options.addedTokens ?? [...new Set(Object.values(special))],
-      normalizer: { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true, ...options.normalizer },
+      normalizer: {
+        cleanText: true,
+        handleChineseChars: true,
+        stripAccents: null,
+        lowercase: true,
+        ...options.normalizer,
+      },
     });
     return WordPieceTokenizer.fromJSON(json, config);
   }
@@ -190,7 +236,9 @@ export class WordPieceTokenizer extends NativeTokenizer {
       else normalized = bertNormalize(text, this.normalizer);
     }
     if (normalized.length === 0) return [];
-    const words: Span[] = this.splitWords ? bertPreTokenize(normalized) : [{ text: normalized, start: 0, end: normalized.length }];
+    const words: Span[] = this.splitWords
+      ? bertPreTokenize(normalized)
+      : [{ text: normalized, start: 0, end: normalized.length }];
     const out: TokenPiece[] = [];
     for (const word of words) {
       for (const p of this.wordPieces(word.text)) {
@@ -215,7 +263,8 @@ export class WordPieceTokenizer extends NativeTokenizer {
       let found: string | null = null;
       while (start < end) {
         const sub = (start > 0 ? this.prefix : '') + word.slice(unitPos[start], unitPos[end]);
-        if (this.tokenToId(sub) !== undefined) { // model vocab + added tokens, as transformers.js
+        if (this.tokenToId(sub) !== undefined) {
+          // model vocab + added tokens, as transformers.js
           found = sub;
           break;
         }

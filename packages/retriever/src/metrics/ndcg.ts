@@ -11,7 +11,9 @@ import { gradeOf, relevantGrades, topK, type Relevance } from './relevance';
  * @example ndcgAt(['x', 'a'], new Set(['a']), 10) // (1/log2 3) / 1 = 0.6309…
  */
 export function ndcgAt(ranked: readonly string[], relevant: Relevance, k: number): number {
-  const ideal = relevantGrades(relevant).sort((a, b) => b - a).slice(0, k);
+  const ideal = relevantGrades(relevant)
+    .sort((a, b) => b - a)
+    .slice(0, k);
   let idcg = 0;
   for (let i = 0; i < ideal.length; i++) idcg += ideal[i]! / Math.log2(i + 2);
   if (idcg === 0) return 0;

@@ -10,7 +10,11 @@ function showView() {
 }
 window.addEventListener('hashchange', showView);
 
-fetch('/v1/models').then((r) => r.json()).then((m) => { $('model').textContent = m.data[0].id; });
+fetch('/v1/models')
+  .then((r) => r.json())
+  .then((m) => {
+    $('model').textContent = m.data[0].id;
+  });
 
 /** Parses a text/event-stream body, calling onEvent(name, data) per event. */
 async function readSse(response, onEvent) {
@@ -76,7 +80,12 @@ $('ask-form').addEventListener('submit', async (e) => {
     const res = await fetch('/v1/ask', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ question, stream: true, k: Number($('k').value), max_tokens: Number($('max-tokens').value) }),
+      body: JSON.stringify({
+        question,
+        stream: true,
+        k: Number($('k').value),
+        max_tokens: Number($('max-tokens').value),
+      }),
     });
     if (!res.ok) {
       $('status').textContent = (await res.json()).error.message;
@@ -99,7 +108,8 @@ async function loadRuns() {
   const { runs, dir } = await (await fetch('/v1/runs')).json();
   const list = $('runs');
   list.textContent = '';
-  if (runs.length === 0) list.textContent = dir ? `no training runs under ${dir}` : 'start the server with --runs DIR to list training runs';
+  if (runs.length === 0)
+    list.textContent = dir ? `no training runs under ${dir}` : 'start the server with --runs DIR to list training runs';
   for (const r of runs) {
     const li = document.createElement('li');
     const a = document.createElement('a');

@@ -29,15 +29,21 @@ export interface ClozeConfig {
   seed: number;
 }
 
-export const DEFAULT_CLOZE_CONFIG: Readonly<ClozeConfig> = Object.freeze({ perPassage: 1, minSentenceWords: 5, blank: '_____', seed: 11 });
+export const DEFAULT_CLOZE_CONFIG: Readonly<ClozeConfig> = Object.freeze({
+  perPassage: 1,
+  minSentenceWords: 5,
+  blank: '_____',
+  seed: 11,
+});
 
 const STOPWORDS = new Set(
-  ('a an the and or but if then else of in on at to for from by with without into onto over under about as is are was were be been being ' +
+  (
+    'a an the and or but if then else of in on at to for from by with without into onto over under about as is are was were be been being ' +
     'it its this that these those there here which who whom whose what when where why how not no nor so than too very can could may might ' +
     'must shall should will would do does did done have has had having i you he she we they them their our your his her my me us also ' +
     'such some any all each every both either neither other another more most much many few one only own same just however while after ' +
-    'before during between through because since until although though these within among upon per via')
-    .split(/\s+/),
+    'before during between through because since until although though these within among upon per via'
+  ).split(/\s+/),
 );
 
 /** A candidate span [start, end) within the sentence text. */
@@ -47,14 +53,18 @@ type Span = [number, number];
 export function salientSpans(sentence: string): Span[] {
   const capital: Span[] = [];
   for (const m of sentence.matchAll(/\p{Lu}[\p{L}\p{N}'’-]*(?:\s+\p{Lu}[\p{L}\p{N}'’-]*)*/gu)) {
-    const parts = [...m[0].matchAll(/\S+/g)].map((w) => [m.index! + w.index!, m.index! + w.index! + w[0].length] as Span);
+    const parts = [...m[0].matchAll(/\S+/g)].map(
+      (w) => [m.index! + w.index!, m.index! + w.index! + w[0].length] as Span,
+    );
     // The sentence's first word is capitalised anyway: it only counts inside a longer phrase.
     if (m.index === 0 && parts.length === 1) continue;
     while (parts.length && STOPWORDS.has(sentence.slice(parts[0]![0], parts[0]![1]).toLowerCase())) parts.shift();
     if (parts.length) capital.push([parts[0]![0], parts.at(-1)![1]]);
   }
   capital.sort((a, b) => b[1] - b[0] - (a[1] - a[0]) || a[0] - b[0]);
-  const numbers: Span[] = [...sentence.matchAll(/(?<![\p{L}\p{N}])\p{N}+(?:[.,]\p{N}+)*%?(?![\p{L}\p{N}])/gu)].map((m) => [m.index!, m.index! + m[0].length]);
+  const numbers: Span[] = [...sentence.matchAll(/(?<![\p{L}\p{N}])\p{N}+(?:[.,]\p{N}+)*%?(?![\p{L}\p{N}])/gu)].map(
+    (m) => [m.index!, m.index! + m[0].length],
+  );
   const content: Span[] = [...sentence.matchAll(/\p{L}[\p{L}'’-]*/gu)]
     .filter((m) => m[0].length >= 4 && !STOPWORDS.has(m[0].toLowerCase()))
     .map((m) => [m.index!, m.index! + m[0].length] as Span)
@@ -82,8 +92,10 @@ export function clozeOfSentence(sentence: string, blank: string): { question: st
  */
 export function clozeQuestions(passages: readonly Passage[], partial: Partial<ClozeConfig> = {}): QaExample[] {
   const c = { ...DEFAULT_CLOZE_CONFIG, ...partial };
-  if (!Number.isInteger(c.perPassage) || c.perPassage < 1) throw new Error(`cloze: perPassage must be an integer >= 1, got ${c.perPassage}`);
-  if (!Number.isInteger(c.minSentenceWords) || c.minSentenceWords < 2) throw new Error(`cloze: minSentenceWords must be an integer >= 2, got ${c.minSentenceWords}`);
+  if (!Number.isInteger(c.perPassage) || c.perPassage < 1)
+    throw new Error(`cloze: perPassage must be an integer >= 1, got ${c.perPassage}`);
+  if (!Number.isInteger(c.minSentenceWords) || c.minSentenceWords < 2)
+    throw new Error(`cloze: minSentenceWords must be an integer >= 2, got ${c.minSentenceWords}`);
   if (!c.blank.trim()) throw new Error('cloze: blank must be a non-empty text');
   const rng = new Rng(c.seed);
   const seen = new Set<string>();
@@ -100,7 +112,13 @@ export function clozeQuestions(passages: readonly Passage[], partial: Partial<Cl
       const key = normalizeAnswer(qa.question); // the same blanked sentence twice would be ambiguous
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ id: `${p.id}#c${n}`, question: qa.question, answers: [qa.answer], positiveIds: [p.id], documentId: p.source });
+      out.push({
+        id: `${p.id}#c${n}`,
+        question: qa.question,
+        answers: [qa.answer],
+        positiveIds: [p.id],
+        documentId: p.source,
+      });
       n++;
     }
   }

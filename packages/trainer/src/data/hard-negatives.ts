@@ -24,7 +24,12 @@ export interface HardNegativeConfig {
   skipTop: number;
 }
 
-export const DEFAULT_HARD_NEGATIVE_CONFIG: Readonly<HardNegativeConfig> = Object.freeze({ count: 1, depth: 30, margin: 0.05, skipTop: 3 });
+export const DEFAULT_HARD_NEGATIVE_CONFIG: Readonly<HardNegativeConfig> = Object.freeze({
+  count: 1,
+  depth: 30,
+  margin: 0.05,
+  skipTop: 3,
+});
 
 /** Chooses negatives from `hits` for one pair (pure; exported for tests). */
 export function pickNegatives(
@@ -60,7 +65,11 @@ export async function mineHardNegatives(
   positivesOf: (pair: TrainingPair) => ReadonlySet<string> = (p) => new Set(p.positiveId ? [p.positiveId] : []),
 ): Promise<TrainingPair[]> {
   const c = { ...DEFAULT_HARD_NEGATIVE_CONFIG, ...config };
-  const hits = await searchAll(retrieval, pairs.map((p) => p.query), { k: c.depth });
+  const hits = await searchAll(
+    retrieval,
+    pairs.map((p) => p.query),
+    { k: c.depth },
+  );
   return pairs.map((pair, i) => {
     const negs = pickNegatives(hits[i], positivesOf(pair), pair.positive, c);
     return { ...pair, negatives: negs.map((h) => h.passage.text), negativeIds: negs.map((h) => h.id) };

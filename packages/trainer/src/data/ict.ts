@@ -18,7 +18,12 @@ export interface IctConfig {
   seed: number;
 }
 
-export const DEFAULT_ICT_CONFIG: Readonly<IctConfig> = Object.freeze({ removeRate: 0.9, minQueryWords: 5, pairsPerPassage: 1, seed: 13 });
+export const DEFAULT_ICT_CONFIG: Readonly<IctConfig> = Object.freeze({
+  removeRate: 0.9,
+  minQueryWords: 5,
+  pairsPerPassage: 1,
+  seed: 13,
+});
 
 /** Sentence spans [start, end) of a text: split after . ! ? followed by space, and at newlines. */
 export function sentenceSpans(text: string): Array<[number, number]> {
@@ -35,7 +40,8 @@ export function sentenceSpans(text: string): Array<[number, number]> {
 
 export function ictPairs(passages: readonly Passage[], config: Partial<IctConfig> = {}): TrainingPair[] {
   const c = { ...DEFAULT_ICT_CONFIG, ...config };
-  if (!(c.removeRate >= 0 && c.removeRate <= 1)) throw new Error(`ict: removeRate must be in [0, 1], got ${c.removeRate}`);
+  if (!(c.removeRate >= 0 && c.removeRate <= 1))
+    throw new Error(`ict: removeRate must be in [0, 1], got ${c.removeRate}`);
   const rng = new Rng(c.seed);
   const out: TrainingPair[] = [];
   for (const p of passages) {

@@ -27,19 +27,26 @@ export interface PairFields {
   negativesField: string;
 }
 
-export const DEFAULT_PAIR_FIELDS: Readonly<PairFields> = Object.freeze({ queryField: 'query', positiveField: 'positive', negativesField: 'negatives' });
+export const DEFAULT_PAIR_FIELDS: Readonly<PairFields> = Object.freeze({
+  queryField: 'query',
+  positiveField: 'positive',
+  negativesField: 'negatives',
+});
 
 function toPair(o: Record<string, unknown>, fields: PairFields, where: string): TrainingPair {
   const q = o[fields.queryField];
   const p = o[fields.positiveField];
-  if (typeof q !== 'string' || !q.trim()) throw new Error(`${where}: missing or empty query column "${fields.queryField}"`);
-  if (typeof p !== 'string' || !p.trim()) throw new Error(`${where}: missing or empty positive column "${fields.positiveField}"`);
+  if (typeof q !== 'string' || !q.trim())
+    throw new Error(`${where}: missing or empty query column "${fields.queryField}"`);
+  if (typeof p !== 'string' || !p.trim())
+    throw new Error(`${where}: missing or empty positive column "${fields.positiveField}"`);
   const pair: TrainingPair = { query: q, positive: p };
   if (typeof o.positive_id === 'string') pair.positiveId = o.positive_id;
   const neg = o[fields.negativesField];
   if (neg !== undefined && neg !== null && neg !== '') {
     const list = Array.isArray(neg) ? neg : String(neg).split('|');
-    if (!list.every((n) => typeof n === 'string')) throw new Error(`${where}: column "${fields.negativesField}" must hold strings`);
+    if (!list.every((n) => typeof n === 'string'))
+      throw new Error(`${where}: column "${fields.negativesField}" must hold strings`);
     pair.negatives = (list as string[]).filter((n) => n.trim());
   }
   if (Array.isArray(o.negative_ids)) pair.negativeIds = o.negative_ids.map(String);
@@ -103,4 +110,3 @@ export function pairsFromQrels(
   }
   return out;
 }
-

@@ -53,13 +53,16 @@ export function splitByDocument<T extends { source: string }>(
   partial: Partial<DocumentSplitConfig> = {},
 ): { train: T[]; eval: T[] } {
   const c = { ...DEFAULT_DOCUMENT_SPLIT_CONFIG, ...partial };
-  if (!(c.evalShare >= 0 && c.evalShare < 1)) throw new Error(`splitByDocument: evalShare must be in [0, 1), got ${c.evalShare}`);
-  if (!Number.isInteger(c.seed) || c.seed < 0) throw new Error(`splitByDocument: seed must be an integer >= 0, got ${c.seed}`);
+  if (!(c.evalShare >= 0 && c.evalShare < 1))
+    throw new Error(`splitByDocument: evalShare must be in [0, 1), got ${c.evalShare}`);
+  if (!Number.isInteger(c.seed) || c.seed < 0)
+    throw new Error(`splitByDocument: seed must be an integer >= 0, got ${c.seed}`);
   const sources = [...new Set(items.map((x) => x.source))].sort();
   if (c.evalShare > 0 && sources.length < 2) {
     throw new Error(`splitByDocument: needs at least 2 source documents to hold some out, got ${sources.length}`);
   }
-  const nEval = c.evalShare === 0 ? 0 : Math.min(sources.length - 1, Math.max(1, Math.round(c.evalShare * sources.length)));
+  const nEval =
+    c.evalShare === 0 ? 0 : Math.min(sources.length - 1, Math.max(1, Math.round(c.evalShare * sources.length)));
   const held = new Set(new Rng(c.seed).shuffle(sources).slice(0, nEval));
   return { train: items.filter((x) => !held.has(x.source)), eval: items.filter((x) => held.has(x.source)) };
 }
@@ -118,11 +121,22 @@ export function parseGeneratedQa(text: string, partial: Partial<QuestionFilterCo
     const last = labels.at(-1)!;
     before = before.slice(last.index! + last[0].length);
   }
-  const question = (before.split('\n').map((l) => l.trim()).filter(Boolean).at(-1) ?? '').replace(/\s+/g, ' ');
+  const question = (
+    before
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1) ?? ''
+  ).replace(/\s+/g, ' ');
   let after = text.slice(a.index + a[0].length);
   const nextQuestion = after.search(/\bquestion\s*:/i);
   if (nextQuestion >= 0) after = after.slice(0, nextQuestion);
-  const answer = (after.split('\n').map((l) => l.trim()).find(Boolean) ?? '')
+  const answer = (
+    after
+      .split('\n')
+      .map((l) => l.trim())
+      .find(Boolean) ?? ''
+  )
     .replace(/^["'“‘\s]+|["'”’.\s]+$/g, '')
     .replace(/\s+/g, ' ');
   if (!question) return { rejected: 'empty_question' };
@@ -190,7 +204,13 @@ export function questionsFromOutputs(
     seen.add(key);
     const n = perPassage.get(passage.id) ?? 0;
     perPassage.set(passage.id, n + 1);
-    examples.push({ id: `${passage.id}#q${n}`, question: parsed.question, answers: [parsed.answer], positiveIds: [passage.id], documentId: passage.source });
+    examples.push({
+      id: `${passage.id}#q${n}`,
+      question: parsed.question,
+      answers: [parsed.answer],
+      positiveIds: [passage.id],
+      documentId: passage.source,
+    });
   }
   return { examples, generated: outputs.length, rejected };
 }
@@ -237,7 +257,8 @@ export function validateQuestionGenConfig(partial: Partial<QuestionGenConfig> = 
   const bad = (msg: string): never => {
     throw new Error(`question generation config: ${msg}`);
   };
-  if (typeof c.promptTemplate !== 'string' || !c.promptTemplate.includes('{passage}')) bad('promptTemplate must contain {passage}');
+  if (typeof c.promptTemplate !== 'string' || !c.promptTemplate.includes('{passage}'))
+    bad('promptTemplate must contain {passage}');
   for (const k of ['perPassage', 'maxNewTokens', 'batchSize', 'minQuestionWords', 'maxAnswerWords'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) bad(`${k} must be an integer >= 1, got ${c[k]}`);
   }
@@ -252,14 +273,23 @@ export function validateQuestionGenConfig(partial: Partial<QuestionGenConfig> = 
 }
 
 /** Prompt ids for one passage: bos + template, the passage's tokens cut from their end to fit `maxTokens`. */
-export function questionPromptIds(tokenizer: Tokenizer, template: string, passage: Passage, maxTokens: number, bos?: number): number[] {
+export function questionPromptIds(
+  tokenizer: Tokenizer,
+  template: string,
+  passage: Passage,
+  maxTokens: number,
+  bos?: number,
+): number[] {
   const enc = (s: string) => (s ? tokenizer.encode(s, { addSpecialTokens: false }) : []);
   const at = template.indexOf('{passage}');
   const fillTitle = (s: string) => s.replaceAll('{title}', passage.title ?? '');
   const head = [...(bos !== undefined ? [bos] : []), ...enc(fillTitle(template.slice(0, at)))];
   const tail = enc(fillTitle(template.slice(at + '{passage}'.length)).replaceAll('{passage}', ''));
   const room = maxTokens - head.length - tail.length;
-  if (room < 1) throw new Error(`question generation: the prompt template alone needs ${head.length + tail.length} tokens, more than ${maxTokens}`);
+  if (room < 1)
+    throw new Error(
+      `question generation: the prompt template alone needs ${head.length + tail.length} tokens, more than ${maxTokens}`,
+    );
   return [...head, ...enc(passage.text).slice(0, room), ...tail];
 }
 
@@ -278,7 +308,10 @@ export async function generateQuestions(
 ): Promise<QuestionGenResult> {
   const c = validateQuestionGenConfig(partial);
   const maxPrompt = c.maxPromptTokens ?? (model.maxPositions !== null ? model.maxPositions - c.maxNewTokens : 1024);
-  if (maxPrompt < 8) throw new Error(`question generation: maxNewTokens ${c.maxNewTokens} leaves no room for a prompt in ${model.maxPositions} positions`);
+  if (maxPrompt < 8)
+    throw new Error(
+      `question generation: maxNewTokens ${c.maxNewTokens} leaves no room for a prompt in ${model.maxPositions} positions`,
+    );
   const bos = model.specialTokens.bos ?? undefined;
   const jobs = passages.flatMap((p) => {
     const ids = questionPromptIds(tokenizer, c.promptTemplate, p, maxPrompt, bos);
@@ -290,7 +323,14 @@ export async function generateQuestions(
     const r = await generate(
       model,
       part.map((j) => j.ids),
-      { maxNewTokens: c.maxNewTokens, temperature: c.temperature, topP: c.topP, seed: mixSeed(c.seed, batch), tokenizer, stopStrings: ['\n\n'] },
+      {
+        maxNewTokens: c.maxNewTokens,
+        temperature: c.temperature,
+        topP: c.topP,
+        seed: mixSeed(c.seed, batch),
+        tokenizer,
+        stopStrings: ['\n\n'],
+      },
     );
     part.forEach((j, i) => outputs.push({ passage: j.passage, output: r.texts![i]! }));
   }

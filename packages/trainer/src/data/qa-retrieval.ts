@@ -50,7 +50,11 @@ export interface QaPairs {
  * @example
  * const { pairs, notInCorpus } = pairsFromQa(qa, passages, 'train.jsonl');
  */
-export function pairsFromQa(examples: readonly QaExample[], corpus: readonly Passage[], source = 'QA examples'): QaPairs {
+export function pairsFromQa(
+  examples: readonly QaExample[],
+  corpus: readonly Passage[],
+  source = 'QA examples',
+): QaPairs {
   const byId = new Map(corpus.map((p) => [p.id, p]));
   const out: QaPairs = { pairs: [], positives: new Map(), withoutPositives: 0, notInCorpus: 0, missingIds: 0 };
   let firstMissing: string | null = null;

@@ -39,13 +39,19 @@ export async function readQaExamples(file: string, opts: Partial<ReadQaOptions> 
     const where = `${file}:${line}`;
     if (typeof o.question !== 'string' || !o.question.trim()) throw new Error(`${where}: missing "question"`);
     const answers = Array.isArray(o.answers) ? o.answers.map(String) : typeof o.answer === 'string' ? [o.answer] : [];
-    if (requireAnswers && answers.length === 0) throw new Error(`${where}: missing "answers" (a list) or "answer" (a string)`);
+    if (requireAnswers && answers.length === 0)
+      throw new Error(`${where}: missing "answers" (a list) or "answer" (a string)`);
     out.push({
       id: o.id !== undefined ? String(o.id) : String(line),
       question: o.question,
       answers,
       positiveIds: Array.isArray(o.positive_ids) ? o.positive_ids.map(String) : undefined,
-      documentId: o.article_id !== undefined ? String(o.article_id) : typeof o.document_id === 'string' ? o.document_id : undefined,
+      documentId:
+        o.article_id !== undefined
+          ? String(o.article_id)
+          : typeof o.document_id === 'string'
+            ? o.document_id
+            : undefined,
     });
   }
   if (out.length === 0) throw new Error(`QA file ${file} holds no examples`);

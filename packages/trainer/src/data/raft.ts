@@ -36,7 +36,12 @@ export interface RaftConfig {
   seed: number;
 }
 
-export const DEFAULT_RAFT_CONFIG: Readonly<RaftConfig> = Object.freeze({ k: 3, goldShare: 0.8, counterfactualShare: 0, seed: 7 });
+export const DEFAULT_RAFT_CONFIG: Readonly<RaftConfig> = Object.freeze({
+  k: 3,
+  goldShare: 0.8,
+  counterfactualShare: 0,
+  seed: 7,
+});
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -64,10 +69,15 @@ export async function buildRaftExamples(
   const c = { ...DEFAULT_RAFT_CONFIG, ...partial };
   if (!(c.goldShare >= 0 && c.goldShare <= 1)) throw new Error(`raft: goldShare must be in [0, 1], got ${c.goldShare}`);
   if (!Number.isInteger(c.k) || c.k < 1) throw new Error(`raft: k must be an integer >= 1, got ${c.k}`);
-  if (!(c.counterfactualShare >= 0 && c.counterfactualShare <= 1)) throw new Error(`raft: counterfactualShare must be in [0, 1], got ${c.counterfactualShare}`);
+  if (!(c.counterfactualShare >= 0 && c.counterfactualShare <= 1))
+    throw new Error(`raft: counterfactualShare must be in [0, 1], got ${c.counterfactualShare}`);
   const rng = new Rng(c.seed);
   const pool = examples.map((e) => e.answers[0]?.trim()).filter((a): a is string => Boolean(a));
-  const results = await searchAll(retrieval, examples.map((e) => e.question), { k: c.k * 3 + 5 });
+  const results = await searchAll(
+    retrieval,
+    examples.map((e) => e.question),
+    { k: c.k * 3 + 5 },
+  );
   return examples.map((ex, i) => {
     const hits = results[i];
     const gold = goldIds(ex, hits);
@@ -76,15 +86,18 @@ export async function buildRaftExamples(
     let passages: PromptPassage[];
     if (wantGold) {
       const retrievedGold = hits.find((h) => gold.has(h.id))?.passage;
-      const goldPassage = retrievedGold ?? [...gold].map((id) => corpus.get(id)).find((p): p is Passage => p !== undefined);
-      if (!goldPassage) return { question: ex.question, answer: ex.answers[0], passages: distractors.slice(0, c.k), hasGold: false };
+      const goldPassage =
+        retrievedGold ?? [...gold].map((id) => corpus.get(id)).find((p): p is Passage => p !== undefined);
+      if (!goldPassage)
+        return { question: ex.question, answer: ex.answers[0], passages: distractors.slice(0, c.k), hasGold: false };
       passages = distractors.slice(0, c.k - 1);
       const goldAt = rng.int(passages.length + 1);
       passages.splice(goldAt, 0, toPrompt(goldPassage));
       if (c.counterfactualShare > 0 && rng.next() < c.counterfactualShare) {
         const answer = ex.answers[0].trim();
         const other = pool[rng.int(pool.length)];
-        const swapped = other && other.toLowerCase() !== answer.toLowerCase() ? swapAnswer(goldPassage.text, answer, other) : null;
+        const swapped =
+          other && other.toLowerCase() !== answer.toLowerCase() ? swapAnswer(goldPassage.text, answer, other) : null;
         if (swapped !== null) {
           passages[goldAt] = { ...passages[goldAt], text: swapped };
           return { question: ex.question, answer: other, passages, hasGold: true, counterfactual: true };

@@ -52,7 +52,10 @@ export function parseDataLine(line: string): Synset | null {
   for (let i = 0; i < ptrCount; i++, at += 4) if (f[at] === '@' || f[at] === '@i') hypernyms.push(f[at + 1]);
   const parts = gloss.trim().split(/;\s*(?=")/);
   const definition = parts[0].replace(/;\s*$/, '').trim();
-  const examples = parts.slice(1).map((e) => e.replace(/^"|"\s*;?$/g, '').trim()).filter(Boolean);
+  const examples = parts
+    .slice(1)
+    .map((e) => e.replace(/^"|"\s*;?$/g, '').trim())
+    .filter(Boolean);
   return { offset: f[0], lexFile: parseInt(f[1], 10), lemmas, hypernyms, definition, examples };
 }
 
@@ -103,7 +106,14 @@ export async function loadWordnetDomain(domain = 'noun.food'): Promise<WordnetDo
       ...s.examples.slice(0, 2).map((e) => `For example: "${e}".`),
     ];
     documents.push({ id, title: name, text: sentences.join(' ') });
-    if (hyper) questions.push({ id: `q-${id}`, question: `What is ${name} a kind of?`, answers: [hyper], positiveIds: [id], documentId: id });
+    if (hyper)
+      questions.push({
+        id: `q-${id}`,
+        question: `What is ${name} a kind of?`,
+        answers: [hyper],
+        positiveIds: [id],
+        documentId: id,
+      });
   }
   return { domain, documents, questions };
 }

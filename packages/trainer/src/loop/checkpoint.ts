@@ -40,11 +40,14 @@ export async function saveCheckpoint(
     for (const [name, store] of Object.entries(groups)) {
       await writeSafetensors(path.join(tmp, `${name}.safetensors`), await store.toHostAsync(), { format: 'pt' });
     }
-    await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), await optimizer.stateToHost(), { step: String(optimizer.step) });
+    await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), await optimizer.stateToHost(), {
+      step: String(optimizer.step),
+    });
     await fsp.writeFile(path.join(tmp, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
   });
   const all = await listCheckpoints(runDir);
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) await fsp.rm(old.dir, { recursive: true, force: true });
+  for (const old of all.slice(0, Math.max(0, all.length - keep)))
+    await fsp.rm(old.dir, { recursive: true, force: true });
   return dir;
 }
 
@@ -73,7 +76,11 @@ export async function listCheckpoints(runDir: string): Promise<{ step: number; d
 }
 
 /** Restores parameters and optimizer state from a checkpoint directory; returns its trainer state. */
-export async function loadCheckpoint(dir: string, groups: Record<string, ParamStore>, optimizer: AdamW): Promise<TrainerState> {
+export async function loadCheckpoint(
+  dir: string,
+  groups: Record<string, ParamStore>,
+  optimizer: AdamW,
+): Promise<TrainerState> {
   const statePath = path.join(dir, 'trainer_state.json');
   let state: TrainerState;
   try {

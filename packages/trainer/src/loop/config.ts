@@ -97,7 +97,8 @@ export function validateTrainLoopConfig(partial: Partial<TrainLoopConfig> = {}):
   if (!(c.learningRate > 0)) throw new Error(`train config: learningRate must be > 0, got ${c.learningRate}`);
   if (!(c.maxGradNorm >= 0)) throw new Error(`train config: maxGradNorm must be >= 0, got ${c.maxGradNorm}`);
   if (!(c.weightDecay >= 0)) throw new Error(`train config: weightDecay must be >= 0, got ${c.weightDecay}`);
-  if (!(c.minLrRatio >= 0 && c.minLrRatio <= 1)) throw new Error(`train config: minLrRatio must be in [0, 1], got ${c.minLrRatio}`);
+  if (!(c.minLrRatio >= 0 && c.minLrRatio <= 1))
+    throw new Error(`train config: minLrRatio must be in [0, 1], got ${c.minLrRatio}`);
   if (!(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1)) {
     throw new Error(`train config: beta1 and beta2 must be in [0, 1), got ${c.beta1}, ${c.beta2}`);
   }
@@ -105,7 +106,9 @@ export function validateTrainLoopConfig(partial: Partial<TrainLoopConfig> = {}):
     throw new Error(`train config: decay must be one of ${SCHEDULE_DECAYS.join(', ')}, got "${c.decay}"`);
   }
   if (!(GRADIENT_CHECKPOINTING_MODES as readonly string[]).includes(c.gradientCheckpointing)) {
-    throw new Error(`train config: gradientCheckpointing must be one of ${GRADIENT_CHECKPOINTING_MODES.join(', ')}, got "${c.gradientCheckpointing}"`);
+    throw new Error(
+      `train config: gradientCheckpointing must be one of ${GRADIENT_CHECKPOINTING_MODES.join(', ')}, got "${c.gradientCheckpointing}"`,
+    );
   }
   if (c.checkpointEvery > 0 && !c.runDir) throw new Error('train config: checkpointEvery needs runDir');
   return c;
@@ -120,5 +123,7 @@ export function stripUndefined<T extends object>(o: T): Partial<T> {
  * checked on resume: running longer or logging elsewhere is not a change of what is trained.
  */
 export function recipeSettings(config: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).filter(([k]) => !(k in DEFAULT_TRAIN_LOOP_CONFIG) && k !== 'quiet' && k !== 'label'));
+  return Object.fromEntries(
+    Object.entries(config).filter(([k]) => !(k in DEFAULT_TRAIN_LOOP_CONFIG) && k !== 'quiet' && k !== 'label'),
+  );
 }

@@ -105,7 +105,11 @@ export interface MemoryPlan {
  * Resolves `gradientCheckpointing` ('auto': on when the estimate without it exceeds the limit) and
  * throws an `OutOfMemoryError` naming the settings to lower when even the chosen setting would not fit.
  */
-export function planMemory(mode: TrainLoopConfig['gradientCheckpointing'], memory: TrainMemory | undefined, what = 'train'): MemoryPlan {
+export function planMemory(
+  mode: TrainLoopConfig['gradientCheckpointing'],
+  memory: TrainMemory | undefined,
+  what = 'train',
+): MemoryPlan {
   const limit = trainingMemoryLimitBytes();
   const budget = limit == null ? null : limit * MEMORY_HEADROOM;
   let checkpointing = mode === 'on';
@@ -189,7 +193,12 @@ export async function train<B>(
   }
 }
 
-async function runLoop<B>(task: TrainTask<B>, config: TrainLoopConfig, callbacks: TrainCallbacks, advice: readonly string[]): Promise<TrainResult> {
+async function runLoop<B>(
+  task: TrainTask<B>,
+  config: TrainLoopConfig,
+  callbacks: TrainCallbacks,
+  advice: readonly string[],
+): Promise<TrainResult> {
   // Trainable variables by full name "<group>/<param>".
   const vars = new Map<string, tf.Variable>();
   for (const [group, store] of Object.entries(task.params)) {
@@ -215,7 +224,9 @@ async function runLoop<B>(task: TrainTask<B>, config: TrainLoopConfig, callbacks
         state = await loadCheckpoint(latest.dir, task.params, optimizer);
       } catch (e) {
         const fallback = i > 0 ? `; resuming from ${checkpoints[i - 1]!.dir} instead` : '; starting from scratch';
-        process.stderr.write(`dalm: warning: checkpoint ${latest.dir} is unreadable (${(e as Error).message})${fallback}\n`);
+        process.stderr.write(
+          `dalm: warning: checkpoint ${latest.dir} is unreadable (${(e as Error).message})${fallback}\n`,
+        );
         await log.write({ event: 'checkpoint_unreadable', dir: latest.dir, error: (e as Error).message });
         continue;
       }
@@ -265,8 +276,13 @@ async function runLoop<B>(task: TrainTask<B>, config: TrainLoopConfig, callbacks
         const ctx: StepContext = { step, micro, training: true };
         const g = step * config.gradAccumulation + micro;
         resetDropoutSeeds(mixSeed(config.seed, g) || 1); // masks depend on the run's seed and position only (same after a resume)
-        const batch = await task.dataset.collate(microBatchIndices(g, config.batchSize, task.dataset.size, config.seed), ctx);
-        const out = task.gradients ? await task.gradients(batch, ctx, vars) : await differentiate(task.loss!, batch, ctx, vars);
+        const batch = await task.dataset.collate(
+          microBatchIndices(g, config.batchSize, task.dataset.size, config.seed),
+          ctx,
+        );
+        const out = task.gradients
+          ? await task.gradients(batch, ctx, vars)
+          : await differentiate(task.loss!, batch, ctx, vars);
         tf.dispose(batch as unknown as tf.TensorContainer); // the loop owns collated batches
         lossSum += out.loss;
         for (const [k, v] of Object.entries(out.metrics ?? {})) metricSums[k] = (metricSums[k] ?? 0) + v;
@@ -330,12 +346,24 @@ async function runLoop<B>(task: TrainTask<B>, config: TrainLoopConfig, callbacks
 
 /** Loop settings that change what is trained (not how long, or where it is logged). */
 const RESUME_RELEVANT: readonly (keyof TrainLoopConfig)[] = [
-  'learningRate', 'warmupSteps', 'decay', 'minLrRatio', 'weightDecay', 'maxGradNorm', 'beta1', 'beta2', 'epsilon',
+  'learningRate',
+  'warmupSteps',
+  'decay',
+  'minLrRatio',
+  'weightDecay',
+  'maxGradNorm',
+  'beta1',
+  'beta2',
+  'epsilon',
 ];
 
 /** sha256 (hex, 16 chars) of each named input, and of the loop settings that shape training. */
 function inputHashes(inputs: Record<string, unknown> | undefined, config: TrainLoopConfig): Record<string, string> {
-  const hash = (v: unknown) => createHash('sha256').update(JSON.stringify(v) ?? 'undefined').digest('hex').slice(0, 16);
+  const hash = (v: unknown) =>
+    createHash('sha256')
+      .update(JSON.stringify(v) ?? 'undefined')
+      .digest('hex')
+      .slice(0, 16);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(inputs ?? {})) out[name] = hash(value);
   out.loop = hash(Object.fromEntries(RESUME_RELEVANT.map((k) => [k, config[k]])));
@@ -343,11 +371,17 @@ function inputHashes(inputs: Record<string, unknown> | undefined, config: TrainL
 }
 
 /** Refuses a resume whose seed, batch layout or inputs differ from the checkpoint's, naming what changed. */
-function checkResumable(dir: string, state: TrainerState, config: TrainLoopConfig, inputs: Record<string, string>): void {
+function checkResumable(
+  dir: string,
+  state: TrainerState,
+  config: TrainLoopConfig,
+  inputs: Record<string, string>,
+): void {
   const changed: string[] = [];
   if (state.seed !== config.seed) changed.push(`seed (${state.seed} -> ${config.seed})`);
   if (state.batchSize !== config.batchSize) changed.push(`batchSize (${state.batchSize} -> ${config.batchSize})`);
-  if (state.gradAccumulation !== config.gradAccumulation) changed.push(`gradAccumulation (${state.gradAccumulation} -> ${config.gradAccumulation})`);
+  if (state.gradAccumulation !== config.gradAccumulation)
+    changed.push(`gradAccumulation (${state.gradAccumulation} -> ${config.gradAccumulation})`);
   if (state.inputs) {
     for (const name of new Set([...Object.keys(state.inputs), ...Object.keys(inputs)])) {
       if (state.inputs[name] !== inputs[name]) changed.push(name === 'loop' ? 'optimizer/schedule settings' : name);

@@ -34,7 +34,8 @@ export function infoNceLoss(
 ): tf.Scalar {
   return tf.tidy(() => {
     const b = q.shape[0];
-    if (p.shape[0] < b) throw new Error(`infoNceLoss: ${p.shape[0]} passages for ${b} queries (need at least one positive each)`);
+    if (p.shape[0] < b)
+      throw new Error(`infoNceLoss: ${p.shape[0]} passages for ${b} queries (need at least one positive each)`);
     let logits = tf.mul(tf.matMul(q, tf.transpose(p)), opts.scale); // [B, B+N]
     if (exclude) logits = tf.add(logits, tf.mul(exclude, -1e4));
     const labels = tf.oneHot(tf.range(0, b, 1, 'int32'), p.shape[0]); // [B, B+N]
@@ -42,7 +43,9 @@ export function infoNceLoss(
     if (!opts.symmetric) return forward as tf.Scalar;
     const positives = tf.slice(p, [0, 0], [b, -1]); // [B, D]
     const back = tf.mul(tf.matMul(positives, tf.transpose(q)), opts.scale); // [B, B]
-    const backLoss = tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(tf.range(0, b, 1, 'int32'), b), tf.logSoftmax(back, -1)), -1)));
+    const backLoss = tf.neg(
+      tf.mean(tf.sum(tf.mul(tf.oneHot(tf.range(0, b, 1, 'int32'), b), tf.logSoftmax(back, -1)), -1)),
+    );
     return tf.mul(tf.add(forward, backLoss), 0.5) as tf.Scalar;
   });
 }

@@ -30,6 +30,12 @@ export function ragSequenceLoss(
 }
 
 /** Posterior p(d_i | q, y) ∝ p(d_i|q)·p(y|q,d_i)  [B, K]: which passages the generator found useful. */
-export function ragPosterior(retrievalScores: tf.Tensor2D, answerLogLik: tf.Tensor2D, temperature: number): tf.Tensor2D {
-  return tf.tidy(() => tf.softmax(tf.add(tf.logSoftmax(tf.div(retrievalScores, temperature), -1), answerLogLik), -1) as tf.Tensor2D);
+export function ragPosterior(
+  retrievalScores: tf.Tensor2D,
+  answerLogLik: tf.Tensor2D,
+  temperature: number,
+): tf.Tensor2D {
+  return tf.tidy(
+    () => tf.softmax(tf.add(tf.logSoftmax(tf.div(retrievalScores, temperature), -1), answerLogLik), -1) as tf.Tensor2D,
+  );
 }

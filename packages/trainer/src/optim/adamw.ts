@@ -19,7 +19,12 @@ export interface AdamWConfig {
   weightDecay: number;
 }
 
-export const DEFAULT_ADAMW_CONFIG: Readonly<AdamWConfig> = Object.freeze({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
+export const DEFAULT_ADAMW_CONFIG: Readonly<AdamWConfig> = Object.freeze({
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  weightDecay: 0.01,
+});
 
 /** By convention biases and normalisation weights are not decayed. */
 export function defaultDecays(name: string): boolean {
@@ -47,8 +52,14 @@ export class AdamW {
       const g = grads.get(name);
       if (!g) continue;
       if (!this.m.has(name)) {
-        this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-        this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+        this.m.set(
+          name,
+          tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+        );
+        this.v.set(
+          name,
+          tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+        );
       }
       const m = this.m.get(name)!;
       const v = this.v.get(name)!;
@@ -79,7 +90,10 @@ export class AdamW {
       const isM = key.endsWith('.m');
       const name = key.slice(0, -2);
       const target = isM ? this.m : this.v;
-      target.set(name, tf.tidy(() => tf.variable(tf.tensor(Float32Array.from(t.data), t.shape, 'float32'), false)));
+      target.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(Float32Array.from(t.data), t.shape, 'float32'), false)),
+      );
     }
     this.step = step;
   }

@@ -17,7 +17,9 @@ export async function clipByGlobalNorm(
   if (grads.size > 0) {
     // Added one by one, in order, not with tf.addN: webgpu's AddN binds every input to one shader and
     // fails past the adapter's storage-buffer limit (8 per stage by default); the float32 sums are the same.
-    const sumSquares = tf.tidy(() => [...grads.values()].map((g) => tf.sum(tf.square(g))).reduce((acc, s) => tf.add(acc, s))); // scalar
+    const sumSquares = tf.tidy(() =>
+      [...grads.values()].map((g) => tf.sum(tf.square(g))).reduce((acc, s) => tf.add(acc, s)),
+    ); // scalar
     norm = Math.sqrt((await sumSquares.data())[0] as number);
     sumSquares.dispose();
   }

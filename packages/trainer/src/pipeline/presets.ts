@@ -4,7 +4,14 @@
  */
 import { trainByteLevelBPE, trainWordPiece } from '@dalm/core';
 import { createEncoder, type BertConfig, type Encoder } from '@dalm/retriever';
-import { COMPACT_PROMPT_FORMAT, createCausalLM, DEFAULT_PROMPT_FORMAT, type LlamaConfig, type LoadedGenerator, type PromptFormat } from '@dalm/generator';
+import {
+  COMPACT_PROMPT_FORMAT,
+  createCausalLM,
+  DEFAULT_PROMPT_FORMAT,
+  type LlamaConfig,
+  type LoadedGenerator,
+  type PromptFormat,
+} from '@dalm/generator';
 import type { GeneratorTrainConfig } from '../recipes/generator';
 import type { RaftConfig } from '../data/raft';
 
@@ -12,26 +19,93 @@ export const MODEL_SIZES = ['tiny', 'small', 'base'] as const;
 export type ModelSize = (typeof MODEL_SIZES)[number];
 
 export const ENCODER_PRESETS: Record<ModelSize, Partial<BertConfig> & { vocab: number; maxLength: number }> = {
-  tiny: { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 256, max_position_embeddings: 256, vocab: 4000, maxLength: 256 },
-  small: { hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024, max_position_embeddings: 512, vocab: 8000, maxLength: 256 },
-  base: { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_position_embeddings: 512, vocab: 30522, maxLength: 512 },
+  tiny: {
+    hidden_size: 128,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    intermediate_size: 256,
+    max_position_embeddings: 256,
+    vocab: 4000,
+    maxLength: 256,
+  },
+  small: {
+    hidden_size: 256,
+    num_hidden_layers: 4,
+    num_attention_heads: 4,
+    intermediate_size: 1024,
+    max_position_embeddings: 512,
+    vocab: 8000,
+    maxLength: 256,
+  },
+  base: {
+    hidden_size: 768,
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    intermediate_size: 3072,
+    max_position_embeddings: 512,
+    vocab: 30522,
+    maxLength: 512,
+  },
 };
 
 export const DECODER_PRESETS: Record<ModelSize, Partial<LlamaConfig> & { vocab: number }> = {
-  tiny: { hidden_size: 128, intermediate_size: 344, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 512, vocab: 4000 },
-  small: { hidden_size: 256, intermediate_size: 688, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 1024, vocab: 8000 },
-  base: { hidden_size: 768, intermediate_size: 2048, num_hidden_layers: 12, num_attention_heads: 12, num_key_value_heads: 4, max_position_embeddings: 2048, vocab: 32000 },
+  tiny: {
+    hidden_size: 128,
+    intermediate_size: 344,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 512,
+    vocab: 4000,
+  },
+  small: {
+    hidden_size: 256,
+    intermediate_size: 688,
+    num_hidden_layers: 4,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 1024,
+    vocab: 8000,
+  },
+  base: {
+    hidden_size: 768,
+    intermediate_size: 2048,
+    num_hidden_layers: 12,
+    num_attention_heads: 12,
+    num_key_value_heads: 4,
+    max_position_embeddings: 2048,
+    vocab: 32000,
+  },
 };
 
 /** A from-scratch encoder with a WordPiece tokenizer trained on `texts`. */
-export function scratchEncoder(texts: Iterable<string>, size: ModelSize, seed: number, overrides: Partial<BertConfig> = {}): Encoder {
+export function scratchEncoder(
+  texts: Iterable<string>,
+  size: ModelSize,
+  seed: number,
+  overrides: Partial<BertConfig> = {},
+): Encoder {
   const { vocab, maxLength, ...config } = ENCODER_PRESETS[size];
   const tokenizer = trainWordPiece(texts, { vocabSize: vocab });
-  return createEncoder({ tokenizer, config: { ...config, ...overrides }, settings: { maxLength: Math.min(maxLength, overrides.max_position_embeddings ?? maxLength), pooling: 'mean', normalize: true }, seed });
+  return createEncoder({
+    tokenizer,
+    config: { ...config, ...overrides },
+    settings: {
+      maxLength: Math.min(maxLength, overrides.max_position_embeddings ?? maxLength),
+      pooling: 'mean',
+      normalize: true,
+    },
+    seed,
+  });
 }
 
 /** A from-scratch Llama-style decoder (tied embeddings) with a byte-level BPE tokenizer trained on `texts`. */
-export function scratchGenerator(texts: Iterable<string>, size: ModelSize, seed: number, overrides: Partial<LlamaConfig> = {}): LoadedGenerator {
+export function scratchGenerator(
+  texts: Iterable<string>,
+  size: ModelSize,
+  seed: number,
+  overrides: Partial<LlamaConfig> = {},
+): LoadedGenerator {
   const { vocab, ...config } = DECODER_PRESETS[size];
   const tokenizer = trainByteLevelBPE(texts, { vocabSize: vocab });
   const model = createCausalLM(
@@ -82,6 +156,7 @@ export const SCRATCH_READER_RECIPE: Readonly<ScratchReaderRecipe> = Object.freez
 });
 
 export function checkModelSize(size: string): ModelSize {
-  if (!(MODEL_SIZES as readonly string[]).includes(size)) throw new Error(`size must be one of ${MODEL_SIZES.join(', ')}, got "${size}"`);
+  if (!(MODEL_SIZES as readonly string[]).includes(size))
+    throw new Error(`size must be one of ${MODEL_SIZES.join(', ')}, got "${size}"`);
   return size as ModelSize;
 }

@@ -86,7 +86,10 @@ export interface QuickstartReport {
   validationQuestions: number;
   heldOutQuestions: number;
   /** Held-out metrics; `hybrid_after` is the tuned fusion the index uses, `hybrid_equal_rrf` the untuned default. */
-  retrieval: Record<'bm25' | 'dense_before' | 'dense_after' | 'hybrid_equal_rrf' | 'hybrid_after', Record<string, number>>;
+  retrieval: Record<
+    'bm25' | 'dense_before' | 'dense_after' | 'hybrid_equal_rrf' | 'hybrid_after',
+    Record<string, number>
+  >;
   /** The fusion chosen on the validation questions (stored as index/fusion.json). */
   fusion: { hybrid: HybridConfig; validation: { queries: number; score: number; bm25: number; dense: number } };
   answers: Record<'before' | 'after' | 'after_closed_book', Record<string, number>>;
@@ -95,13 +98,27 @@ export interface QuickstartReport {
   /** Paired tests: retrieval systems against bm25, answer settings against `before`: paired.x[system][metric] = {delta, low, high, p}. */
   paired: { retrieval: SystemComparison['paired']; answers: SystemComparison['paired'] };
   /** Held-out questions drawn at random (seeded), with whether the answer is right (exact match). */
-  examples: { question: string; reference: string; answer: string; correct: boolean; citations: { id: string; source?: string; score: number }[] }[];
+  examples: {
+    question: string;
+    reference: string;
+    answer: string;
+    correct: boolean;
+    citations: { id: string; source?: string; score: number }[];
+  }[];
   seconds: number;
 }
 
-const pick = (m: Record<string, number>) => ({ 'recall@1': m['recall@1'], 'recall@5': m['recall@5'], 'mrr@10': m['mrr@10'], 'ndcg@10': m['ndcg@10'] });
+const pick = (m: Record<string, number>) => ({
+  'recall@1': m['recall@1'],
+  'recall@5': m['recall@5'],
+  'mrr@10': m['mrr@10'],
+  'ndcg@10': m['ndcg@10'],
+});
 
-export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log: (line: string) => void = () => {}): Promise<QuickstartReport> {
+export async function runQuickstart(
+  partial: Partial<QuickstartConfig> = {},
+  log: (line: string) => void = () => {},
+): Promise<QuickstartReport> {
   const c = { ...DEFAULT_QUICKSTART_CONFIG, ...partial };
   const t0 = Date.now();
   const stage = (s: string) => log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
@@ -118,34 +135,54 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   } else {
     const wn = await loadWordnetDomain(c.domain);
     domainName = `wordnet ${c.domain}`;
-    passages = wn.documents.map((d) => ({ id: d.id, text: d.text, title: d.title, source: d.id, start: 0, end: d.text.length }));
+    passages = wn.documents.map((d) => ({
+      id: d.id,
+      text: d.text,
+      title: d.title,
+      source: d.id,
+      start: 0,
+      end: d.text.length,
+    }));
     questions = wn.questions;
     stage(`loaded ${passages.length} WordNet ${c.domain} documents and ${questions.length} questions`);
   }
-  const { train: trainPassages, eval: evalPassages } = splitByDocument(passages, { evalShare: c.evalShare, seed: c.seed });
+  const { train: trainPassages, eval: evalPassages } = splitByDocument(passages, {
+    evalShare: c.evalShare,
+    seed: c.seed,
+  });
   const evalIds = new Set(evalPassages.map((p) => p.id));
   const isEval = (q: QaExample) => (q.positiveIds ?? []).some((id) => evalIds.has(id));
   const trainQa = questions.filter((q) => !isEval(q));
   const heldOut = new Rng(c.seed).shuffle(questions.filter(isEval)).slice(0, c.evalQuestions);
-  if (heldOut.length === 0 || trainQa.length === 0) throw new Error('quickstart: the corpus is too small to hold out questions by document');
+  if (heldOut.length === 0 || trainQa.length === 0)
+    throw new Error('quickstart: the corpus is too small to hold out questions by document');
   // Validation: questions on a share of the training documents (never the held-out test questions).
-  const { train: fitPassages, eval: valPassages } = splitByDocument(trainPassages, { evalShare: c.validationShare, seed: mixSeed(c.seed, 2) });
+  const { train: fitPassages, eval: valPassages } = splitByDocument(trainPassages, {
+    evalShare: c.validationShare,
+    seed: mixSeed(c.seed, 2),
+  });
   const valIds = new Set(valPassages.map((p) => p.id));
   const isVal = (q: QaExample) => (q.positiveIds ?? []).some((id) => valIds.has(id));
   const fitQa = trainQa.filter((q) => !isVal(q));
   const valQa = trainQa.filter(isVal);
-  if (valQa.length === 0 || fitQa.length === 0) throw new Error('quickstart: the corpus is too small to hold out validation questions by document');
+  if (valQa.length === 0 || fitQa.length === 0)
+    throw new Error('quickstart: the corpus is too small to hold out validation questions by document');
   // The question splits, so that `dalm tune fusion` / `dalm eval` can be rerun on them.
   await writeQaExamples(path.join(c.out, 'data', 'validation.jsonl'), valQa);
   await writeQaExamples(path.join(c.out, 'data', 'heldout.jsonl'), heldOut);
   const { queries, qrels } = qrelsFromQa(heldOut);
   const passageIds = passages.map((p) => p.id);
   const evaluator = new IrEvaluator(queries, qrels, { passageIds });
-  stage(`${trainQa.length} training questions (${valQa.length} of them on ${valPassages.length} documents held out for validation); ${heldOut.length} held-out questions on ${evalPassages.length} unseen documents`);
+  stage(
+    `${trainQa.length} training questions (${valQa.length} of them on ${valPassages.length} documents held out for validation); ${heldOut.length} held-out questions on ${evalPassages.length} unseen documents`,
+  );
 
   // 2. Retriever: tokenizer + encoder from scratch, trained on QA pairs and ICT pairs of the training documents.
   const texts = passages.map((p) => p.text);
-  const encoder = scratchEncoder(texts, c.retrieverSize, c.seed, { max_position_embeddings: 128, hidden_dropout_prob: 0.1 });
+  const encoder = scratchEncoder(texts, c.retrieverSize, c.seed, {
+    max_position_embeddings: 128,
+    hidden_dropout_prob: 0.1,
+  });
   const bm25 = Bm25Index.build(passages);
   const exactScore = async (enc: Encoder) => {
     await enc.ensureFingerprint(); // the index records it (on webgpu a fresh encoder has none yet)
@@ -158,9 +195,14 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
     hybrid_equal_rrf: null,
     hybrid_after: null,
   };
-  stage(`before training: dense ndcg@10 ${ir.dense_before!.metrics['ndcg@10'].toFixed(3)}, bm25 ${ir.bm25!.metrics['ndcg@10'].toFixed(3)}`);
+  stage(
+    `before training: dense ndcg@10 ${ir.dense_before!.metrics['ndcg@10'].toFixed(3)}, bm25 ${ir.bm25!.metrics['ndcg@10'].toFixed(3)}`,
+  );
   const byId = new Map(passages.map((p) => [p.id, p]));
-  const pairs: TrainingPair[] = [...pairsFromQa(fitQa, passages, 'quickstart training questions').pairs, ...ictPairs(fitPassages, { removeRate: 0.5, seed: c.seed, minQueryWords: 3 })];
+  const pairs: TrainingPair[] = [
+    ...pairsFromQa(fitQa, passages, 'quickstart training questions').pairs,
+    ...ictPairs(fitPassages, { removeRate: 0.5, seed: c.seed, minQueryWords: 3 }),
+  ];
   await trainRetriever(encoder, pairs, {
     steps: c.retrieverSteps,
     batchSize: 32,
@@ -189,26 +231,49 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   ir.hybrid_equal_rrf = await evaluator.evaluateDetailed(new HybridRetrieval(dense, bm25));
   const hybrid: Retrieval = new HybridRetrieval(dense, bm25, fusion.hybrid);
   ir.hybrid_after = await evaluator.evaluateDetailed(hybrid);
-  const retrieval = Object.fromEntries(Object.entries(ir).map(([k, v]) => [k, v!.metrics])) as QuickstartReport['retrieval'];
-  const retrievalStats = compareSystems(Object.fromEntries(Object.entries(ir).map(([k, v]) => [k, v!.perQuery])), { seed: c.seed });
-  stage(`after training: dense ndcg@10 ${retrieval.dense_after['ndcg@10'].toFixed(3)}, tuned hybrid ${retrieval.hybrid_after['ndcg@10'].toFixed(3)} (equal-weight RRF ${retrieval.hybrid_equal_rrf['ndcg@10'].toFixed(3)})`);
+  const retrieval = Object.fromEntries(
+    Object.entries(ir).map(([k, v]) => [k, v!.metrics]),
+  ) as QuickstartReport['retrieval'];
+  const retrievalStats = compareSystems(Object.fromEntries(Object.entries(ir).map(([k, v]) => [k, v!.perQuery])), {
+    seed: c.seed,
+  });
+  stage(
+    `after training: dense ndcg@10 ${retrieval.dense_after['ndcg@10'].toFixed(3)}, tuned hybrid ${retrieval.hybrid_after['ndcg@10'].toFixed(3)} (equal-weight RRF ${retrieval.hybrid_equal_rrf['ndcg@10'].toFixed(3)})`,
+  );
 
   // 3. Generator: byte-level BPE + decoder from scratch, fine-tuned on retrieved context (RAFT).
-  const gen = scratchGenerator([...texts, ...trainQa.map((q) => `${q.question} ${q.answers[0]}`)], c.generatorSize, c.seed, { max_position_embeddings: 256 });
+  const gen = scratchGenerator(
+    [...texts, ...trainQa.map((q) => `${q.question} ${q.answers[0]}`)],
+    c.generatorSize,
+    c.seed,
+    { max_position_embeddings: 256 },
+  );
   const reader = SCRATCH_READER_RECIPE;
   // Prompt (question + k passages, cut to fit) + answer. The base grows to fit the longest question a
   // domain has (WordNet's are short; cloze questions on long documents are not), within the model's positions.
-  const longestQuestion = Math.max(...[...trainQa, ...heldOut].map((q) => gen.tokenizer.encode(gen.format.questionTemplate.replace('{question}', q.question), { addSpecialTokens: false }).length));
+  const longestQuestion = Math.max(
+    ...[...trainQa, ...heldOut].map(
+      (q) =>
+        gen.tokenizer.encode(gen.format.questionTemplate.replace('{question}', q.question), { addSpecialTokens: false })
+          .length,
+    ),
+  );
   const answerRoom = 12 + 8; // generated tokens (maxNewTokens below) + answer prefix and specials
-  const contextTokens = Math.min(256, Math.max(reader.contextBase, longestQuestion + answerRoom) + reader.contextPerPassage * c.k);
+  const contextTokens = Math.min(
+    256,
+    Math.max(reader.contextBase, longestQuestion + answerRoom) + reader.contextPerPassage * c.k,
+  );
   Object.assign(gen.format, reader.format, { contextTokens });
   const rag = new RagPipeline(gen.model, gen.tokenizer, gen.format, hybrid);
   const answerEvaluator = new AnswerEvaluator(heldOut, { batchSize: 25, bootstrap: { seed: c.seed } });
-  const answerMetrics = (closedBook = false) => answerEvaluator.evaluate(rag, { k: c.k, closedBook, generate: { maxNewTokens: 12 } });
+  const answerMetrics = (closedBook = false) =>
+    answerEvaluator.evaluate(rag, { k: c.k, closedBook, generate: { maxNewTokens: 12 } });
   const beforeEval = await answerMetrics();
   const before = beforeEval.metrics;
   const examples = await buildRaftExamples(trainQa, hybrid, byId, { ...reader.raft, k: c.k, seed: c.seed });
-  stage(`generator: ${examples.length} training examples (${examples.filter((e) => e.hasGold).length} with the gold passage, ${examples.filter((e) => e.counterfactual).length} of them with the answer swapped)`);
+  stage(
+    `generator: ${examples.length} training examples (${examples.filter((e) => e.hasGold).length} with the gold passage, ${examples.filter((e) => e.counterfactual).length} of them with the answer swapped)`,
+  );
   await trainGenerator(gen.model, gen.tokenizer, gen.format, examples, {
     ...reader.train,
     steps: c.generatorSteps,
@@ -223,8 +288,13 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
   const after = await answerMetrics();
   const closedEval = await answerMetrics(true);
   const closed = closedEval.metrics;
-  const answerStats = compareSystems({ before: beforeEval.perQuestion, after: after.perQuestion, after_closed_book: closedEval.perQuestion }, { seed: c.seed });
-  stage(`answers: F1 ${before.f1.toFixed(3)} -> ${after.metrics.f1.toFixed(3)} (closed-book after training ${closed.f1.toFixed(3)})`);
+  const answerStats = compareSystems(
+    { before: beforeEval.perQuestion, after: after.perQuestion, after_closed_book: closedEval.perQuestion },
+    { seed: c.seed },
+  );
+  stage(
+    `answers: F1 ${before.f1.toFixed(3)} -> ${after.metrics.f1.toFixed(3)} (closed-book after training ${closed.f1.toFixed(3)})`,
+  );
 
   const report: QuickstartReport = {
     domain: domainName,
@@ -234,7 +304,15 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
     validationQuestions: valQa.length,
     heldOutQuestions: heldOut.length,
     retrieval,
-    fusion: { hybrid: fusion.hybrid, validation: { queries: fusion.validation.queries, score: fusion.validation.score, bm25: fusion.validation.bm25, dense: fusion.validation.dense } },
+    fusion: {
+      hybrid: fusion.hybrid,
+      validation: {
+        queries: fusion.validation.queries,
+        score: fusion.validation.score,
+        bm25: fusion.validation.bm25,
+        dense: fusion.validation.dense,
+      },
+    },
     answers: { before, after: after.metrics, after_closed_book: closed },
     ci95: { retrieval: retrievalStats.ci95, answers: answerStats.ci95 },
     paired: { retrieval: retrievalStats.paired, answers: answerStats.paired },
@@ -253,7 +331,13 @@ export async function runQuickstart(partial: Partial<QuickstartConfig> = {}, log
 }
 
 /** `n` held-out answers drawn uniformly at random (seeded; no picking), marked right or wrong by exact match. */
-function drawExamples(answers: readonly RagAnswer[], qa: readonly QaExample[], exact: readonly number[], n: number, seed: number): QuickstartReport['examples'] {
+function drawExamples(
+  answers: readonly RagAnswer[],
+  qa: readonly QaExample[],
+  exact: readonly number[],
+  n: number,
+  seed: number,
+): QuickstartReport['examples'] {
   const order = new Rng(seed).shuffle(answers.map((_, i) => i)).slice(0, n);
   return order.map((i) => ({
     question: answers[i]!.question,
@@ -267,7 +351,9 @@ function drawExamples(answers: readonly RagAnswer[], qa: readonly QaExample[], e
 /** The report as a table for the terminal. */
 export function formatQuickstartReport(r: QuickstartReport): string {
   const lines: string[] = [];
-  lines.push(`Domain: ${r.domain} — ${r.passages} passages, ${r.trainQuestions} training questions, ${r.heldOutQuestions} held-out questions (unseen documents)`);
+  lines.push(
+    `Domain: ${r.domain} — ${r.passages} passages, ${r.trainQuestions} training questions, ${r.heldOutQuestions} held-out questions (unseen documents)`,
+  );
   lines.push('', 'Retrieval (held-out)        recall@1  recall@5    mrr@10   ndcg@10   ndcg@10 95% CI    vs bm25 (p)');
   const ci = (lo: number, hi: number) => `[${lo.toFixed(3)}, ${hi.toFixed(3)}]`;
   const row = (name: string, key: keyof QuickstartReport['retrieval']) => {
@@ -275,7 +361,11 @@ export function formatQuickstartReport(r: QuickstartReport): string {
     const c = r.ci95.retrieval[key]?.['ndcg@10'];
     const t = r.paired.retrieval[key]?.['ndcg@10'];
     const vs = t ? `${t.delta >= 0 ? '+' : ''}${t.delta.toFixed(3)} (${t.p < 0.001 ? '<0.001' : t.p.toFixed(3)})` : '';
-    lines.push(`  ${name.padEnd(26)}${Object.values(p).map((v) => v.toFixed(4).padStart(10)).join('')}   ${c ? ci(c[0], c[1]) : ''}  ${vs}`);
+    lines.push(
+      `  ${name.padEnd(26)}${Object.values(p)
+        .map((v) => v.toFixed(4).padStart(10))
+        .join('')}   ${c ? ci(c[0], c[1]) : ''}  ${vs}`,
+    );
   };
   row('bm25', 'bm25');
   row('dense, before training', 'dense_before');
@@ -291,7 +381,9 @@ export function formatQuickstartReport(r: QuickstartReport): string {
   const arow = (name: string, key: keyof QuickstartReport['answers']) => {
     const m = r.answers[key];
     const c = r.ci95.answers[key]?.exact_match;
-    lines.push(`  ${name.padEnd(26)}${m.exact_match.toFixed(4).padStart(12)}${m.f1.toFixed(4).padStart(10)}   ${c ? ci(c[0], c[1]) : ''}`);
+    lines.push(
+      `  ${name.padEnd(26)}${m.exact_match.toFixed(4).padStart(12)}${m.f1.toFixed(4).padStart(10)}   ${c ? ci(c[0], c[1]) : ''}`,
+    );
   };
   arow('RAG, before training', 'before');
   arow('RAG, after training', 'after');

@@ -22,7 +22,10 @@ export function decoderTrainMemory(model: CausalLM, batchSize: number, maxSeqLen
   const shape = decoderShape(model);
   return {
     estimateBytes: (checkpointing) =>
-      estimateBackpropBytes(shape, batchSize, maxSeqLength, { checkpointing, trainableParams: model.params.count(true) }),
+      estimateBackpropBytes(shape, batchSize, maxSeqLength, {
+        checkpointing,
+        trainableParams: model.params.count(true),
+      }),
     advice: ['--batch-size', '--max-seq-length', '--gradient-checkpointing on'],
   };
 }

@@ -48,7 +48,11 @@ export class PassageVectorIndex {
   }
 
   /** Embeds every passage with `encoder` (passage prefix, no dropout) and indexes the vectors. */
-  static async build(encoder: Encoder, corpus: readonly Passage[], opts: PassageVectorIndexOptions): Promise<PassageVectorIndex> {
+  static async build(
+    encoder: Encoder,
+    corpus: readonly Passage[],
+    opts: PassageVectorIndexOptions,
+  ): Promise<PassageVectorIndex> {
     if (corpus.length === 0) throw new Error('PassageVectorIndex: the corpus is empty');
     await encoder.ensureFingerprint(); // the index records it (on webgpu a fresh encoder has none yet)
     const { index, vectors } = await embedAndIndex(encoder, corpus, opts);
@@ -114,10 +118,17 @@ async function embedAndIndex(
   const batchSize = opts.batchSize ?? 64;
   const vecs: Float32Array[] = [];
   for (let i = 0; i < corpus.length; i += batchSize) {
-    vecs.push(...(await encoder.embed(corpus.slice(i, i + batchSize).map((p) => p.text), { kind: 'passage', batchSize })));
+    vecs.push(
+      ...(await encoder.embed(
+        corpus.slice(i, i + batchSize).map((p) => p.text),
+        { kind: 'passage', batchSize },
+      )),
+    );
   }
   const index: DenseIndex =
-    opts.index === 'hnsw' ? new HnswIndex(encoder, { metric: 'cosine' }, corpus.length) : new ExactIndex(encoder, { metric: 'cosine' });
+    opts.index === 'hnsw'
+      ? new HnswIndex(encoder, { metric: 'cosine' }, corpus.length)
+      : new ExactIndex(encoder, { metric: 'cosine' });
   index.addEmbedded(corpus, vecs);
   return { index, vectors: new Map(corpus.map((p, i) => [p.id, vecs[i]!])) };
 }

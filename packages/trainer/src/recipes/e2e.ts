@@ -41,7 +41,13 @@ import type { ParamStore, Tokenizer } from '@dalm/core';
 import { l2Normalize, type Encoder, type Passage } from '@dalm/retriever';
 import { applyLora, type CausalLM, type LoraConfig, type PromptFormat } from '@dalm/generator';
 import { train, type LossOutput, type TrainCallbacks, type TrainResult } from '../loop/trainer';
-import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
+import {
+  DEFAULT_TRAIN_LOOP_CONFIG,
+  stripUndefined,
+  validateTrainLoopConfig,
+  type TrainLoopConfig,
+  recipeSettings,
+} from '../loop/config';
 import { infoNceLoss } from '../losses/info-nce';
 import { ragSequenceLoss } from '../losses/rag-sequence';
 import { sequenceLogLikelihood } from '../losses/token-nll';
@@ -116,20 +122,29 @@ export function validateE2ETrainConfig(partial: Partial<E2ETrainConfig> = {}): E
   };
   if (!Number.isInteger(c.k) || c.k < 1) bad(`k must be an integer >= 1, got ${c.k}`);
   if (!(c.retrievalTemperature > 0)) bad(`retrievalTemperature must be > 0, got ${c.retrievalTemperature}`);
-  if (!PASSAGE_MODES.includes(c.passageMode)) bad(`passageMode must be one of ${PASSAGE_MODES.join(', ')}, got "${c.passageMode}"`);
-  if (!Number.isInteger(c.reindexEvery) || c.reindexEvery < 1) bad(`reindexEvery must be an integer >= 1, got ${c.reindexEvery}`);
-  if (typeof c.trainRetriever !== 'boolean') bad(`trainRetriever must be true or false, got ${String(c.trainRetriever)}`);
-  if (typeof c.trainGenerator !== 'boolean') bad(`trainGenerator must be true or false, got ${String(c.trainGenerator)}`);
-  if (!c.trainRetriever && !c.trainGenerator) bad('trainRetriever and trainGenerator are both false: nothing would train');
+  if (!PASSAGE_MODES.includes(c.passageMode))
+    bad(`passageMode must be one of ${PASSAGE_MODES.join(', ')}, got "${c.passageMode}"`);
+  if (!Number.isInteger(c.reindexEvery) || c.reindexEvery < 1)
+    bad(`reindexEvery must be an integer >= 1, got ${c.reindexEvery}`);
+  if (typeof c.trainRetriever !== 'boolean')
+    bad(`trainRetriever must be true or false, got ${String(c.trainRetriever)}`);
+  if (typeof c.trainGenerator !== 'boolean')
+    bad(`trainGenerator must be true or false, got ${String(c.trainGenerator)}`);
+  if (!c.trainRetriever && !c.trainGenerator)
+    bad('trainRetriever and trainGenerator are both false: nothing would train');
   if (!(c.contrastiveWeight >= 0)) bad(`contrastiveWeight must be >= 0, got ${c.contrastiveWeight}`);
   if (!(c.contrastiveScale > 0)) bad(`contrastiveScale must be > 0, got ${c.contrastiveScale}`);
-  if (c.contrastiveWeight > 0 && !c.trainRetriever) bad('contrastiveWeight > 0 trains the retriever: set trainRetriever to true or the weight to 0');
-  if (c.passageMode === 'reindex' && !c.trainRetriever) bad("passageMode 'reindex' needs trainRetriever (a frozen encoder never changes the index)");
-  if (!Number.isInteger(c.maxSeqLength) || c.maxSeqLength < 8) bad(`maxSeqLength must be an integer >= 8, got ${c.maxSeqLength}`);
+  if (c.contrastiveWeight > 0 && !c.trainRetriever)
+    bad('contrastiveWeight > 0 trains the retriever: set trainRetriever to true or the weight to 0');
+  if (c.passageMode === 'reindex' && !c.trainRetriever)
+    bad("passageMode 'reindex' needs trainRetriever (a frozen encoder never changes the index)");
+  if (!Number.isInteger(c.maxSeqLength) || c.maxSeqLength < 8)
+    bad(`maxSeqLength must be an integer >= 8, got ${c.maxSeqLength}`);
   if (!Number.isInteger(c.maxAnswerTokens) || c.maxAnswerTokens < 1 || c.maxAnswerTokens >= c.maxSeqLength) {
     bad(`maxAnswerTokens must be an integer in [1, maxSeqLength), got ${c.maxAnswerTokens}`);
   }
-  if (!PASSAGE_INDEX_KINDS.includes(c.index)) bad(`index must be one of ${PASSAGE_INDEX_KINDS.join(', ')}, got "${c.index}"`);
+  if (!PASSAGE_INDEX_KINDS.includes(c.index))
+    bad(`index must be one of ${PASSAGE_INDEX_KINDS.join(', ')}, got "${c.index}"`);
   if (!Number.isInteger(c.efSearch) || c.efSearch < 1) bad(`efSearch must be an integer >= 1, got ${c.efSearch}`);
   return c;
 }
@@ -189,7 +204,10 @@ export async function collateE2E(
   const k = Math.min(c.k, m.passages.size);
   const hits = await m.passages.retrieve(m.encoder, questions, { k, efSearch: Math.max(c.efSearch, k) });
   hits.forEach((h, b) => {
-    if (h.length !== k) throw new Error(`end-to-end: the index returned ${h.length} passages for "${questions[b]}", expected k = ${k} (raise efSearch or use index 'exact')`);
+    if (h.length !== k)
+      throw new Error(
+        `end-to-end: the index returned ${h.length} passages for "${questions[b]}", expected k = ${k} (raise efSearch or use index 'exact')`,
+      );
   });
   const maxLen = Math.min(c.maxSeqLength, m.model.maxPositions ?? Infinity);
   const rows: EncodedExample[] = [];
@@ -197,7 +215,14 @@ export async function collateE2E(
   batch.forEach((ex, b) => {
     hits[b]!.forEach((h, i) => {
       const passages = [{ id: h.id, text: h.passage.text, title: h.passage.title }];
-      const row = encodeExample(m.model, m.tokenizer, m.format, { question: ex.question, answer: ex.answers[0]!, passages, hasGold: false }, maxLen, c.maxAnswerTokens);
+      const row = encodeExample(
+        m.model,
+        m.tokenizer,
+        m.format,
+        { question: ex.question, answer: ex.answers[0]!, passages, hasGold: false },
+        maxLen,
+        c.maxAnswerTokens,
+      );
       rows.push(row);
       if (i === 0) answerTokens.push(row.mask.reduce((a, v) => a + v, 0));
     });
@@ -212,10 +237,16 @@ export async function collateE2E(
     questions,
     passageIds,
     passageTexts: hits.map((hs) => hs.map((h) => h.passage.text)),
-    passageVectors: frozen ? tf.tensor3d(stack(passageIds.flat().map((id) => m.passages.vector(id))), [batch.length, k, m.encoder.dim]) : null, // [B, K, D]
+    passageVectors: frozen
+      ? tf.tensor3d(stack(passageIds.flat().map((id) => m.passages.vector(id))), [batch.length, k, m.encoder.dim])
+      : null, // [B, K, D]
     lm: collateLm(rows, pad),
     answerTokens: tf.tensor1d(answerTokens, 'float32'),
-    goldMask: tf.tensor2d(passageIds.map((ids, b) => ids.map((id) => (gold[b]!.has(id) ? 1 : 0))), undefined, 'float32'),
+    goldMask: tf.tensor2d(
+      passageIds.map((ids, b) => ids.map((id) => (gold[b]!.has(id) ? 1 : 0))),
+      undefined,
+      'float32',
+    ),
     goldRows: retrievedGold,
     goldRetrieved: withGold.length ? retrievedGold / withGold.length : null,
     contrastive: c.contrastiveWeight > 0 ? contrastiveInputs(m, batch, frozen) : null,
@@ -244,7 +275,9 @@ function contrastiveInputs(m: E2EModels, batch: readonly QaExample[], frozen: bo
   return {
     rows,
     texts: goldIds.map((id) => m.passages.passage(id)!.text),
-    vectors: frozen ? tf.tensor2d(stack(goldIds.map((id) => m.passages.vector(id))), [rows.length, m.encoder.dim]) : null, // [R, D]
+    vectors: frozen
+      ? tf.tensor2d(stack(goldIds.map((id) => m.passages.vector(id))), [rows.length, m.encoder.dim])
+      : null, // [R, D]
     exclude: rows.map((_, i) => goldIds.map((id, j) => (j !== i && positives[i]!.has(id) ? 1 : 0))),
   };
 }
@@ -253,12 +286,18 @@ function contrastiveInputs(m: E2EModels, batch: readonly QaExample[], frozen: bo
  * s_i = cos(q, d_i) [B, K]: queries embedded with gradient; passages from the stored vectors
  * ('frozen') or embedded with gradient ('reindex'). Also returns the normalised queries [B, D].
  */
-export function e2eRetrievalScores(encoder: Encoder, b: E2EBatch, training: boolean): { scores: tf.Tensor2D; queries: tf.Tensor2D } {
+export function e2eRetrievalScores(
+  encoder: Encoder,
+  b: E2EBatch,
+  training: boolean,
+): { scores: tf.Tensor2D; queries: tf.Tensor2D } {
   return tf.tidy(() => {
     const B = b.questions.length;
     const K = b.passageIds[0]!.length;
     const q = l2Normalize(encoder.encodeTensor(b.questions, { kind: 'query', training })) as tf.Tensor2D; // [B, D]
-    const d = b.passageVectors ?? tf.reshape(encoder.encodeTensor(b.passageTexts.flat(), { kind: 'passage', training }), [B, K, -1]); // [B, K, D]
+    const d =
+      b.passageVectors ??
+      tf.reshape(encoder.encodeTensor(b.passageTexts.flat(), { kind: 'passage', training }), [B, K, -1]); // [B, K, D]
     const scores = tf.sum(tf.mul(tf.expandDims(q, 1), l2Normalize(d)), -1) as tf.Tensor2D; // [B, K]
     return { scores, queries: q };
   });
@@ -278,18 +317,35 @@ export function e2eAnswerLogLik(model: CausalLM, b: E2EBatch, training: boolean)
  * `rag_nll`, `contrastive` (when on), `p_gold` (mean p(d_gold|q) within the top k, over the
  * questions with a retrieved gold passage) and `gold_retrieved` (share with a gold passage in the top k).
  */
-export function e2eLoss(m: Pick<E2EModels, 'encoder' | 'model'>, b: E2EBatch, c: E2ETrainConfig, training: boolean): LossOutput {
+export function e2eLoss(
+  m: Pick<E2EModels, 'encoder' | 'model'>,
+  b: E2EBatch,
+  c: E2ETrainConfig,
+  training: boolean,
+): LossOutput {
   return tf.tidy(() => {
     const { scores, queries } = e2eRetrievalScores(m.encoder, b, training); // [B, K], [B, D]
     const logLik = e2eAnswerLogLik(m.model, b, training); // [B, K]
-    const rag = ragSequenceLoss(scores, logLik, c.retrievalTemperature, c.normalizeByAnswerLength ? b.answerTokens : undefined);
+    const rag = ragSequenceLoss(
+      scores,
+      logLik,
+      c.retrievalTemperature,
+      c.normalizeByAnswerLength ? b.answerTokens : undefined,
+    );
     const metrics: Record<string, tf.Scalar> = { rag_nll: tf.clone(rag) }; // a copy: the loop disposes loss and metrics separately
     let loss: tf.Scalar = rag;
     if (b.contrastive && c.contrastiveWeight > 0) {
       const ct = b.contrastive;
       const qRows = tf.gather(queries, ct.rows); // [R, D]
-      const p = l2Normalize(ct.vectors ?? m.encoder.encodeTensor(ct.texts, { kind: 'passage', training })) as tf.Tensor2D; // [R, D]
-      const nce = infoNceLoss(qRows, p, { scale: c.contrastiveScale, symmetric: false }, tf.tensor2d(ct.exclude, [ct.rows.length, ct.rows.length], 'float32'));
+      const p = l2Normalize(
+        ct.vectors ?? m.encoder.encodeTensor(ct.texts, { kind: 'passage', training }),
+      ) as tf.Tensor2D; // [R, D]
+      const nce = infoNceLoss(
+        qRows,
+        p,
+        { scale: c.contrastiveScale, symmetric: false },
+        tf.tensor2d(ct.exclude, [ct.rows.length, ct.rows.length], 'float32'),
+      );
       metrics.contrastive = nce;
       loss = tf.add(loss, tf.mul(nce, c.contrastiveWeight));
     }
@@ -345,7 +401,8 @@ export async function trainEndToEnd(
   examples.forEach((ex, i) => {
     if (!ex.answers[0]?.trim()) throw new Error(`trainEndToEnd: example ${i} (id ${ex.id}) has an empty first answer`);
   });
-  if (corpus.length < c.k) throw new Error(`trainEndToEnd: the corpus has ${corpus.length} passages, fewer than k = ${c.k}`);
+  if (corpus.length < c.k)
+    throw new Error(`trainEndToEnd: the corpus has ${corpus.length} passages, fewer than k = ${c.k}`);
   if (c.lora && c.trainGenerator && !model.params.names().some((n) => n.includes('.lora_'))) applyLora(model, c.lora);
 
   const restore: (() => void)[] = [];
@@ -367,7 +424,13 @@ export async function trainEndToEnd(
     const result = await train<E2EBatch>(
       {
         params: { retriever: encoder.params, generator: model.params },
-        inputs: { data: examples, passages: corpus.map((p) => [p.id, p.text]), retrieverTokenizer: encoder.tokenizer.toJSON(), generatorTokenizer: tokenizer.toJSON(), recipe: recipeSettings(c) },
+        inputs: {
+          data: examples,
+          passages: corpus.map((p) => [p.id, p.text]),
+          retrieverTokenizer: encoder.tokenizer.toJSON(),
+          generatorTokenizer: tokenizer.toJSON(),
+          recipe: recipeSettings(c),
+        },
         dataset: {
           size: examples.length,
           collate: async (idx, ctx) => {
@@ -393,7 +456,9 @@ export async function trainEndToEnd(
         saveExtra: () => ({ passageMode: c.passageMode }),
         restoreExtra: (extra) => {
           if (extra.passageMode !== undefined && extra.passageMode !== c.passageMode) {
-            throw new Error(`resume: the checkpoint was trained with passageMode '${String(extra.passageMode)}', this run asks for '${c.passageMode}'`);
+            throw new Error(
+              `resume: the checkpoint was trained with passageMode '${String(extra.passageMode)}', this run asks for '${c.passageMode}'`,
+            );
           }
           // Resumed weights differ from the ones the index was built with: re-embed ('reindex' only;
           // 'frozen' keeps the starting encoder's vectors by design).

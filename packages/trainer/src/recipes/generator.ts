@@ -15,7 +15,13 @@ import type { Tokenizer } from '@dalm/core';
 import { answerIds, applyLora, buildPrompt, type CausalLM, type LoraConfig, type PromptFormat } from '@dalm/generator';
 import { decoderTrainMemory } from './decoder-memory';
 import { train, type TrainCallbacks, type TrainResult } from '../loop/trainer';
-import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
+import {
+  DEFAULT_TRAIN_LOOP_CONFIG,
+  stripUndefined,
+  validateTrainLoopConfig,
+  type TrainLoopConfig,
+  recipeSettings,
+} from '../loop/config';
 import { sequenceLogLikelihood } from '../losses/token-nll';
 import type { GeneratorExample } from '../data/raft';
 
@@ -49,11 +55,15 @@ export const DEFAULT_GENERATOR_TRAIN_CONFIG: Readonly<GeneratorTrainConfig> = Ob
 export function validateGeneratorTrainConfig(partial: Partial<GeneratorTrainConfig> = {}): GeneratorTrainConfig {
   const merged = { ...DEFAULT_GENERATOR_TRAIN_CONFIG, ...stripUndefined(partial) };
   const c = { ...merged, ...validateTrainLoopConfig(merged) };
-  if (!Number.isInteger(c.maxSeqLength) || c.maxSeqLength < 8) throw new Error(`generator config: maxSeqLength must be an integer >= 8, got ${c.maxSeqLength}`);
+  if (!Number.isInteger(c.maxSeqLength) || c.maxSeqLength < 8)
+    throw new Error(`generator config: maxSeqLength must be an integer >= 8, got ${c.maxSeqLength}`);
   if (!Number.isInteger(c.maxAnswerTokens) || c.maxAnswerTokens < 1 || c.maxAnswerTokens >= c.maxSeqLength) {
-    throw new Error(`generator config: maxAnswerTokens must be an integer in [1, maxSeqLength), got ${c.maxAnswerTokens}`);
+    throw new Error(
+      `generator config: maxAnswerTokens must be an integer in [1, maxSeqLength), got ${c.maxAnswerTokens}`,
+    );
   }
-  if (!(c.promptLossWeight >= 0)) throw new Error(`generator config: promptLossWeight must be >= 0, got ${c.promptLossWeight}`);
+  if (!(c.promptLossWeight >= 0))
+    throw new Error(`generator config: promptLossWeight must be >= 0, got ${c.promptLossWeight}`);
   return c;
 }
 
@@ -75,7 +85,8 @@ export function encodeExample(
 ): EncodedExample {
   const eos = model.specialTokens.eos[0];
   let answer = answerIds(tokenizer, format, ex.answer, eos);
-  if (answer.length > maxAnswerTokens) answer = [...answer.slice(0, maxAnswerTokens - 1), ...(eos !== undefined ? [eos] : [])];
+  if (answer.length > maxAnswerTokens)
+    answer = [...answer.slice(0, maxAnswerTokens - 1), ...(eos !== undefined ? [eos] : [])];
   const bos = model.specialTokens.bos ?? undefined;
   const prompt = buildPrompt(tokenizer, format, ex.question, ex.passages, maxSeqLength - answer.length, bos).ids;
   const seq = [...prompt, ...answer];
@@ -133,7 +144,10 @@ export function collateLm(rows: readonly EncodedExample[], padId: number, prompt
   return {
     lossPositions: tf.tensor1d(positions, 'int32'),
     lossTargets: tf.tensor1d(posTargets, 'int32'),
-    lossWeights: tf.tensor1d(isAnswer.map((a) => (a ? 1 / nAnswer : promptWeight / nPrompt)), 'float32'),
+    lossWeights: tf.tensor1d(
+      isAnswer.map((a) => (a ? 1 / nAnswer : promptWeight / nPrompt)),
+      'float32',
+    ),
     inputIds: tf.tensor2d(ids, [B, T], 'int32'),
     targets: tf.tensor2d(tgt, [B, T], 'int32'),
     lossMask: tf.tensor2d(lm, [B, T], 'float32'),
@@ -151,8 +165,20 @@ export function lmLoss(model: CausalLM, b: LmBatch, training: boolean): tf.Scala
   return tf.tidy(() => {
     const n = b.lossPositions.shape[0];
     if (n === 0) return tf.scalar(0);
-    const { logits } = model.forward(b.inputIds, { attentionMask: b.attentionMask, training, positions: b.lossPositions }); // [1, n, vocab]
-    return tf.neg(tf.sum(sequenceLogLikelihood(logits as tf.Tensor3D, tf.reshape(b.lossTargets, [1, n]) as tf.Tensor2D, tf.reshape(b.lossWeights, [1, n]) as tf.Tensor2D))) as tf.Scalar;
+    const { logits } = model.forward(b.inputIds, {
+      attentionMask: b.attentionMask,
+      training,
+      positions: b.lossPositions,
+    }); // [1, n, vocab]
+    return tf.neg(
+      tf.sum(
+        sequenceLogLikelihood(
+          logits as tf.Tensor3D,
+          tf.reshape(b.lossTargets, [1, n]) as tf.Tensor2D,
+          tf.reshape(b.lossWeights, [1, n]) as tf.Tensor2D,
+        ),
+      ),
+    ) as tf.Scalar;
   });
 }
 
@@ -182,7 +208,15 @@ export async function trainGenerator(
   const result = await train<LmBatch>(
     {
       params: { generator: model.params },
-      dataset: { size: encoded.length, collate: (idx) => collateLm(idx.map((i) => encoded[i]), pad, c.promptLossWeight) },
+      dataset: {
+        size: encoded.length,
+        collate: (idx) =>
+          collateLm(
+            idx.map((i) => encoded[i]),
+            pad,
+            c.promptLossWeight,
+          ),
+      },
       inputs: { data: encoded, recipe: recipeSettings(c) }, // token ids: the tokenizer and prompt format are in them
       loss: (b) => lmLoss(model, b, true),
       memory: decoderTrainMemory(model, c.batchSize, maxLen),

@@ -9,7 +9,13 @@ import type { Tokenizer } from '@dalm/core';
 import type { CausalLM } from '@dalm/generator';
 import { decoderTrainMemory } from './decoder-memory';
 import { train, type TrainCallbacks, type TrainResult } from '../loop/trainer';
-import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
+import {
+  DEFAULT_TRAIN_LOOP_CONFIG,
+  stripUndefined,
+  validateTrainLoopConfig,
+  type TrainLoopConfig,
+  recipeSettings,
+} from '../loop/config';
 import { collateLm, lmLoss, type EncodedExample, type LmBatch } from './generator';
 
 export interface LmTrainConfig extends TrainLoopConfig {
@@ -30,12 +36,18 @@ export const DEFAULT_LM_TRAIN_CONFIG: Readonly<LmTrainConfig> = Object.freeze({
 export function validateLmTrainConfig(partial: Partial<LmTrainConfig> = {}): LmTrainConfig {
   const merged = { ...DEFAULT_LM_TRAIN_CONFIG, ...stripUndefined(partial) };
   const c = { ...merged, ...validateTrainLoopConfig(merged) };
-  if (!Number.isInteger(c.maxSeqLength) || c.maxSeqLength < 8) throw new Error(`lm config: maxSeqLength must be an integer >= 8, got ${c.maxSeqLength}`);
+  if (!Number.isInteger(c.maxSeqLength) || c.maxSeqLength < 8)
+    throw new Error(`lm config: maxSeqLength must be an integer >= 8, got ${c.maxSeqLength}`);
   return c;
 }
 
 /** Token windows of the joined corpus, each an (input, next-token target, all-ones mask) row. */
-export function lmWindows(texts: readonly string[], tokenizer: Tokenizer, eos: number | undefined, length: number): EncodedExample[] {
+export function lmWindows(
+  texts: readonly string[],
+  tokenizer: Tokenizer,
+  eos: number | undefined,
+  length: number,
+): EncodedExample[] {
   const stream: number[] = [];
   for (const t of texts) {
     stream.push(...tokenizer.encode(t, { addSpecialTokens: false }));
@@ -65,7 +77,14 @@ export async function trainLanguageModel(
   return train<LmBatch>(
     {
       params: { generator: model.params },
-      dataset: { size: rows.length, collate: (idx) => collateLm(idx.map((i) => rows[i]), pad) },
+      dataset: {
+        size: rows.length,
+        collate: (idx) =>
+          collateLm(
+            idx.map((i) => rows[i]),
+            pad,
+          ),
+      },
       inputs: { data: rows, recipe: recipeSettings(c) },
       loss: (b) => lmLoss(model, b, true),
       memory: decoderTrainMemory(model, c.batchSize, length),

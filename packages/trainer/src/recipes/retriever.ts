@@ -12,8 +12,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { estimateBackpropBytes, trainingMemoryLimitBytes, type TransformerShape } from '@dalm/core';
 import type { Encoder } from '@dalm/retriever';
-import { MEMORY_HEADROOM, train, type GradientOutput, type TrainCallbacks, type TrainMemory, type TrainResult } from '../loop/trainer';
-import { DEFAULT_TRAIN_LOOP_CONFIG, stripUndefined, validateTrainLoopConfig, type TrainLoopConfig, recipeSettings } from '../loop/config';
+import {
+  MEMORY_HEADROOM,
+  train,
+  type GradientOutput,
+  type TrainCallbacks,
+  type TrainMemory,
+  type TrainResult,
+} from '../loop/trainer';
+import {
+  DEFAULT_TRAIN_LOOP_CONFIG,
+  stripUndefined,
+  validateTrainLoopConfig,
+  type TrainLoopConfig,
+  recipeSettings,
+} from '../loop/config';
 import { infoNceLoss } from '../losses/info-nce';
 import type { TrainingPair } from '../data/pairs';
 
@@ -64,7 +77,11 @@ export interface ContrastiveBatch {
   exclude: number[][];
 }
 
-export function collateContrastive(pairs: readonly TrainingPair[], indices: number[], hardNegatives: number): ContrastiveBatch {
+export function collateContrastive(
+  pairs: readonly TrainingPair[],
+  indices: number[],
+  hardNegatives: number,
+): ContrastiveBatch {
   const batch = indices.map((i) => pairs[i]);
   const queries = batch.map((p) => p.query);
   const passages = batch.map((p) => p.positive);
@@ -105,7 +122,10 @@ export async function gradCacheGradients(
 ): Promise<GradientOutput> {
   const chunk = c.gradCacheChunk;
   const embedAll = (texts: string[], kind: 'query' | 'passage') =>
-    tf.tidy(() => tf.concat(chunks(texts, chunk).map((t) => encoder.encodeTensor(t, { kind, training: true }))) as tf.Tensor2D);
+    tf.tidy(
+      () =>
+        tf.concat(chunks(texts, chunk).map((t) => encoder.encodeTensor(t, { kind, training: true }))) as tf.Tensor2D,
+    );
   const qAll = embedAll(b.queries, 'query');
   const pAll = embedAll(b.passages, 'passage');
   const exclude = tf.tensor2d(b.exclude, undefined, 'float32');
@@ -124,7 +144,10 @@ export async function gradCacheGradients(
     for (const part of chunks(texts, chunk)) {
       const g = tf.slice(upstream, [offset, 0], [part.length, -1]);
       offset += part.length;
-      const r = tf.variableGrads(() => tf.sum(tf.mul(encoder.encodeTensor(part, { kind, training: true }), g)) as tf.Scalar, list);
+      const r = tf.variableGrads(
+        () => tf.sum(tf.mul(encoder.encodeTensor(part, { kind, training: true }), g)) as tf.Scalar,
+        list,
+      );
       r.value.dispose();
       g.dispose();
       names.forEach((n, i) => {
@@ -173,12 +196,21 @@ export function sampleTextLengths(encoder: Encoder, pairs: readonly TrainingPair
   const n = Math.min(256, pairs.length);
   const sample = Array.from({ length: n }, (_, i) => pairs[Math.floor((i * pairs.length) / n)]!);
   const p98 = (texts: string[], kind: 'query' | 'passage') => {
-    const lens = encoder.tokenize(texts, kind).map((r) => r.length).sort((a, b) => a - b);
+    const lens = encoder
+      .tokenize(texts, kind)
+      .map((r) => r.length)
+      .sort((a, b) => a - b);
     return lens.length ? lens[Math.min(lens.length - 1, Math.floor(0.98 * lens.length))]! : encoder.settings.maxLength;
   };
   return {
-    query: p98(sample.map((p) => p.query), 'query'),
-    passage: p98(sample.flatMap((p) => [p.positive, ...(p.negatives ?? [])]), 'passage'),
+    query: p98(
+      sample.map((p) => p.query),
+      'query',
+    ),
+    passage: p98(
+      sample.flatMap((p) => [p.positive, ...(p.negatives ?? [])]),
+      'passage',
+    ),
   };
 }
 
@@ -187,17 +219,30 @@ export function sampleTextLengths(encoder: Encoder, pairs: readonly TrainingPair
  * with plain backprop, all queries and passages of the micro-batch in one graph. `lengths` defaults
  * to the encoder's maxLength for both (the worst case).
  */
-export function retrieverTrainMemory(encoder: Encoder, c: RetrieverTrainConfig, chunk = c.gradCacheChunk, lengths?: TextLengths): TrainMemory {
+export function retrieverTrainMemory(
+  encoder: Encoder,
+  c: RetrieverTrainConfig,
+  chunk = c.gradCacheChunk,
+  lengths?: TextLengths,
+): TrainMemory {
   const shape = encoderShape(encoder);
   const max = encoder.settings.maxLength;
   const len = lengths ?? { query: max, passage: max };
   const groups: Array<[number, number]> =
-    chunk > 0 ? [[chunk, Math.max(len.query, len.passage)]] : [[c.batchSize, len.query], [c.batchSize * (1 + c.hardNegatives), len.passage]];
+    chunk > 0
+      ? [[chunk, Math.max(len.query, len.passage)]]
+      : [
+          [c.batchSize, len.query],
+          [c.batchSize * (1 + c.hardNegatives), len.passage],
+        ];
   return {
     estimateBytes: (checkpointing) => {
       const trainableParams = encoder.params.count(true);
       const state = estimateBackpropBytes(shape, 0, 1, { checkpointing, trainableParams });
-      return groups.reduce((sum, [n, l]) => sum + estimateBackpropBytes(shape, n, l, { checkpointing, trainableParams }) - state, state);
+      return groups.reduce(
+        (sum, [n, l]) => sum + estimateBackpropBytes(shape, n, l, { checkpointing, trainableParams }) - state,
+        state,
+      );
     },
     advice: [
       chunk > 0 ? '--grad-cache-chunk' : '--grad-cache-chunk 8 (GradCache instead of plain backprop)',
@@ -219,7 +264,11 @@ export function fittingGradCacheChunk(encoder: Encoder, c: RetrieverTrainConfig,
   let chunk = c.gradCacheChunk;
   if (limit == null || chunk === 0) return chunk;
   const checkpointing = c.gradientCheckpointing !== 'off';
-  while (chunk > 1 && retrieverTrainMemory(encoder, c, chunk, lengths).estimateBytes(checkpointing) > limit * MEMORY_HEADROOM) chunk = Math.floor(chunk / 2);
+  while (
+    chunk > 1 &&
+    retrieverTrainMemory(encoder, c, chunk, lengths).estimateBytes(checkpointing) > limit * MEMORY_HEADROOM
+  )
+    chunk = Math.floor(chunk / 2);
   return chunk;
 }
 
@@ -240,7 +289,8 @@ export async function trainRetriever(
     );
   }
   const c = { ...asked, gradCacheChunk: chunk };
-  if (pairs.length < 2) throw new Error(`trainRetriever: need at least 2 pairs for in-batch negatives, got ${pairs.length}`);
+  if (pairs.length < 2)
+    throw new Error(`trainRetriever: need at least 2 pairs for in-batch negatives, got ${pairs.length}`);
   const evaluate = hooks.evaluate;
   const result = await train<ContrastiveBatch>(
     {

@@ -30,7 +30,8 @@ export function snapshotPath(repoDir: string, commit: string): string {
 
 /** `<repoDir>/blobs/<etag>`. */
 export function blobPath(repoDir: string, etag: string): string {
-  if (!/^[A-Za-z0-9._-]+$/.test(etag)) throw new Error(`hub cache: etag ${JSON.stringify(etag)} is not a valid blob name`);
+  if (!/^[A-Za-z0-9._-]+$/.test(etag))
+    throw new Error(`hub cache: etag ${JSON.stringify(etag)} is not a valid blob name`);
   return path.join(repoDir, 'blobs', etag);
 }
 
@@ -88,7 +89,12 @@ export async function linkSnapshotFile(repoDir: string, commit: string, file: st
  *
  * @example await cachedFile(hubCacheDir(), 'BAAI/bge-small-en-v1.5', 'config.json');
  */
-export async function cachedFile(cacheDir: string, repo: string, file: string, revision = 'main'): Promise<string | null> {
+export async function cachedFile(
+  cacheDir: string,
+  repo: string,
+  file: string,
+  revision = 'main',
+): Promise<string | null> {
   const repoDir = repoCachePath(cacheDir, repo);
   const commit = await readRef(repoDir, revision);
   if (!commit) return null;

@@ -33,7 +33,8 @@ export function resolveUrl(endpoint: string, repo: string, revision: string, fil
 /** Request headers for `url`: the token goes only to the endpoint's own origin (never to a CDN). */
 export function hubHeaders(opts: HubOptions, url: string, extra: Record<string, string> = {}): Record<string, string> {
   const headers: Record<string, string> = { 'user-agent': 'dalm-ts', ...extra };
-  if (opts.token && new URL(url).origin === new URL(opts.endpoint).origin) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.token && new URL(url).origin === new URL(opts.endpoint).origin)
+    headers.authorization = `Bearer ${opts.token}`;
   return headers;
 }
 
@@ -46,13 +47,22 @@ function normalizeEtag(v: string | null): string | null {
  * HEAD on the resolve URL. Redirects within the endpoint's origin (renamed repos) are followed; one
  * to another origin (the CDN) is not: its response carries the metadata, its Location the bytes.
  */
-export async function fetchFileMeta(opts: HubOptions, repo: string, revision: string, file: string): Promise<HubFileMeta> {
+export async function fetchFileMeta(
+  opts: HubOptions,
+  repo: string,
+  revision: string,
+  file: string,
+): Promise<HubFileMeta> {
   const what = `${repo}@${revision}: ${file}`;
   let url = resolveUrl(opts.endpoint, repo, revision, file);
   for (let hop = 0; hop < 10; hop++) {
     let res: Response;
     try {
-      res = await opts.fetch(url, { method: 'HEAD', redirect: 'manual', headers: hubHeaders(opts, url, { 'accept-encoding': 'identity' }) });
+      res = await opts.fetch(url, {
+        method: 'HEAD',
+        redirect: 'manual',
+        headers: hubHeaders(opts, url, { 'accept-encoding': 'identity' }),
+      });
     } catch (e) {
       throw new HubError('network', `${what}: cannot reach ${opts.endpoint} (${networkReason(e)})`);
     }
@@ -63,7 +73,8 @@ export async function fetchFileMeta(opts: HubOptions, repo: string, revision: st
     }
     if (res.status >= 400) throw httpError(what, res.status, res.headers.get('x-error-code'), Boolean(opts.token));
     const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
-    if (!etag) throw new HubError('http', `${what}: the server sent no ETag; is ${opts.endpoint} a Hugging Face Hub endpoint?`);
+    if (!etag)
+      throw new HubError('http', `${what}: the server sent no ETag; is ${opts.endpoint} a Hugging Face Hub endpoint?`);
     const sizeHeader = res.headers.get('x-linked-size') ?? res.headers.get('content-length');
     const size = sizeHeader !== null && /^\d+$/.test(sizeHeader) ? Number(sizeHeader) : null;
     const target = res.status >= 300 && location ? new URL(location, url).href : url;
@@ -80,7 +91,10 @@ export async function sha256File(file: string): Promise<string> {
 }
 
 async function fileSize(p: string): Promise<number> {
-  return fsp.stat(p).then((s) => s.size).catch(() => 0);
+  return fsp
+    .stat(p)
+    .then((s) => s.size)
+    .catch(() => 0);
 }
 
 export interface DownloadFileOptions {
@@ -99,7 +113,14 @@ export interface DownloadFileOptions {
  * Returns the snapshot path. A leftover `.incomplete` is resumed; a sha256 mismatch discards the
  * download and throws, leaving nothing in blobs or snapshots.
  */
-export async function downloadToCache(opts: HubOptions, repoDir: string, repo: string, file: string, meta: HubFileMeta, o: DownloadFileOptions): Promise<string> {
+export async function downloadToCache(
+  opts: HubOptions,
+  repoDir: string,
+  repo: string,
+  file: string,
+  meta: HubFileMeta,
+  o: DownloadFileOptions,
+): Promise<string> {
   const blob = blobPath(repoDir, meta.etag);
   if (await existsFollow(blob)) return linkSnapshotFile(repoDir, o.commit, file, meta.etag);
   // One writer per blob (another process or call may be fetching it): `.locks/models--org--name/<etag>.dalm.lock`.
@@ -154,7 +175,14 @@ async function acquireLock(lock: string, blob: string): Promise<'locked' | 'done
 }
 
 /** The transfer itself, under the lock: `.incomplete` (resumed), size and sha256 checks, rename into `blobs/`. */
-async function fetchBlob(opts: HubOptions, repoDir: string, repo: string, file: string, meta: HubFileMeta, o: DownloadFileOptions): Promise<void> {
+async function fetchBlob(
+  opts: HubOptions,
+  repoDir: string,
+  repo: string,
+  file: string,
+  meta: HubFileMeta,
+  o: DownloadFileOptions,
+): Promise<void> {
   const what = `${repo}@${o.commit}: ${file}`;
   const blob = blobPath(repoDir, meta.etag);
   await fsp.mkdir(path.join(repoDir, 'blobs'), { recursive: true });
@@ -170,7 +198,11 @@ async function fetchBlob(opts: HubOptions, repoDir: string, repo: string, file: 
       lastError = null; // all bytes are there (e.g. the connection dropped after the last one)
       break;
     }
-    const headers = hubHeaders(opts, meta.url, offset > 0 ? { range: `bytes=${offset}-`, 'accept-encoding': 'identity' } : { 'accept-encoding': 'identity' });
+    const headers = hubHeaders(
+      opts,
+      meta.url,
+      offset > 0 ? { range: `bytes=${offset}-`, 'accept-encoding': 'identity' } : { 'accept-encoding': 'identity' },
+    );
     let res: Response;
     try {
       res = await opts.fetch(meta.url, { headers, redirect: 'follow' });
@@ -213,27 +245,42 @@ async function fetchBlob(opts: HubOptions, repoDir: string, repo: string, file: 
     } catch (e) {
       if (!isNetworkError(e)) throw e;
       lastError = e;
-      const have = await fh.stat().then((s) => s.size, () => offset);
-      if (attempt < opts.maxAttempts) o.onRetry?.(`${what}: connection dropped (${networkReason(e)}) after ${have} bytes; resuming (attempt ${attempt + 1}/${opts.maxAttempts})`);
+      const have = await fh.stat().then(
+        (s) => s.size,
+        () => offset,
+      );
+      if (attempt < opts.maxAttempts)
+        o.onRetry?.(
+          `${what}: connection dropped (${networkReason(e)}) after ${have} bytes; resuming (attempt ${attempt + 1}/${opts.maxAttempts})`,
+        );
     } finally {
       await fh.close();
     }
     if (lastError === null) break;
   }
   if (lastError !== null) {
-    throw new HubError('network', `${what}: download failed after ${opts.maxAttempts} attempts (${networkReason(lastError)}); the partial file ${incomplete} resumes next time`);
+    throw new HubError(
+      'network',
+      `${what}: download failed after ${opts.maxAttempts} attempts (${networkReason(lastError)}); the partial file ${incomplete} resumes next time`,
+    );
   }
   const size = await fileSize(incomplete);
   if (meta.size !== null && size !== meta.size) {
     await fsp.rm(incomplete, { force: true });
-    throw new HubError('integrity', `${what}: got ${size} bytes, the server announced ${meta.size}; the download was discarded`);
+    throw new HubError(
+      'integrity',
+      `${what}: got ${size} bytes, the server announced ${meta.size}; the download was discarded`,
+    );
   }
   const expected = o.sha256 ?? (/^[0-9a-f]{64}$/.test(meta.etag) ? meta.etag : null);
   if (expected) {
     const got = await sha256File(incomplete);
     if (got !== expected) {
       await fsp.rm(incomplete, { force: true });
-      throw new HubError('integrity', `${what}: sha256 mismatch (expected ${expected}, got ${got}); the download was discarded, nothing was written to the cache`);
+      throw new HubError(
+        'integrity',
+        `${what}: sha256 mismatch (expected ${expected}, got ${got}); the download was discarded, nothing was written to the cache`,
+      );
     }
   }
   await fsp.rename(incomplete, blob);

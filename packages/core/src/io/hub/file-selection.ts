@@ -57,7 +57,11 @@ export interface ModelFileSelection {
  * @example selectModelFiles(['config.json', 'model.safetensors', 'README.md', 'pytorch_model.bin'], null, 'o/n');
  * // { files: ['config.json', 'model.safetensors'], gguf: null, sharded: false }
  */
-export function selectModelFiles(repoFiles: readonly string[], ggufFile: string | null, repo: string): ModelFileSelection {
+export function selectModelFiles(
+  repoFiles: readonly string[],
+  ggufFile: string | null,
+  repo: string,
+): ModelFileSelection {
   const have = new Set(repoFiles);
   const ggufs = repoFiles.filter((f) => f.toLowerCase().endsWith('.gguf'));
   if (ggufFile) {
@@ -104,11 +108,14 @@ function pickGguf(ggufs: readonly string[], repo: string): string {
 /** The shard files named by a `model.safetensors.index.json` (its `weight_map` values), checked to stay inside the repo. */
 export function shardFiles(index: unknown, indexFile: string): string[] {
   const map = (index as { weight_map?: unknown } | null)?.weight_map;
-  if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new Error(`${indexFile}: no "weight_map" object`);
+  if (map === null || typeof map !== 'object' || Array.isArray(map))
+    throw new Error(`${indexFile}: no "weight_map" object`);
   const shards = [...new Set(Object.values(map as Record<string, unknown>))];
   for (const s of shards) {
     if (typeof s !== 'string' || !s.endsWith('.safetensors') || s.startsWith('/') || s.split('/').includes('..')) {
-      throw new Error(`${indexFile}: weight_map names ${JSON.stringify(s)}; expected a relative .safetensors file name`);
+      throw new Error(
+        `${indexFile}: weight_map names ${JSON.stringify(s)}; expected a relative .safetensors file name`,
+      );
     }
   }
   return shards as string[];

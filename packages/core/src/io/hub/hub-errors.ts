@@ -18,7 +18,9 @@ export class HubError extends Error {
 export function httpError(what: string, status: number, errorCode: string | null, tokenSet: boolean): HubError {
   if ((status === 401 || status === 403) && errorCode === 'RepositoryNotFound') {
     // The Hub answers 401 for a repo that does not exist as for a private one (it does not say which).
-    const hint = tokenSet ? 'check the name; HF_TOKEN is set but gives no access to it' : 'check the name, or set HF_TOKEN if it is private or gated';
+    const hint = tokenSet
+      ? 'check the name; HF_TOKEN is set but gives no access to it'
+      : 'check the name, or set HF_TOKEN if it is private or gated';
     return new HubError('auth', `${what}: repository not found or not accessible (HTTP ${status}); ${hint}`, status);
   }
   if (status === 401 || status === 403) {
@@ -42,8 +44,22 @@ export function httpError(what: string, status: number, errorCode: string | null
 /** Whether `e` is a failure to reach the server at all (refused, DNS, reset, timeout) rather than an HTTP answer. */
 export function isNetworkError(e: unknown): boolean {
   if (e instanceof HubError) return e.kind === 'network';
-  const codes = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'];
-  for (let err = e as { code?: string; cause?: unknown; message?: string } | undefined, i = 0; err && i < 5; err = err.cause as typeof err, i++) {
+  const codes = [
+    'ECONNREFUSED',
+    'ENOTFOUND',
+    'EAI_AGAIN',
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'ENETUNREACH',
+    'UND_ERR_SOCKET',
+    'UND_ERR_CONNECT_TIMEOUT',
+  ];
+  for (
+    let err = e as { code?: string; cause?: unknown; message?: string } | undefined, i = 0;
+    err && i < 5;
+    err = err.cause as typeof err, i++
+  ) {
     if (err.code && codes.includes(err.code)) return true;
     if (err instanceof TypeError && /fetch failed|terminated|other side closed/i.test(err.message ?? '')) return true;
   }

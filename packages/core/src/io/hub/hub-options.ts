@@ -65,7 +65,10 @@ export function hubToken(env: NodeJS.ProcessEnv = process.env): string | null {
  *
  * @example const opts = hubOptionsFromEnv(); opts.cacheDir; // ~/.cache/huggingface/hub
  */
-export function hubOptionsFromEnv(overrides: Partial<HubOptions> = {}, env: NodeJS.ProcessEnv = process.env): HubOptions {
+export function hubOptionsFromEnv(
+  overrides: Partial<HubOptions> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): HubOptions {
   const opts: HubOptions = {
     endpoint: (env.HF_ENDPOINT || DEFAULT_HUB_ENDPOINT).replace(/\/+$/, ''),
     token: hubToken(env),
@@ -85,10 +88,14 @@ export function validateHubOptions(opts: HubOptions): HubOptions {
   try {
     url = new URL(opts.endpoint);
   } catch {
-    throw new Error(`HF_ENDPOINT / endpoint: ${JSON.stringify(opts.endpoint)} is not a URL (e.g. https://huggingface.co or https://hf-mirror.com)`);
+    throw new Error(
+      `HF_ENDPOINT / endpoint: ${JSON.stringify(opts.endpoint)} is not a URL (e.g. https://huggingface.co or https://hf-mirror.com)`,
+    );
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`HF_ENDPOINT / endpoint: ${opts.endpoint} must be an http(s) URL`);
-  if (!Number.isInteger(opts.maxAttempts) || opts.maxAttempts < 1) throw new Error(`hub maxAttempts: ${opts.maxAttempts} must be an integer >= 1`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`HF_ENDPOINT / endpoint: ${opts.endpoint} must be an http(s) URL`);
+  if (!Number.isInteger(opts.maxAttempts) || opts.maxAttempts < 1)
+    throw new Error(`hub maxAttempts: ${opts.maxAttempts} must be an integer >= 1`);
   if (!opts.cacheDir) throw new Error('HF_HUB_CACHE / cacheDir: empty path');
   return { ...opts, endpoint: opts.endpoint.replace(/\/+$/, '') };
 }

@@ -10,9 +10,23 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Progress } from '../../progress';
-import { existsFollow, readRef, repoCachePath, snapshotPath, writeRef, linkSnapshotFile, blobPath } from './cache-layout';
+import {
+  existsFollow,
+  readRef,
+  repoCachePath,
+  snapshotPath,
+  writeRef,
+  linkSnapshotFile,
+  blobPath,
+} from './cache-layout';
 import { downloadToCache, fetchFileMeta, hubHeaders } from './download-file';
-import { GGUF_PREFERENCE, SAFETENSORS_FILE, SAFETENSORS_INDEX_FILE, selectModelFiles, shardFiles } from './file-selection';
+import {
+  GGUF_PREFERENCE,
+  SAFETENSORS_FILE,
+  SAFETENSORS_INDEX_FILE,
+  selectModelFiles,
+  shardFiles,
+} from './file-selection';
 import { HubError, httpError, isNetworkError, networkReason } from './hub-errors';
 import { hubOptionsFromEnv, type HubOptions } from './hub-options';
 import { MODEL_ID_FORMS, formatModelId, parseModelId, type ModelId } from './model-id';
@@ -33,7 +47,9 @@ async function pathExists(p: string): Promise<boolean> {
 }
 
 function looksLikePath(s: string): boolean {
-  return s === '' || s.startsWith('.') || s.startsWith('/') || s.startsWith('~') || s.includes('\\') || /^[A-Za-z]:/.test(s);
+  return (
+    s === '' || s.startsWith('.') || s.startsWith('/') || s.startsWith('~') || s.includes('\\') || /^[A-Za-z]:/.test(s)
+  );
 }
 
 /**
@@ -79,9 +95,15 @@ async function resolveHubModel(id: ModelId, opts: HubOptions): Promise<string> {
     try {
       cached = await resolveFromCache(id, opts, `cannot reach ${opts.endpoint}`);
     } catch (cacheError) {
-      throw new HubError('network', `${(e as Error).message}; and the cache cannot stand in: ${(cacheError as Error).message}`);
+      throw new HubError(
+        'network',
+        `${(e as Error).message}; and the cache cannot stand in: ${(cacheError as Error).message}`,
+      );
     }
-    if (opts.progress) process.stderr.write(`dalm: cannot reach ${opts.endpoint} (${networkReason(e)}); using the cached ${formatModelId(id)} at ${cached}\n`);
+    if (opts.progress)
+      process.stderr.write(
+        `dalm: cannot reach ${opts.endpoint} (${networkReason(e)}); using the cached ${formatModelId(id)} at ${cached}\n`,
+      );
     return cached;
   }
 }
@@ -90,14 +112,22 @@ async function resolveHubModel(id: ModelId, opts: HubOptions): Promise<string> {
 export async function resolveFromCache(id: ModelId, opts: HubOptions, reason: string): Promise<string> {
   const repoDir = repoCachePath(opts.cacheDir, id.repo);
   const commit = await readRef(repoDir, id.revision);
-  const advice = reason.startsWith('HF_HUB_OFFLINE') ? 'unset HF_HUB_OFFLINE to download it' : 'download it once online';
+  const advice = reason.startsWith('HF_HUB_OFFLINE')
+    ? 'unset HF_HUB_OFFLINE to download it'
+    : 'download it once online';
   if (!commit) {
-    throw new HubError('offline', `${reason}: ${formatModelId(id)} is not in the cache ${repoDir} (no refs/${id.revision}); ${advice}`);
+    throw new HubError(
+      'offline',
+      `${reason}: ${formatModelId(id)} is not in the cache ${repoDir} (no refs/${id.revision}); ${advice}`,
+    );
   }
   const snap = snapshotPath(repoDir, commit);
   const has = (f: string) => existsFollow(path.join(snap, ...f.split('/')));
   const missing = (f: string) =>
-    new HubError('offline', `${reason}: ${id.repo}@${id.revision}: ${f} is not in the cache (${path.join(snap, f)}); ${advice}`);
+    new HubError(
+      'offline',
+      `${reason}: ${id.repo}@${id.revision}: ${f} is not in the cache (${path.join(snap, f)}); ${advice}`,
+    );
   if (id.file) {
     if (await has(id.file)) return path.join(snap, id.file);
     throw missing(id.file);
@@ -119,7 +149,11 @@ export async function resolveFromCache(id: ModelId, opts: HubOptions, reason: st
     return snap;
   }
   if (await has(SAFETENSORS_FILE)) return snap;
-  if (ggufs.length > 0) return path.join(snap, ggufs.find((f) => GGUF_PREFERENCE.some((k) => f.toLowerCase().endsWith(`${k}.gguf`))) ?? ggufs[0]);
+  if (ggufs.length > 0)
+    return path.join(
+      snap,
+      ggufs.find((f) => GGUF_PREFERENCE.some((k) => f.toLowerCase().endsWith(`${k}.gguf`))) ?? ggufs[0],
+    );
   throw missing(SAFETENSORS_FILE);
 }
 
@@ -130,7 +164,12 @@ function apiError(e: unknown, what: string, opts: HubOptions): Error {
   if (typeof status === 'number') {
     // The Hub's JSON error text (HubApiError.data.error) says which of repo / revision is missing.
     const text = String((e as { data?: { error?: unknown } }).data?.error ?? '');
-    const code = status === 404 && /revision|rev id/i.test(text) ? 'RevisionNotFound' : /repository not found/i.test(text) ? 'RepositoryNotFound' : null;
+    const code =
+      status === 404 && /revision|rev id/i.test(text)
+        ? 'RevisionNotFound'
+        : /repository not found/i.test(text)
+          ? 'RepositoryNotFound'
+          : null;
     return httpError(what, status, code, Boolean(opts.token));
   }
   if (isNetworkError(e)) return new HubError('network', `${what}: cannot reach ${opts.endpoint} (${networkReason(e)})`);
@@ -153,15 +192,28 @@ async function repoListing(id: ModelId, opts: HubOptions): Promise<{ commit: str
   const fetchFn = apiFetch(opts);
   let commit: string;
   try {
-    const info = await hub.modelInfo({ name: id.repo, revision: id.revision, hubUrl: opts.endpoint, fetch: fetchFn, additionalFields: ['sha'] });
+    const info = await hub.modelInfo({
+      name: id.repo,
+      revision: id.revision,
+      hubUrl: opts.endpoint,
+      fetch: fetchFn,
+      additionalFields: ['sha'],
+    });
     commit = info.sha;
   } catch (e) {
     throw apiError(e, what, opts);
   }
-  if (!/^[0-9a-f]{40}$/.test(commit ?? '')) throw new HubError('http', `${what}: the model info API sent no commit sha`);
+  if (!/^[0-9a-f]{40}$/.test(commit ?? ''))
+    throw new HubError('http', `${what}: the model info API sent no commit sha`);
   const files: TreeFile[] = [];
   try {
-    for await (const entry of hub.listFiles({ repo: { type: 'model', name: id.repo }, revision: commit, recursive: true, hubUrl: opts.endpoint, fetch: fetchFn })) {
+    for await (const entry of hub.listFiles({
+      repo: { type: 'model', name: id.repo },
+      revision: commit,
+      recursive: true,
+      hubUrl: opts.endpoint,
+      fetch: fetchFn,
+    })) {
       if (entry.type === 'file') files.push({ path: entry.path, size: entry.size, oid: entry.oid, lfs: entry.lfs });
     }
   } catch (e) {
@@ -194,7 +246,11 @@ async function downloadModel(id: ModelId, opts: HubOptions): Promise<string> {
     const todo: TreeFile[] = [];
     for (const s of shards) {
       const entry = byPath.get(s);
-      if (!entry) throw new HubError('not-found', `${id.repo}@${id.revision}: ${SAFETENSORS_INDEX_FILE} names ${s}, which is not in the repo`);
+      if (!entry)
+        throw new HubError(
+          'not-found',
+          `${id.repo}@${id.revision}: ${SAFETENSORS_INDEX_FILE} names ${s}, which is not in the repo`,
+        );
       if (!(await existsFollow(path.join(snap, ...s.split('/'))))) todo.push(entry);
     }
     await fetchBatch(id, opts, repoDir, commit, todo);
@@ -203,7 +259,13 @@ async function downloadModel(id: ModelId, opts: HubOptions): Promise<string> {
 }
 
 /** Fetches `files` into the cache (a blob already there is only linked), with one byte progress bar. */
-async function fetchBatch(id: ModelId, opts: HubOptions, repoDir: string, commit: string, files: readonly TreeFile[]): Promise<void> {
+async function fetchBatch(
+  id: ModelId,
+  opts: HubOptions,
+  repoDir: string,
+  commit: string,
+  files: readonly TreeFile[],
+): Promise<void> {
   if (files.length === 0) return;
   const total = files.reduce((s, f) => s + (f.lfs?.size ?? f.size), 0);
   const progress = new Progress(`downloading ${id.repo}`, total, { unit: 'bytes', silent: !opts.progress });

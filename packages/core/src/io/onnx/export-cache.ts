@@ -42,7 +42,11 @@ async function readRecord(dir: string): Promise<ExportRecord | null> {
   }
 }
 
-const exists = (p: string) => fsp.access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fsp.access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Whether the owner may write `dir` (permission bits; root ignores them, the framework does not). */
 async function ownerWritable(dir: string): Promise<boolean> {
@@ -59,7 +63,11 @@ export async function ensureOnnxExport(req: OnnxExportRequest): Promise<{ modelF
   const candidates = [path.join(req.modelDir, ONNX_EXPORT_DIR), path.join(cacheRoot, req.weightsSha256.slice(0, 32))];
   for (const dir of candidates) {
     const rec = await readRecord(dir);
-    if (rec?.exporter === req.exporter && rec.weightsSha256 === req.weightsSha256 && (await exists(path.join(dir, ONNX_EXPORT_MODEL_FILE)))) {
+    if (
+      rec?.exporter === req.exporter &&
+      rec.weightsSha256 === req.weightsSha256 &&
+      (await exists(path.join(dir, ONNX_EXPORT_MODEL_FILE)))
+    ) {
       return { modelFile: path.join(dir, ONNX_EXPORT_MODEL_FILE), exported: false };
     }
   }

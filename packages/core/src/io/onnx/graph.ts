@@ -21,7 +21,13 @@ export const OnnxDataType = Object.freeze({ FLOAT: 1, INT32: 6, INT64: 7, BOOL: 
 export type OnnxDataTypeCode = (typeof OnnxDataType)[keyof typeof OnnxDataType];
 
 /** A node attribute, tagged with its ONNX type (a bare number would not say int or float). */
-export type OnnxAttr = { int: number } | { float: number } | { ints: number[] } | { floats: number[] } | { string: string } | { tensor: { data: Float32Array | BigInt64Array; dims: number[] } };
+export type OnnxAttr =
+  | { int: number }
+  | { float: number }
+  | { ints: number[] }
+  | { floats: number[] }
+  | { string: string }
+  | { tensor: { data: Float32Array | BigInt64Array; dims: number[] } };
 
 /** One graph input or output: name, element type and dims (a string is a symbolic dimension). */
 export interface OnnxValueInfo {
@@ -47,8 +53,14 @@ const MAX_PROTO_BYTES = 2 ** 31 - 1;
 
 function tensorProto(name: string, data: Float32Array | BigInt64Array | Int32Array, dims: number[]) {
   const size = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== size) throw new Error(`ONNX initializer "${name}": ${data.length} values for shape [${dims}] (${size} expected)`);
-  const dataType = data instanceof Float32Array ? OnnxDataType.FLOAT : data instanceof BigInt64Array ? OnnxDataType.INT64 : OnnxDataType.INT32;
+  if (data.length !== size)
+    throw new Error(`ONNX initializer "${name}": ${data.length} values for shape [${dims}] (${size} expected)`);
+  const dataType =
+    data instanceof Float32Array
+      ? OnnxDataType.FLOAT
+      : data instanceof BigInt64Array
+        ? OnnxDataType.INT64
+        : OnnxDataType.INT32;
   return onnx.TensorProto.create({
     name,
     dims,
@@ -166,7 +178,13 @@ export class OnnxGraph {
   }
 
   /** Adds one node with `outputs` outputs; returns their names (`names`, or fresh ones). */
-  opN(opType: string, inputs: string[], outputs: number, attrs: Record<string, OnnxAttr> = {}, names?: string[]): string[] {
+  opN(
+    opType: string,
+    inputs: string[],
+    outputs: number,
+    attrs: Record<string, OnnxAttr> = {},
+    names?: string[],
+  ): string[] {
     for (const i of inputs) {
       if (i !== '' && !this.names.has(i)) throw new Error(`ONNX graph: ${opType} input "${i}" is not defined yet`);
     }
@@ -200,7 +218,9 @@ export class OnnxGraph {
     });
     const weightBytes = this.initializers.reduce((n, t) => n + (t.rawData?.byteLength ?? 0), 0);
     if (weightBytes > MAX_PROTO_BYTES) {
-      throw new Error(`ONNX export: ${(weightBytes / 2 ** 30).toFixed(2)} GiB of weights exceed the 2 GiB limit of one protobuf file`);
+      throw new Error(
+        `ONNX export: ${(weightBytes / 2 ** 30).toFixed(2)} GiB of weights exceed the 2 GiB limit of one protobuf file`,
+      );
     }
     return onnx.ModelProto.encode(model).finish();
   }

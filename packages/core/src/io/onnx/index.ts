@@ -11,7 +11,15 @@ export {
   defaultOnnxThreads,
   onnxRuntimeInfo,
 } from './runtime';
-export type { OnnxRuntime, OnnxSession, OnnxTensor, OnnxSessionOptions, OnnxRuntimeInfo, InferenceRuntime, InferenceRuntimeChoice } from './runtime';
+export type {
+  OnnxRuntime,
+  OnnxSession,
+  OnnxTensor,
+  OnnxSessionOptions,
+  OnnxRuntimeInfo,
+  InferenceRuntime,
+  InferenceRuntimeChoice,
+} from './runtime';
 export { weightsHash } from './weights-hash';
 export { ONNX_EXPORT_DIR, ONNX_EXPORT_MODEL_FILE, ONNX_EXPORT_RECORD_FILE, ensureOnnxExport } from './export-cache';
 export type { OnnxExportRequest } from './export-cache';

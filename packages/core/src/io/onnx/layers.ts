@@ -36,21 +36,39 @@ export function weightInitializer(g: OnnxGraph, weights: Map<string, HostTensor>
  * y = x·Wᵀ + b for a PyTorch Linear `<name>.weight` [out, in] (+ `<name>.bias` when present).
  * `conv1d`: the weight is already [in, out] (GPT-2's Conv1D).
  */
-export function linear(g: OnnxGraph, x: string, weights: Map<string, HostTensor>, name: string, opts: { conv1d?: boolean } = {}): string {
+export function linear(
+  g: OnnxGraph,
+  x: string,
+  weights: Map<string, HostTensor>,
+  name: string,
+  opts: { conv1d?: boolean } = {},
+): string {
   const w = stateTensor(weights, `${name}.weight`);
   if (w.shape.length !== 2) throw new Error(`ONNX export: "${name}.weight" has shape [${w.shape}], expected 2-D`);
   const [a, b] = w.shape as [number, number];
-  const wIn = opts.conv1d ? g.initializer(`${name}.weight`, w.data, [a, b]) : g.initializer(`${name}.weight`, transpose2d(w.data, a, b), [b, a]);
+  const wIn = opts.conv1d
+    ? g.initializer(`${name}.weight`, w.data, [a, b])
+    : g.initializer(`${name}.weight`, transpose2d(w.data, a, b), [b, a]);
   const y = g.op('MatMul', [x, wIn]);
   return weights.has(`${name}.bias`) ? g.op('Add', [y, weightInitializer(g, weights, `${name}.bias`)]) : y;
 }
 
 /** LayerNorm over the last axis (opset 17 LayerNormalization) with `<name>.weight` / `<name>.bias`. */
-export function layerNorm(g: OnnxGraph, x: string, weights: Map<string, HostTensor>, name: string, eps: number): string {
-  return g.op('LayerNormalization', [x, weightInitializer(g, weights, `${name}.weight`), weightInitializer(g, weights, `${name}.bias`)], {
-    axis: { int: -1 },
-    epsilon: { float: eps },
-  });
+export function layerNorm(
+  g: OnnxGraph,
+  x: string,
+  weights: Map<string, HostTensor>,
+  name: string,
+  eps: number,
+): string {
+  return g.op(
+    'LayerNormalization',
+    [x, weightInitializer(g, weights, `${name}.weight`), weightInitializer(g, weights, `${name}.bias`)],
+    {
+      axis: { int: -1 },
+      epsilon: { float: eps },
+    },
+  );
 }
 
 /** RMSNorm (Llama): x / sqrt(mean(x², last axis) + eps) · weight, as core's RmsNorm. */
@@ -64,12 +82,18 @@ export function rmsNorm(g: OnnxGraph, x: string, weights: Map<string, HostTensor
 export function activation(g: OnnxGraph, x: string, name: string): string {
   switch (name) {
     case 'gelu': // x·(erf(x/√2) + 1)·0.5, in the op order PyTorch exports, which ONNX Runtime fuses into one Gelu (BiasGelu with the bias before it)
-      return g.op('Mul', [g.op('Mul', [x, g.op('Add', [g.op('Erf', [g.op('Div', [x, g.float(Math.SQRT2)])]), g.float(1)])]), g.float(0.5)]);
+      return g.op('Mul', [
+        g.op('Mul', [x, g.op('Add', [g.op('Erf', [g.op('Div', [x, g.float(Math.SQRT2)])]), g.float(1)])]),
+        g.float(0.5),
+      ]);
     case 'gelu_new':
     case 'gelu_pytorch_tanh': {
       // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
       const cube = g.op('Pow', [x, g.float(3)]);
-      const inner = g.op('Mul', [g.float(Math.sqrt(2 / Math.PI)), g.op('Add', [x, g.op('Mul', [g.float(0.044715), cube])])]);
+      const inner = g.op('Mul', [
+        g.float(Math.sqrt(2 / Math.PI)),
+        g.op('Add', [x, g.op('Mul', [g.float(0.044715), cube])]),
+      ]);
       return g.op('Mul', [g.op('Mul', [x, g.float(0.5)]), g.op('Add', [g.float(1), g.op('Tanh', [inner])])]);
     }
     case 'silu':
@@ -78,7 +102,9 @@ export function activation(g: OnnxGraph, x: string, name: string): string {
     case 'relu':
       return g.op('Relu', [x]);
     default:
-      throw new Error(`ONNX export: unknown activation "${name}" (valid: gelu, gelu_new, gelu_pytorch_tanh, silu, relu)`);
+      throw new Error(
+        `ONNX export: unknown activation "${name}" (valid: gelu, gelu_new, gelu_pytorch_tanh, silu, relu)`,
+      );
   }
 }
 
@@ -100,7 +126,15 @@ export function repeatKv(g: OnnxGraph, x: string, kvHeads: number, groups: numbe
   if (groups === 1) return x;
   const expanded = g.op('Unsqueeze', [x, g.int64([2])]); // [b, kv, 1, s, d]
   const shape = g.op('Shape', [expanded]);
-  const target = g.op('Concat', [g.op('Slice', [shape, g.int64([0]), g.int64([2])]), g.int64([groups]), g.op('Slice', [shape, g.int64([3]), g.int64([5])])], { axis: { int: 0 } });
+  const target = g.op(
+    'Concat',
+    [
+      g.op('Slice', [shape, g.int64([0]), g.int64([2])]),
+      g.int64([groups]),
+      g.op('Slice', [shape, g.int64([3]), g.int64([5])]),
+    ],
+    { axis: { int: 0 } },
+  );
   const tiled = g.op('Expand', [expanded, target]); // [b, kv, groups, s, d]
   return g.op('Reshape', [tiled, g.int64([0, kvHeads * groups, -1, headDim])]);
 }

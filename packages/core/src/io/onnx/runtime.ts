@@ -79,10 +79,14 @@ export async function resolveInferenceRuntime(choice: InferenceRuntimeChoice = '
  * @example
  * const { session } = await createOnnxSession('models/retriever/onnx/model.onnx');
  */
-export async function createOnnxSession(model: string | Uint8Array, opts: OnnxSessionOptions = {}): Promise<{ session: OnnxSession; threads: number; ort: OnnxRuntime }> {
+export async function createOnnxSession(
+  model: string | Uint8Array,
+  opts: OnnxSessionOptions = {},
+): Promise<{ session: OnnxSession; threads: number; ort: OnnxRuntime }> {
   const ort = await requireOnnxRuntime();
   const threads = opts.threads ?? defaultOnnxThreads();
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`ONNX Runtime: threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`ONNX Runtime: threads must be a positive integer, got ${threads}`);
   const options: OrtModule.InferenceSession.SessionOptions = {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
@@ -90,7 +94,10 @@ export async function createOnnxSession(model: string | Uint8Array, opts: OnnxSe
     interOpNumThreads: 1,
     executionMode: 'sequential',
   };
-  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
+  const session =
+    typeof model === 'string'
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options);
   return { session, threads, ort };
 }
 
