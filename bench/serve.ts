@@ -15,7 +15,8 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildIndexDir, loadEncoder, type Passage } from '@dalm/retriever';
+import { buildIndexDir, loadEncoder } from '@dalm/retriever';
+import { corpus } from '../packages/server/test/serve-corpus';
 import { loadServeModels, startServer } from '@dalm/server';
 import { fmt, intOption, parseBenchArgs, printHeader, printTable, startEngine, writeJson } from './harness';
 
@@ -94,32 +95,6 @@ export async function main(argv: string[]): Promise<void> {
   let retriever = args.retriever;
   if (!indexDir || !generator) {
     const tiny = path.resolve(import.meta.dirname, '../../shared/fixtures/hf-tiny');
-    const corpus: Passage[] = [
-      {
-        id: 'a',
-        title: 'Bats',
-        source: 'bats.md',
-        start: 0,
-        end: 49,
-        text: 'Bats host many coronaviruses in their intestines.',
-      },
-      {
-        id: 'b',
-        title: 'Masks',
-        source: 'masks.md',
-        start: 0,
-        end: 58,
-        text: 'Surgical masks reduce droplet transmission between people.',
-      },
-      {
-        id: 'c',
-        title: 'Incubation',
-        source: 'incubation.md',
-        start: 0,
-        end: 55,
-        text: 'The incubation period of the virus is about five days.',
-      },
-    ];
     indexDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'dalm-bench-serve-')), 'index');
     retriever = path.join(tiny, 'bert-tiny');
     generator = path.join(tiny, 'llama-tiny');

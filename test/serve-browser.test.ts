@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initEngine } from '@dalm/core';
-import { buildIndexDir, loadEncoder, type Passage } from '@dalm/retriever';
+import { buildIndexDir, loadEncoder } from '@dalm/retriever';
+import { corpus } from '../packages/server/test/serve-corpus';
 import { loadServeModels, startServer, type RunningServer, type ServeModels } from '@dalm/server';
 import { chromiumMissing, launchChromium } from './chromium';
 
@@ -20,33 +21,6 @@ const missing =
   chromiumMissing() ??
   (existsSync(llamaTiny) && existsSync(bertTiny) ? null : `no tiny fixtures at ${path.dirname(llamaTiny)}`);
 if (missing) console.warn(`serve-browser: skipped: ${missing}`);
-
-const corpus: Passage[] = [
-  {
-    id: 'a',
-    title: 'Bats',
-    source: 'bats.md',
-    start: 0,
-    end: 49,
-    text: 'Bats host many coronaviruses in their intestines.',
-  },
-  {
-    id: 'b',
-    title: 'Masks',
-    source: 'masks.md',
-    start: 0,
-    end: 58,
-    text: 'Surgical masks reduce droplet transmission between people.',
-  },
-  {
-    id: 'c',
-    title: 'Incubation',
-    source: 'incubation.md',
-    start: 0,
-    end: 55,
-    text: 'The incubation period of the virus is about five days.',
-  },
-];
 
 describe.skipIf(missing !== null)('dalm serve web page in Chromium', () => {
   let models: ServeModels;

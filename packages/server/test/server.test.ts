@@ -9,40 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { initEngine } from '@dalm/core';
-import { buildIndexDir, loadEncoder, type Passage } from '@dalm/retriever';
+import { buildIndexDir, loadEncoder } from '@dalm/retriever';
+import { corpus } from './serve-corpus';
 import { loadServeModels, startServer, type RunningServer, type ServeModels } from '../src/index';
 
 const shared = path.resolve(__dirname, '../../../../shared');
 const bertTiny = path.join(shared, 'fixtures', 'hf-tiny', 'bert-tiny');
 const llamaTiny = path.join(shared, 'fixtures', 'hf-tiny', 'llama-tiny');
 const have = existsSync(bertTiny) && existsSync(llamaTiny);
-
-const corpus: Passage[] = [
-  {
-    id: 'a',
-    title: 'Bats',
-    source: 'bats.md',
-    start: 0,
-    end: 49,
-    text: 'Bats host many coronaviruses in their intestines.',
-  },
-  {
-    id: 'b',
-    title: 'Masks',
-    source: 'masks.md',
-    start: 0,
-    end: 58,
-    text: 'Surgical masks reduce droplet transmission between people.',
-  },
-  {
-    id: 'c',
-    title: 'Incubation',
-    source: 'incubation.md',
-    start: 0,
-    end: 55,
-    text: 'The incubation period of the virus is about five days.',
-  },
-];
 
 /** Reads a text/event-stream response into [event, data] pairs. */
 async function sseEvents(res: Response): Promise<[string, unknown][]> {
